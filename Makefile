@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
+# Each creates its own virtual environment in .venv (torch pinned to the CPU wheel).
+PYTHON ?= python3
+VENV   ?= .venv
+PIP    := $(VENV)/bin/pip
+PY     := $(VENV)/bin/python
+
+.PHONY: venv demo test clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/redge info checkpoints/tiny-trm-mlp-sudoku
+
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) runs

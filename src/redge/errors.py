@@ -1,0 +1,12 @@
+"""The one exception type for bad user input (files, recipes, options), shown as a one-line message by the CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RedgeInputError(ValueError):
+    """Bad input that the user can fix; the message names the file (when there is one) and the problem."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
