@@ -78,7 +78,7 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
                                   "(loaded with weights_only=True; nothing was executed)", path) from None
         raise RedgeInputError(f"not a readable checkpoint ({first})", path) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, ImportError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise RedgeInputError(f"not a readable checkpoint, truncated or corrupt ({first})", path) from None
     if isinstance(obj, dict):
         for wrapper in ("ema", "state_dict", "model"):

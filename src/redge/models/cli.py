@@ -1,8 +1,93 @@
 """CLI commands of the models layer: `redge info`."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+# Sequence lengths of the official tasks, used only when a checkpoint cannot tell its own (RoPE models).
+TASK_SEQ_LEN_BY_VOCAB = {11: ("sudoku", 81), 6: ("maze", 900), 12: ("arc", 900)}
+
+
+def describe_checkpoint(path: Path, seq_len: int | None = None) -> dict[str, Any]:
+    """Architecture, parameter counts, weight bytes per precision and FLOPs of a checkpoint, as one dict."""
+    from redge.models.checkpoint import load_checkpoint
+    from redge.study.flops import flop_count
+
+    model = load_checkpoint(path)
+    cfg = model.config
+    notes = list(model.checkpoint_info.assumptions)
+    if seq_len is None:
+        seq_len = cfg.seq_len
+    if seq_len is None:
+        task, seq_len = TASK_SEQ_LEN_BY_VOCAB.get(cfg.vocab_size, ("unknown", 81))
+        notes.append(f"seq_len = {seq_len} assumed from vocab size {cfg.vocab_size} ({task}); pass --seq-len to change")
+    params = model.num_parameters()
+    params_emb = model.num_parameters(include_puzzle_emb=True)
+    flops = flop_count(model, seq_len)
+    name = "HRM" if cfg.arch == "hrm" else ("TRM-MLP" if cfg.mlp_t else "TRM-Att")
+    return {
+        "checkpoint": str(path),
+        "architecture": name,
+        "config_source": model.checkpoint_info.config_source,
+        "config": {k: v for k, v in cfg.to_dict().items() if k != "extra"},
+        "seq_len": seq_len,
+        "positions": seq_len + cfg.prefix_len,
+        "params": params,
+        "params_with_puzzle_emb": params_emb,
+        "puzzle_emb_rows": cfg.num_puzzle_identifiers if cfg.puzzle_emb_ndim else 0,
+        # Weights only; scales and zero points of quantized formats are reported by `redge quantize`/`redge plan`.
+        "weight_bytes": {"fp32": params * 4, "bf16": params * 2, "int8": params, "int4": params // 2},
+        "puzzle_emb_bytes_fp32": (params_emb - params) * 4,
+        "flops_per_act_step": flops.per_step,
+        "flops_per_act_step_formula": flops.per_step_formula,
+        "depth": flops.depth,
+        "flops_per_puzzle": flops.per_puzzle,
+        "assumptions": notes,
+    }
+
+
+def _print_table(info: dict[str, Any]) -> None:
+    console = Console()
+    cfg = info["config"]
+    table = Table(title=f"{info['architecture']}  {info['checkpoint']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    cycles = f"H_cycles={cfg['H_cycles']} L_cycles={cfg['L_cycles']}"
+    layers = f"L_layers={cfg['L_layers']}" + (f" H_layers={cfg['H_layers']}" if cfg["arch"] == "hrm" else "")
+    table.add_row("shape", f"D={cfg['hidden_size']} V={cfg['vocab_size']} S={info['positions']} "
+                           f"({info['seq_len']} + {info['positions'] - info['seq_len']} prefix) {layers} {cycles}")
+    table.add_row("positions / token mixing", f"{cfg['pos_encodings']} / {'mlp_t' if cfg['mlp_t'] else 'attention'}")
+    table.add_row("params (no puzzle emb)", f"{info['params']:,}")
+    table.add_row("params (with puzzle emb)", f"{info['params_with_puzzle_emb']:,} ({info['puzzle_emb_rows']:,} rows)")
+    for prec, nbytes in info["weight_bytes"].items():
+        table.add_row(f"weights {prec}", f"{nbytes / 1e6:,.2f} MB")
+    table.add_row("puzzle emb fp32", f"{info['puzzle_emb_bytes_fp32'] / 1e6:,.2f} MB")
+    table.add_row("FLOPs / ACT step", f"{info['flops_per_act_step'] / 1e9:,.2f} G "
+                                      f"(formula {info['flops_per_act_step_formula'] / 1e9:,.2f} G)")
+    table.add_row(f"FLOPs / puzzle ({info['depth']} steps)", f"{info['flops_per_puzzle'] / 1e9:,.1f} G")
+    console.print(table)
+    for note in info["assumptions"]:
+        console.print(f"[dim]assumed: {note}[/dim]")
 
 
 def register(app: typer.Typer) -> None:
     """Add the models commands to the root app."""
+
+    @app.command()
+    def info(
+        checkpoint: Path = typer.Argument(..., help="Official state dict (step_N) or redge checkpoint."),
+        seq_len: int = typer.Option(None, "--seq-len", help="Task sequence length when the checkpoint cannot tell."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Architecture, parameter count, bytes per precision and FLOPs of a checkpoint."""
+        from redge.cli import emit_json
+
+        data = describe_checkpoint(checkpoint, seq_len)
+        if as_json:
+            emit_json(data)
+        else:
+            _print_table(data)
