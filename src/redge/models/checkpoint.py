@@ -167,9 +167,24 @@ def _official_yaml_config(state: dict[str, torch.Tensor], yaml_path: Path) -> Mo
     dataset_fields = dict(vocab_size=inferred.vocab_size, seq_len=inferred.seq_len,
                           num_puzzle_identifiers=inferred.num_puzzle_identifiers)
     try:
-        return ModelConfig.from_official(doc["arch"], **dataset_fields)
+        config = ModelConfig.from_official(doc["arch"], **dataset_fields)
+        # infer_config assumed a 16-position TRM prefix; the YAML's puzzle_emb_len may differ.
+        return _keep_shape_width(config, inferred.total_seq_len)
     except (ConfigError, TypeError) as exc:
         raise RedgeInputError(f"invalid arch config: {exc}", yaml_path) from None
+
+
+def _keep_shape_width(config: ModelConfig, width: int | None) -> ModelConfig:
+    """Re-derive seq_len so that seq_len + prefix equals the position count S fixed by the tensor shapes.
+
+    Only learned position tables and mlp_t widths fix S; with RoPE (or none) seq_len is a dataset field and is kept.
+    """
+    if width is None or not (config.mlp_t or config.pos_encodings == "learned") or config.total_seq_len == width:
+        return config
+    if width - config.prefix_len < 1:
+        raise ConfigError(f"puzzle prefix of {config.prefix_len} positions leaves no room in the {width} positions "
+                          "fixed by the tensor shapes")
+    return config.replace(seq_len=width - config.prefix_len)
 
 
 def check_state_dict(model: RecursiveReasoner, state: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
@@ -224,7 +239,8 @@ def read_checkpoint(path: str | Path, **config_overrides: Any) -> tuple[ModelCon
             info = CheckpointInfo(str(path), "official", "inferred from shapes", assumptions)
     if config_overrides:
         try:
-            config = config.replace(**config_overrides)
+            width = None if "seq_len" in config_overrides else config.total_seq_len
+            config = _keep_shape_width(config.replace(**config_overrides), width)
         except (ConfigError, TypeError) as exc:
             raise RedgeInputError(f"invalid override: {exc}", path) from None
     return config, state, info
