@@ -1,0 +1,118 @@
+"""Per-batch sums of every per-depth metric, and their aggregation into per-depth means.
+
+A sweep records, for each variant and each batch, one `BatchRecord`: counts plus a list over depth 1..D of sums
+(accuracy x rows, fidelity x rows, ...). Sums from any split of the puzzles into batches, ranks or resumed runs
+add up to the same totals; `aggregate` adds them in batch order, so the result does not depend on how the work was
+interrupted or sharded. Accuracy numbers come from the task metric helpers (`redge.tasks.metrics`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from redge.tasks.loader import IGNORE_LABEL_ID
+from redge.tasks.metrics import cell_accuracy, exact_accuracy, non_given_cell_accuracy
+
+from redge.study.fidelity import FIDELITY_KEYS
+
+LABELLED_KEYS = ("cell_acc", "cell_acc_non_given", "exact_acc")
+LABEL_FREE_KEYS = ("q_halt_agreement", "halt_step_early_exit", *FIDELITY_KEYS)
+SUM_KEYS = LABELLED_KEYS + LABEL_FREE_KEYS
+
+
+@dataclass
+class BatchRecord:
+    """Sums over one batch's puzzles, per depth (index d-1 holds depth d).
+
+    rows: real (non-padding) puzzles; labelled: puzzles with at least one target cell (denominator of cell and
+    exact accuracy); non_given: puzzles with at least one target cell left blank in the input.
+    """
+
+    depth: int
+    rows: int = 0
+    labelled: int = 0
+    non_given: int = 0
+    sums: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in SUM_KEYS:
+            self.sums.setdefault(key, [0.0] * self.depth)
+
+    def to_dict(self) -> dict:
+        """Plain-data form for the runs store."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BatchRecord:
+        """Inverse of `to_dict`."""
+        return cls(**data)
+
+
+class StepRecorder:
+    """Fills one `BatchRecord` from a variant's outputs and carry cosines, one ACT step at a time."""
+
+    def __init__(self, batch: dict[str, torch.Tensor], n_real: int, depth: int, blank_tokens: Sequence[int]) -> None:
+        self.inputs = batch["inputs"][:n_real].numpy()
+        self.labels = batch["labels"][:n_real].numpy()
+        self.blank_tokens = tuple(blank_tokens)
+        targets = self.labels != IGNORE_LABEL_ID
+        non_given = targets & np.isin(self.inputs, self.blank_tokens) if self.blank_tokens else targets & False
+        self.n_real = n_real
+        self.record = BatchRecord(depth, rows=n_real, labelled=int(targets.any(-1).sum()),
+                                  non_given=int(non_given.any(-1).sum()))
+        self.first_halt = torch.full((n_real,), depth + 1, dtype=torch.int64)
+
+    def add(self, d: int, outputs: dict[str, torch.Tensor], cosines: dict[str, torch.Tensor],
+            ref_q_halt: torch.Tensor) -> None:
+        """Record depth d (1-based): accuracies of argmax predictions, Q-halt sign agreement with the FP32
+        reference, the early-exit halting step within a budget of d steps, and the carry cosines."""
+        r, n = self.record, self.n_real
+        sums = r.sums
+        preds = outputs["logits"][:n].argmax(-1).numpy()
+        if r.labelled:
+            sums["cell_acc"][d - 1] = cell_accuracy(preds, self.labels) * r.labelled
+            sums["exact_acc"][d - 1] = exact_accuracy(preds, self.labels) * r.labelled
+        if r.non_given:
+            sums["cell_acc_non_given"][d - 1] = (
+                non_given_cell_accuracy(preds, self.labels, self.inputs, self.blank_tokens) * r.non_given)
+        halt = outputs["q_halt_logits"][:n] > 0
+        sums["q_halt_agreement"][d - 1] = float((halt == (ref_q_halt[:n] > 0)).sum())
+        self.first_halt = torch.where(halt & (self.first_halt > d), torch.full_like(self.first_halt, d),
+                                      self.first_halt)
+        sums["halt_step_early_exit"][d - 1] = float(self.first_halt.clamp_max(d).sum())
+        for key in FIDELITY_KEYS:
+            sums[key][d - 1] = float(cosines[key][:n].sum())
+
+
+@dataclass(frozen=True)
+class DepthMetrics:
+    """Per-depth means (each list indexed by depth - 1) and the puzzle counts behind them."""
+
+    by_depth: dict[str, list[float]]
+    rows: int
+    labelled: int
+    non_given: int
+
+
+def aggregate(records: Iterable[BatchRecord]) -> DepthMetrics:
+    """Per-depth means over all puzzles of the given batch records, summed in the order given.
+
+    Accuracies divide by puzzles with targets (non-given cell accuracy by puzzles with blank targets), every other
+    metric by real puzzles; a metric with no puzzle to average over is NaN.
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("no batch records to aggregate")
+    depth = records[0].depth
+    counts = {k: sum(getattr(r, k) for r in records) for k in ("rows", "labelled", "non_given")}
+    denominators = {"cell_acc": "labelled", "exact_acc": "labelled", "cell_acc_non_given": "non_given"}
+    by_depth: dict[str, list[float]] = {}
+    for key in SUM_KEYS:
+        den = counts[denominators.get(key, "rows")]
+        by_depth[key] = [math.fsum(r.sums[key][d] for r in records) / den if den else math.nan
+                         for d in range(depth)]
+    return DepthMetrics(by_depth, **counts)
