@@ -1,0 +1,86 @@
+"""Where the raw task data lives, and the HRM CSV layout (``source,question,answer,rating``) reader."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from redge.errors import RedgeInputError
+from redge.tasks.format import atomic_write
+
+ENV_SHARED_DATA = "REDGE_SHARED_DATA"
+
+
+def shared_data_dir() -> Path:
+    """The shared raw-data folder: ``$REDGE_SHARED_DATA``, else ``../shared/data`` beside the repository root."""
+    env = os.environ.get(ENV_SHARED_DATA)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+@dataclass
+class PuzzleCSV:
+    """Rows of an HRM-layout CSV; ``questions``/``answers`` are [N, L] uint8 character codes."""
+
+    sources: list[str]
+    questions: np.ndarray
+    answers: np.ndarray
+    ratings: np.ndarray
+
+
+def read_puzzle_csv(path: str | Path) -> PuzzleCSV:
+    """Read an HRM-layout CSV (plain or ``.gz``): header, then ``source,question,answer,rating`` rows.
+
+    Every question and answer must have the same length (81 for Sudoku, 900 for a 30x30 maze).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RedgeInputError("no such CSV file", path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fb:
+        text = io.TextIOWrapper(fb, encoding="ascii", newline="")
+        reader = csv.reader(text)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:3]] != ["source", "question", "answer"]:
+            raise RedgeInputError(f"header {header!r} is not 'source,question,answer,rating'", path)
+        sources, qs, ans, ratings = [], [], [], []
+        for line, row in enumerate(reader, start=2):
+            if len(row) != 4:
+                raise RedgeInputError(f"line {line}: expected 4 columns, got {len(row)}", path)
+            if qs and (len(row[1]) != len(qs[0]) or len(row[2]) != len(qs[0])):
+                raise RedgeInputError(f"line {line}: question/answer length {len(row[1])}/{len(row[2])}, expected "
+                                      f"{len(qs[0])}", path)
+            try:
+                ratings.append(int(float(row[3])))
+            except ValueError:
+                raise RedgeInputError(f"line {line}: rating {row[3]!r} is not a number", path) from None
+            sources.append(row[0])
+            qs.append(row[1])
+            ans.append(row[2])
+    if not qs:
+        raise RedgeInputError("no puzzle rows", path)
+    if len(qs[0]) != len(ans[0]):
+        raise RedgeInputError(f"line 2: question/answer lengths differ ({len(qs[0])}/{len(ans[0])})", path)
+    length = len(qs[0])
+
+    def to_codes(strings: list[str]) -> np.ndarray:
+        return np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8).reshape(len(strings), length)
+
+    return PuzzleCSV(sources, to_codes(qs), to_codes(ans), np.asarray(ratings, dtype=np.int64))
+
+
+def write_puzzle_csv(path: str | Path, sources: list[str], questions: list[str], answers: list[str],
+                     ratings: list[int]) -> None:
+    """Atomically write an HRM-layout CSV (header ``source,question,answer,rating``)."""
+    def write(f: io.TextIOBase) -> None:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["source", "question", "answer", "rating"])
+        w.writerows(zip(sources, questions, answers, ratings))
+
+    atomic_write(path, write, mode="w")
