@@ -173,21 +173,38 @@ def puzzle_table(model: nn.Module) -> tuple[torch.Tensor, str] | None:
     An integer-quantized table is written dequantized (fp32): the file format holds float rows only.
     """
     m = getattr(model, PUZZLE_EMB, None)
+    if m is None:
+        return None
     if isinstance(m, PuzzleEmbedding):
-        return m.weights, "f32"
-    if isinstance(m, Bf16Embedding):
-        return m.table, "bf16"
-    if isinstance(m, QuantEmbedding):
-        return m.embedding_weight, "f32"
-    return None
+        table = m.weights
+    elif isinstance(m, Bf16Embedding):
+        table = m.table
+    else:
+        table = m.embedding_weight
+    return table, embedding_dtype(model)
 
 
-def export(model: nn.Module, out: str | Path, recipe_name: str, emb_out: str | Path | None = None) -> dict[str, int]:
-    """Write the blob of a (quantized) model and, when it has a puzzle table, the embedding file; returns sizes."""
+def export(model: nn.Module, out: str | Path, recipe_name: str,
+           emb_out: str | Path | None = None) -> dict[str, tuple[Path, int]]:
+    """Write the blob of a (quantized) model and, if it has a puzzle table, the embedding file (default: OUT.emb).
+
+    Returns {"blob": (path, bytes)} plus {"embeddings": (path, bytes)} when a table was written.
+    """
+    out = Path(out)
     arrays = blob_arrays(model_weights(model))
-    sizes = {"blob": write_blob(out, header_fields(model.config, recipe_name), arrays)}
+    written = {"blob": (out, write_blob(out, header_fields(model.config, recipe_name), arrays))}
     table = puzzle_table(model)
     if table is not None:
-        emb_path = Path(emb_out) if emb_out is not None else Path(out).with_suffix(".emb")
-        sizes["embeddings"] = save_table(emb_path, table[0], table[1])
-    return sizes
+        emb_path = Path(emb_out) if emb_out is not None else out.with_suffix(".emb")
+        written["embeddings"] = (emb_path, save_table(emb_path, table[0], table[1]))
+    return written
+
+
+def embedding_dtype(model: nn.Module, recipe: QuantRecipe | None = None) -> str | None:
+    """The row dtype of the model's puzzle-embedding file (None without a table), as `export` would write it."""
+    if getattr(model, PUZZLE_EMB, None) is None:
+        return None
+    if recipe is not None:
+        spec = next(a.spec for a in resolve_recipe(model, recipe) if a.name == PUZZLE_EMB)
+        return "bf16" if spec is not None and spec.is_float else "f32"
+    return "bf16" if isinstance(getattr(model, PUZZLE_EMB), Bf16Embedding) else "f32"

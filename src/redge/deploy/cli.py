@@ -1,0 +1,139 @@
+"""CLI commands of the deploy layer: `redge plan` (memory plan on a target) and `redge export` (blob + embeddings)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+
+from redge.errors import RedgeInputError
+from redge.models.config import ConfigError, ModelConfig
+
+_ACTS = "int8 (per-token, default with integer weights), int8-tensor, bf16, fp32"
+
+
+def read_config(path: Path) -> ModelConfig:
+    """The model config of a checkpoint, reading only `config.json` for a redge checkpoint directory."""
+    cfg_path = path / "config.json"
+    if path.is_dir() and cfg_path.is_file():
+        try:
+            return ModelConfig.from_dict(json.loads(cfg_path.read_text())["config"])
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ConfigError) as exc:
+            raise RedgeInputError(f"invalid redge config ({type(exc).__name__}: {exc})", cfg_path) from None
+    from redge.models.checkpoint import read_checkpoint
+
+    return read_checkpoint(path)[0]
+
+
+def plan_for(checkpoint: Path, recipe: str, target: str, act: str | None = None, carry: str | None = None,
+             tile: int | None = None) -> dict[str, Any]:
+    """Plan a checkpoint (shapes only, built on the meta device) with a recipe on a target."""
+    from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
+    from redge.deploy.plan import make_plan, request
+    from redge.deploy.schedule import ACT_FORMATS
+    from redge.deploy.targets import load_target
+    from redge.models import build_model
+    from redge.quant.spec import load_recipe
+
+    for name, value in (("--act", act), ("--carry", carry)):
+        if value is not None and value not in ACT_FORMATS:
+            raise RedgeInputError(f"{name} must be one of {', '.join(ACT_FORMATS)}, got {value!r}")
+    if tile is not None and tile < 1:
+        raise RedgeInputError(f"--tile must be a positive number of rows, got {tile}")
+    config = read_config(checkpoint)
+    if config.seq_len is None:
+        raise RedgeInputError("the checkpoint does not fix seq_len, which the plan needs", checkpoint)
+    quant_recipe = load_recipe(recipe)
+    with torch.device("meta"):
+        model = build_model(config)
+    entries = blob_entries(model_weights(model, quant_recipe, with_values=False))
+    req = request(config, entries, embedding_dtype(model, quant_recipe), load_target(target), quant_recipe.name,
+                  act, carry, tile)
+    return make_plan(req)
+
+
+def _kb(n: int) -> str:
+    return f"{n:,} B ({n / 2**20:.2f} MiB)" if abs(n) >= 2**20 else f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    """The plan as a plain-text report (the same numbers as the JSON)."""
+    m, t, fl, ram = plan["model"], plan["target"], plan["flash"], plan["ram"]
+    lines = [f"{m['arch'].upper()}{'-MLP' if m['mlp_t'] else ''} (S = {m['positions']} positions) "
+             f"recipe {plan['recipe']} on {t['name']} ({t['core']}, {t['clock_mhz']:g} MHz)",
+             f"activations {plan['formats']['activations']}, carry {plan['formats']['carry']}, "
+             f"schedule {plan['schedule']}", "",
+             "flash:"]
+    for key, val in fl["blob"].items():
+        lines.append(f"  blob {key:<18} {_kb(val)}")
+    lines += [f"  embeddings file       {_kb(fl['embeddings'])}", f"  code (estimate)       {_kb(fl['code_estimate'])}",
+              f"  total                 {_kb(fl['total'])}", "ram:",
+              f"  weights (copy)        {_kb(ram['weights'])}", f"  activation arena      {_kb(ram['arena'])}"]
+    lines += [f"  {key:<21} {_kb(val)}" for key, val in ram["state"].items()]
+    lines += [f"  total                 {_kb(ram['total'])}", "", "schedules (arena of one block, weight traffic):"]
+    for name, s in plan["schedules"].items():
+        tile = "" if s["tile"] is None else f" tile {s['tile']}"
+        lines.append(f"  {name}{tile}: arena {_kb(s['arena_bytes'])}, weights read per ACT step "
+                     f"{_kb(s['weight_bytes_per_act_step'])}")
+    lines += ["", "regions:"]
+    for r in plan["regions"]:
+        items = ", ".join(f"{k}" for k in r["items"]) or "-"
+        lines.append(f"  {r['name']:<11} {r['kind']:<6} used {_kb(r['used'])} of {_kb(r['available'])}"
+                     f" free {_kb(r['free'])}  [{items}]")
+    lines.append("")
+    if plan["fits"]:
+        lines.append(f"FITS: tightest region {plan['margin_region']} keeps {_kb(plan['margin_bytes'])} "
+                     f"({100 * plan['margin_fraction']:.1f}%) free")
+    else:
+        lines.append("DOES NOT FIT:")
+        lines += [f"  {w}" for w in plan["why_not"]]
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `plan` and `export` to the root app."""
+    from redge.cli import emit_json
+
+    @app.command("plan")
+    def plan_cmd(
+        checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge); only its config is used."),
+        recipe: str = typer.Option("fp32", "--recipe", "-r", help="Quantization preset or recipe file."),
+        target: str = typer.Option(..., "--target", "-t", help="Built-in target or a target YAML file."),
+        act: str = typer.Option(None, "--act", help=f"Activation storage: {_ACTS}."),
+        carry: str = typer.Option(None, "--carry", help="Carry storage (default: as --act)."),
+        tile: int = typer.Option(None, "--tile", help="Force a token tile of this many rows."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Memory plan: flash and RAM bytes per region on a target, fits or not, with the margin."""
+        result = plan_for(checkpoint, recipe, target, act, carry, tile)
+        if as_json:
+            emit_json(result)
+        else:
+            typer.echo(format_plan(result))
+
+    @app.command("export")
+    def export_cmd(
+        checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge)."),
+        recipe: str = typer.Option("fp32", "--recipe", "-r", help="Quantization preset or recipe file."),
+        out: Path = typer.Option(..., "--out", "-o", help="Blob file to write."),
+        emb_out: Path = typer.Option(None, "--emb-out", help="Puzzle-embedding file (default: OUT with .emb)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Quantize a checkpoint by a recipe and write the packed blob and the puzzle-embedding file."""
+        from redge.deploy.pack import export
+        from redge.models.checkpoint import load_checkpoint
+        from redge.quant.apply import quantize_
+        from redge.quant.spec import load_recipe
+
+        quant_recipe = load_recipe(recipe)
+        model = load_checkpoint(checkpoint)
+        quantize_(model, quant_recipe)
+        written = export(model, out, quant_recipe.name, emb_out)
+        result = {"recipe": quant_recipe.name,
+                  **{f"{kind}": {"path": str(path), "bytes": size} for kind, (path, size) in written.items()}}
+        if as_json:
+            emit_json(result)
+        else:
+            typer.echo("wrote " + " and ".join(f"{path} ({size:,} B)" for path, size in written.values()))
