@@ -196,3 +196,16 @@ def test_bfloat16_forward_tracks_official_fp32() -> None:
     assert rel_err(out["logits"], trace["logits"][0]) < 0.1
     agree = (out["logits"].argmax(-1) == trace["logits"][0].argmax(-1)).float().mean()
     assert agree > 0.9
+
+
+def test_parity_check_catches_a_rope_convention_bug(monkeypatch) -> None:
+    """Mutation check: the interleaved (GPT-J) RoPE pairing instead of rotate-half must fail the parity test."""
+    import redge.models.layers as layers
+
+    def rotate_interleaved(x: torch.Tensor) -> torch.Tensor:
+        return torch.stack((-x[..., 1::2], x[..., ::2]), dim=-1).flatten(-2)
+
+    monkeypatch.setattr(layers, "_rotate_half", rotate_interleaved)
+    model = load_checkpoint(FIXTURES / "trm_att_rope" / "step_100")
+    errs = step_errors(model, load_trace("trm_att_rope"), 0)
+    assert errs["z_H"] > 100 * TOL and errs["logits"] > 100 * TOL, errs
