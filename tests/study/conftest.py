@@ -11,6 +11,8 @@ from redge.models import ModelConfig, build_model
 from redge.models.checkpoint import save_checkpoint
 from redge.tasks.format import grid_metadata, save_identifiers, save_split, single_example_indices
 
+torch.set_num_threads(1)  # tiny tensors: threads only add contention on a shared 2-core machine
+
 SEQ_LEN = 16
 VOCAB = 11  # Sudoku vocabulary: 0 pad, 1 blank, 2..10 digits
 

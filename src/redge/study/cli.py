@@ -1,0 +1,181 @@
+"""CLI commands of the study layer: `redge sweep`, `redge fidelity`, `redge report`.
+
+`redge sweep` with no arguments is the main job: the shipped reference checkpoint on the shipped test sample,
+recipes fp32 / int8 / int4-naive / int4-channel-cal, depths 1..16, report under runs/sweep-<timestamp>/.
+All three read and write the runs store (`--store`, one SQLite file per project directory), so re-running skips
+work already done. Under `torchrun --nproc-per-node N -m redge sweep ...` the puzzles are sharded across ranks.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+DEFAULT_CHECKPOINT = Path("checkpoints/tiny-trm-mlp-sudoku")
+DEFAULT_DATA = Path("data/samples/sudoku-extreme")
+
+_CHECKPOINT = typer.Option(None, "--checkpoint", "-c", help="Checkpoint (repeat for a side-by-side table). "
+                           f"Default: {DEFAULT_CHECKPOINT}.")
+_DATA = typer.Option(DEFAULT_DATA, "--data", "-d", help="Official dataset folder.")
+_SPLIT = typer.Option("test", "--split", help="Split of the dataset folder to evaluate.")
+_RECIPE = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (repeatable). "
+                       "Default: fp32, int8, int4-naive, int4-channel-cal.")
+_CYCLES = typer.Option(None, "--cycles", help="Inner cycles 'T,n' (repeatable). Default: the checkpoint's.")
+_DEPTH = typer.Option(None, "--depth", help="Deepest ACT depth D (all of 1..D are recorded). Default: halt_max_steps.")
+_BATCH = typer.Option(64, "--batch-size", help="Puzzles per batch.")
+_LIMIT = typer.Option(None, "--limit", help="Use only the first N examples of the split.")
+_STORE = typer.Option(Path("runs/redge-runs.sqlite"), "--store", help="Runs store (SQLite file).")
+_OUT = typer.Option(None, "--out", help="Output folder. Default: runs/<command>-<timestamp>/.")
+_JSON = typer.Option(False, "--json", help="Print one JSON object; no progress bar.")
+
+
+def default_out(command: str) -> Path:
+    """runs/<command>-<timestamp>/."""
+    return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def parse_cycles(values: list[str] | None) -> tuple[tuple[int | None, int | None], ...]:
+    """'T,n' strings -> ((T, n), ...); none given -> the checkpoint's own cycles."""
+    from redge.errors import RedgeInputError
+
+    if not values:
+        return ((None, None),)
+    out = []
+    for v in values:
+        try:
+            T, n = (int(x) for x in v.split(","))
+        except ValueError:
+            raise RedgeInputError(f"--cycles {v!r}: expected 'T,n', e.g. '3,6'") from None
+        out.append((T, n))
+    return tuple(out)
+
+
+def _show_progress(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: list[str] | None,
+              cycles: list[str] | None, depth: int | None, batch_size: int, limit: int | None, store: Path,
+              as_json: bool) -> tuple[list[str], bool]:
+    """Run (or resume) one sweep per checkpoint; return all store keys and whether this is the main rank."""
+    from rich.progress import Progress
+
+    from redge.cli import path_arg
+    from redge.study.parallel import Ranks
+    from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
+
+    ranks = Ranks()
+    keys: list[str] = []
+    try:
+        for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
+            spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
+                             parse_cycles(cycles), depth, batch_size, limit)
+            show = _show_progress(as_json) and ranks.is_main
+            with Progress(transient=True, disable=not show) as bar:
+                task = bar.add_task(f"sweep {ckpt.name}", total=None)
+                keys += run_sweep(spec, store, ranks,
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    finally:
+        ranks.close()
+    return keys, ranks.is_main
+
+
+def fidelity_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per variant: fidelity of [z_H, z_L], z_H and z_L at each depth, with mean and min over depths."""
+    out = []
+    for v in report["variants"]:
+        pts = [r for r in report["per_depth"] if r["key"] == v["key"]]
+        out.append({"group": v["group"], "variant": v["variant"],
+                    **{k: [r[k] for r in pts] for k in ("fidelity", "fidelity_H", "fidelity_L")},
+                    "fidelity_mean": v["fidelity_mean"], "fidelity_min": v["fidelity_min"]})
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the study commands to the root app."""
+
+    @app.command()
+    def sweep(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
+              recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depth: int = _DEPTH,
+              batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
+              as_json: bool = _JSON) -> None:
+        """Depth x precision sweep: accuracy, fidelity, FLOPs and bytes per variant and depth, and a report."""
+        from redge.cli import emit_json
+        from redge.study.report import build_report, jsonable, write_report
+        from redge.study.store import RunStore
+
+        start = time.perf_counter()
+        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json)
+        if not main:
+            return
+        with RunStore(store) as db:
+            report = build_report(db, keys)
+        out = out or default_out("sweep")
+        path = write_report(report, out, "redge " + " ".join(sys.argv[1:]))
+        seconds = time.perf_counter() - start
+        if as_json:
+            emit_json(jsonable({"report": str(path), "out": str(out), "seconds": seconds, **report}))
+        else:
+            typer.echo(path.read_text().split("### Per depth")[0].strip())
+            typer.echo(f"\nReport: {path}  ({seconds:.0f} s; store {store})")
+
+    @app.command()
+    def fidelity(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
+                 recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depth: int = _DEPTH,
+                 batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
+                 as_json: bool = _JSON) -> None:
+        """Label-free carry-trajectory fidelity per variant and depth (cosine to the FP32 carry)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from redge.cli import emit_json
+        from redge.study.report import build_report, jsonable
+        from redge.study.store import RunStore
+        from redge.tasks.format import write_json
+
+        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json)
+        if not main:
+            return
+        with RunStore(store) as db:
+            table = fidelity_table(build_report(db, keys))
+        out = out or default_out("fidelity")
+        write_json(out / "fidelity.json", jsonable(table))
+        if as_json:
+            emit_json(jsonable({"out": str(out), "variants": table}))
+            return
+        view = Table(title="carry-trajectory fidelity cos([z_H, z_L]) by ACT depth")
+        for col in ("variant", "d=1", "d=D/2", "d=D", "mean", "min"):
+            view.add_column(col, justify="right")
+        for row in table:
+            f = row["fidelity"]
+            view.add_row(row["variant"], f"{f[0]:.4f}", f"{f[len(f) // 2 - 1]:.4f}", f"{f[-1]:.4f}",
+                         f"{row['fidelity_mean']:.4f}", f"{row['fidelity_min']:.4f}")
+        Console().print(view)
+        typer.echo(f"Written: {out / 'fidelity.json'}")
+
+    @app.command()
+    def report(store: Path = _STORE, checkpoint: list[Path] = typer.Option(
+                   None, "--checkpoint", "-c", help="Only runs of these checkpoints (default: every finished run)."),
+               out: Path = _OUT, as_json: bool = _JSON) -> None:
+        """Rebuild the report (Markdown, CSV, JSON, plots) from the runs store."""
+        from redge.cli import emit_json, path_arg
+        from redge.errors import RedgeInputError
+        from redge.study.report import build_report, jsonable, write_report
+        from redge.study.store import RunStore
+
+        with RunStore(path_arg(store)) as db:
+            wanted = {str(c) for c in checkpoint or []}
+            keys = [r["key"] for r in db.runs() if not wanted or r["meta"]["checkpoint"] in wanted]
+            if not keys:
+                raise RedgeInputError("no finished runs" + (" for these checkpoints" if wanted else ""), store)
+            data = build_report(db, keys)
+        out = out or default_out("report")
+        path = write_report(data, out, "redge " + " ".join(sys.argv[1:]))
+        if as_json:
+            emit_json(jsonable({"report": str(path), **data}))
+        else:
+            typer.echo(f"Report: {path}")

@@ -1,0 +1,117 @@
+"""From stored runs to tables and headline findings, computed (never hand-written).
+
+Tables: one row per (run, depth) (`per_depth_rows`) and one per run at full depth (`variant_rows`). A "group" is
+one checkpoint on one data selection; findings are per group:
+
+1. cheapest variant (FLOPs per puzzle, then weight bytes) whose exact accuracy is within 1 point of the FP32
+   reference at full depth, and the FLOPs ratio reference / cheapest;
+2. per variant at full depth, cell accuracy kept vs exact accuracy kept (fractions of the reference's);
+3. Spearman correlation of fidelity (label-free) with exact accuracy over every (variant, depth) point, with a
+   bootstrap interval;
+4. whether fidelity at full depth orders the variants as exact accuracy does (pairwise agreement);
+and, across groups, 5. the same recipes side by side (`side_by_side`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from redge.study.records import SUM_KEYS, aggregate
+from redge.study.stats import pairwise_agreement, spearman_bootstrap
+from redge.study.store import RunStore
+
+WITHIN_POINTS = 1.0  # "within 1 point" of the FP32 exact accuracy, in percentage points
+
+
+def group_name(meta: dict[str, Any]) -> str:
+    """Human name of a (checkpoint, data) group, e.g. `TRM-MLP tiny-trm-mlp-sudoku`."""
+    return f"{meta['architecture']} {Path(meta['checkpoint']).name}"
+
+
+def per_depth_rows(store: RunStore, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One row per finished run and depth, with every metric, FLOPs per puzzle and bytes."""
+    rows = []
+    for run in store.runs(keys):
+        meta = run["meta"]
+        metrics = aggregate(store.records(run["key"]))
+        for d in range(1, meta["depth"] + 1):
+            rows.append({
+                "group": group_name(meta), "data_hash": run["data_hash"], "key": run["key"],
+                "variant": meta["label"], "recipe": meta["recipe"], "H_cycles": meta["H_cycles"],
+                "L_cycles": meta["L_cycles"], "depth": d, "reference": meta["reference"],
+                **{k: metrics.by_depth[k][d - 1] for k in SUM_KEYS},
+                "flops_per_puzzle": meta["flops_per_step"] * d, "weight_bytes": meta["weight_bytes"],
+                "puzzle_emb_bytes": meta["puzzle_emb_bytes"], "carry_bytes": meta["carry_bytes"],
+                "puzzles": metrics.rows,
+            })
+    return rows
+
+
+def variant_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per run: the full-depth row plus fidelity mean/min over depths and accuracy kept vs the group reference."""
+    out = []
+    for key in dict.fromkeys(r["key"] for r in rows):
+        runs = [r for r in rows if r["key"] == key]
+        full = dict(max(runs, key=lambda r: r["depth"]))
+        fid = [r["fidelity"] for r in runs]
+        full.update(fidelity_mean=sum(fid) / len(fid), fidelity_min=min(fid))
+        out.append(full)
+    for row in out:
+        ref = reference_row(out, row["group"], row["data_hash"])
+        row["cell_kept"] = _ratio(row["cell_acc"], ref["cell_acc"]) if ref else math.nan
+        row["exact_kept"] = _ratio(row["exact_acc"], ref["exact_acc"]) if ref else math.nan
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(b) else math.nan
+
+
+def reference_row(variants: list[dict[str, Any]], group: str, data_hash: str) -> dict[str, Any] | None:
+    """The group's FP32 reference run at full depth, if the sweep included it."""
+    return next((v for v in variants if v["group"] == group and v["data_hash"] == data_hash and v["reference"]),
+                None)
+
+
+def group_findings(rows: list[dict[str, Any]], variants: list[dict[str, Any]], group: str, data_hash: str
+                   ) -> dict[str, Any]:
+    """Findings 1-4 for one group (see the module docstring)."""
+    points = [r for r in rows if r["group"] == group and r["data_hash"] == data_hash]
+    finals = [v for v in variants if v["group"] == group and v["data_hash"] == data_hash]
+    ref = reference_row(variants, group, data_hash)
+    out: dict[str, Any] = {"group": group, "reference": None, "cheapest_within_1pt": None}
+    if ref is not None:
+        out["reference"] = {k: ref[k] for k in ("variant", "depth", "exact_acc", "cell_acc", "flops_per_puzzle")}
+        ok = [r for r in points if r["exact_acc"] >= ref["exact_acc"] - WITHIN_POINTS / 100]
+        best = min(ok, key=lambda r: (r["flops_per_puzzle"], r["weight_bytes"], r["variant"], r["depth"]))
+        out["cheapest_within_1pt"] = {
+            k: best[k] for k in ("variant", "depth", "exact_acc", "flops_per_puzzle", "weight_bytes")}
+        out["cheapest_within_1pt"]["flops_ratio"] = ref["flops_per_puzzle"] / best["flops_per_puzzle"]
+    out["kept"] = [{"variant": v["variant"], "cell_kept": v["cell_kept"], "exact_kept": v["exact_kept"]}
+                   for v in finals]
+    corr = spearman_bootstrap([r["fidelity"] for r in points], [r["exact_acc"] for r in points])
+    out["fidelity_vs_exact"] = {"rho": corr.rho, "ci95": [corr.low, corr.high], "points": corr.n,
+                                "resamples": corr.resamples}
+    agree, total = pairwise_agreement([v["fidelity"] for v in finals], [v["exact_acc"] for v in finals])
+    out["fidelity_ranking"] = {"concordant_pairs": agree, "comparable_pairs": total,
+                               "ranks_correctly": (agree == total) if total else None,
+                               "by_fidelity": [v["variant"] for v in sorted(finals, key=lambda v: -v["fidelity"])],
+                               "by_exact": [v["variant"] for v in sorted(finals, key=lambda v: -v["exact_acc"])]}
+    return out
+
+
+def side_by_side(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per variant label, one column set (exact, cell, fidelity at full depth) per group."""
+    table: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        row = table.setdefault(v["variant"], {"variant": v["variant"]})
+        for k in ("exact_acc", "cell_acc", "fidelity"):
+            row[f"{v['group']} {k}"] = v[k]
+    return list(table.values())
+
+
+def groups(variants: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(group, data hash) pairs in first-seen order."""
+    return list(dict.fromkeys((v["group"], v["data_hash"]) for v in variants))
