@@ -37,6 +37,7 @@ def _register_commands() -> None:
     from redge.models.cli import register as register_models
 
     register_models(app)
+    from redge.study.cli import register as register_study; register_study(app)  # noqa: E702
     from redge.deploy.cli import register as register_deploy; register_deploy(app)  # noqa: E702
 
 
