@@ -1,0 +1,31 @@
+/* Internal kernel interface of the redge runtime (see rt_kernels.c for the per-path layouts). */
+#ifndef RT_KERNELS_H
+#define RT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "redge_rt.h"
+
+/* Chunk (elements) whose activations rk_prep permutes, per path and weight width. */
+uint32_t rk_chunk(int bits);
+/* Bytes of the prepared-activation buffer for `k` inputs. */
+size_t rk_prep_bytes(uint32_t k);
+/* Per-row symmetric int8 quantization: returns the scale (max|x|/127, or 1 for an all-zero row). */
+float rk_quant_row(const float *x, uint32_t k, int8_t *q);
+/* Reorder/widen the int8 activation row for the kernel path (no-op copy for the portable path). */
+void rk_prep(const int8_t *q, uint32_t k, int bits, void *buf);
+/* int32 dot products of rows [r0, r0 + nrows) of L over inputs [k0, k0 + len) with the prepared activations. */
+void rk_dot_rows(const rt_lin *L, uint32_t r0, uint32_t nrows, uint32_t k0, uint32_t len, const int8_t *q,
+                 const void *xprep, int32_t *acc);
+/* y[out] = linear(x) with int8 activations (q / xprep from rk_quant_row + rk_prep, scale xs). */
+void rk_linear_q(const rt_lin *L, const int8_t *q, const void *xprep, float xs, float *y);
+/* y[out] = linear(x) with float activations. */
+void rk_linear_f(const rt_lin *L, const float *x, float *y);
+/* One scale value of L (row r, group g). */
+float rk_scale(const rt_lin *L, uint32_t r, uint32_t g);
+/* Dequantized element (r, k) of L. */
+float rk_weight(const rt_lin *L, uint32_t r, uint32_t k);
+/* exp(x) in float32, ~1 ulp, same result on every target (no libm). */
+float rk_expf(float x);
+
+#endif
