@@ -7,7 +7,10 @@ its `all_config.yaml`, and `trace.pt` with the batch and, per ACT step k, the of
 Every ACT step is checked in isolation: our `step` starts from the official carry after step k-1 (step 1 from
 `init_carry`), so an error at one step cannot hide behind, or be amplified by, the chaotic recursion. A short
 free-running rollout checks that the steps also chain. Tolerance: max |ours - official| <= 1e-3 * max |official|
-per tensor (observed: 0, the fp32 arithmetic is op-for-op the same).
+per tensor (observed: 0, the fp32 arithmetic is op-for-op the same). The same holds in bfloat16, the official
+default forward dtype, against `trace_bf16.pt` (tolerance 2e-2; observed: 0). HRM's official attention is
+FlashAttention; its fixtures were made with an SDPA stand-in (see the generator), so HRM parity here is parity of
+everything around the attention kernel, with the kernel's math checked by TRM's SDPA path.
 """
 from __future__ import annotations
 
@@ -182,6 +185,24 @@ def test_without_yaml_wrong_guess_is_detected(tmp_path: Path) -> None:
     assert any("num_heads" in a for a in model.checkpoint_info.assumptions)
     errs = step_errors(model, load_trace("trm_att_rope"), 0)
     assert errs["z_H"] > 1e-2 and errs["logits"] > 1e-2, errs
+
+
+BF16_TOL = 2e-2  # a few bf16 ulps (2^-8 relative); observed: 0, the bf16 op sequence is the official one
+
+
+@pytest.mark.parametrize("name", ["trm_mlp", "trm_att_rope", "hrm"])
+def test_bfloat16_act_steps_match_official_bfloat16(name: str) -> None:
+    """The official default forward dtype: our bf16 forward against the official bf16 forward, same weights."""
+    model = load_checkpoint(FIXTURES / name / "step_100", forward_dtype="bfloat16")
+    trace = torch.load(FIXTURES / name / "trace_bf16.pt", weights_only=True)
+    assert trace["z_H"].dtype == torch.bfloat16 and trace["q_halt_logits"].dtype == torch.float32
+    for k in range(trace["z_H"].shape[0]):
+        errs = step_errors(model, trace, k)
+        bad = {key: v for key, v in errs.items() if not v < BF16_TOL}
+        assert not bad, f"{name} bf16 ACT step {k + 1}: {bad}"
+    for k, (carry, out) in enumerate(model.iterate(batch_of(trace), depth=trace["z_H"].shape[0])):
+        assert carry.z_H.dtype == trace["z_H"].dtype and out["logits"].dtype == trace["logits"].dtype
+        assert rel_err(carry.z_H, trace["z_H"][k]) < BF16_TOL and rel_err(out["logits"], trace["logits"][k]) < BF16_TOL
 
 
 def test_bfloat16_forward_tracks_official_fp32() -> None:
