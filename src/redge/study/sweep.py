@@ -20,6 +20,7 @@ import torch
 from redge.errors import RedgeInputError
 from redge.models import Batch, RecursiveReasoner
 from redge.models.checkpoint import load_checkpoint
+from redge.quant.apply import quantize_
 from redge.quant.spec import QuantRecipe, load_recipe
 from redge.study.fidelity import carry_cosines, lockstep
 from redge.study.flops import flop_count
@@ -141,13 +142,14 @@ def is_reference(model: RecursiveReasoner, variant: Variant) -> bool:
 
 
 def build_variant_model(model: RecursiveReasoner, variant: Variant, calib: list[Batch]) -> RecursiveReasoner:
-    """The variant's model: the checkpoint itself for fp32 recipes, else a quantized copy (`quantize_`)."""
+    """The variant's model: the checkpoint itself for fp32 recipes, else a quantized copy (`quantize_`).
+
+    Calibration batches are passed only to recipes that need them (GPTQ), so the others cost no extra forward pass.
+    """
     if not variant.quantizes:
         return model
-    from redge.quant import quantize_
-
     quantized = copy.deepcopy(model)
-    quantize_(quantized, variant.recipe, calib=calib)
+    quantize_(quantized, variant.recipe, calib=calib if variant.recipe.needs_calibration else None)
     return quantized.eval()
 
 
