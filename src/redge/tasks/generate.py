@@ -1,4 +1,4 @@
-"""Fast generation of unique-solution Sudoku puzzles and HRM-style augmentation, in vectorised numpy.
+"""Fast generation of unique-solution Sudoku puzzles, in vectorised numpy (augmentation: `sudoku_symmetry`).
 
 Grids are uint8 [N, 81] arrays, row-major, 0 = blank, 1..9 = digits. The solver works on batches of candidate
 bitmasks (uint16 [M, 81], bit d-1 set when digit d is still possible): constraint propagation (naked and hidden
@@ -26,7 +26,9 @@ def _units() -> np.ndarray:
 
 
 UNITS = _units()  # [27, 9] cell indices
-PEERS = np.array([sorted({c for u in UNITS if cell in u for c in u} - {cell}) for cell in range(81)], dtype=np.int64)
+# For each cell, (unit, position in unit) of its row, column and box: [81, 3] each.
+_CELL_UNIT = np.array([[u for u in range(27) if cell in UNITS[u]] for cell in range(81)], dtype=np.int64)
+_CELL_POS = np.array([[list(UNITS[u]).index(cell) for u in _CELL_UNIT[cell]] for cell in range(81)], dtype=np.int64)
 _BITS = (np.uint16(1) << np.arange(9, dtype=np.uint16)).astype(np.uint16)  # digit d -> bit d-1
 
 
@@ -52,25 +54,32 @@ def propagate(cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     alive = np.ones(cand.shape[0], dtype=bool)
     while True:
         single = _POP[cand] == 1
-        placed = np.where(single, cand, 0).astype(np.uint16)
-        peer_mask = np.bitwise_or.reduce(placed[:, PEERS], axis=2)
-        clash = single & ((cand & peer_mask) != 0)
+        placed_once, placed_twice = _once_twice(np.where(single, cand, 0).astype(np.uint16)[:, UNITS])
+        peer_mask = np.bitwise_or.reduce(placed_once[:, _CELL_UNIT], axis=2)  # digits placed in row|col|box
         new = np.where(single, cand, cand & ~peer_mask).astype(np.uint16)
         unit = new[:, UNITS]  # [M, 27, 9]
-        has = (unit[..., None] & _BITS) != 0  # [M, 27, 9 cells, 9 digits]
-        count = has.sum(axis=2)  # [M, 27, 9 digits]
-        missing = (count == 0).any(axis=(1, 2))
-        hidden = has & (count == 1)[:, :, None, :]  # cell holds a digit that has no other place in the unit
-        forced = (hidden * _BITS).sum(axis=3).astype(np.uint16)  # [M, 27, 9]: bit of the forced digit (or 0)
-        forced_cells = np.zeros_like(new)
-        np.bitwise_or.at(forced_cells, (np.arange(new.shape[0])[:, None, None], UNITS[None]), forced)
-        multi_forced = _POP[forced_cells] > 1
+        once, twice = _once_twice(unit)
+        missing = (once != ALL).any(axis=1)
+        forced = unit & (once & ~twice)[:, :, None]  # per cell: digits with no other place in that unit
+        by_unit = forced[:, _CELL_UNIT, _CELL_POS]  # [M, 81, 3]: what the row, column and box force on each cell
+        forced_cells = by_unit[..., 0] | by_unit[..., 1] | by_unit[..., 2]
+        multi_forced = (_POP[forced_cells] > 1).any(axis=1)
         new = np.where(forced_cells > 0, forced_cells, new).astype(np.uint16)
-        dead = clash.any(axis=1) | missing | multi_forced.any(axis=1) | (new == 0).any(axis=1)
+        dead = (placed_twice != 0).any(axis=1) | missing | multi_forced | (new == 0).any(axis=1)
         alive &= ~dead
         if np.array_equal(new, cand) or not alive.any():
             return new, alive
         cand = new
+
+
+def _once_twice(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bitwise (digits seen at least once, digits seen at least twice) over the last axis of [M, 27, 9] masks."""
+    once = np.zeros(unit.shape[:2], dtype=np.uint16)
+    twice = np.zeros_like(once)
+    for i in range(unit.shape[2]):
+        twice |= once & unit[:, :, i]
+        once |= unit[:, :, i]
+    return once, twice
 
 
 def count_solutions(puzzles: np.ndarray, limit: int = 2) -> np.ndarray:
@@ -176,26 +185,3 @@ def generate_sudoku(n: int, rng: np.random.Generator, min_givens: int = 22,
         solutions_out.append(solutions[good])
         have += int(good.sum())
     return np.concatenate(puzzles_out)[:n], np.concatenate(solutions_out)[:n]
-
-
-def augment_sudoku(puzzles: np.ndarray, solutions: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """HRM's Sudoku augmentation, one random variant per row: digit permutation of 1..9 (0 fixed), transpose with
-    p=0.5, band and row-in-band permutations, stack and column-in-stack permutations. Uniqueness is preserved."""
-    n = puzzles.shape[0]
-    digit_map = np.concatenate([np.zeros((n, 1), dtype=np.uint8),
-                                rng.permuted(np.tile(np.arange(1, 10, dtype=np.uint8), (n, 1)), axis=1)], axis=1)
-
-    def line_perm() -> np.ndarray:  # [n, 9]: a band (stack) permutation composed with in-band permutations
-        bands = rng.permuted(np.tile(np.arange(3), (n, 1)), axis=1)
-        inner = rng.permuted(np.tile(np.arange(3), (n, 3, 1)), axis=2)
-        return (bands[:, :, None] * 3 + np.take_along_axis(inner, bands[:, :, None].repeat(3, 2), axis=1)).reshape(n, 9)
-
-    rows, cols = line_perm(), line_perm()
-    index = rows[:, :, None] * 9 + cols[:, None, :]  # [n, 9, 9] source cell of each destination cell
-    transpose = rng.random(n) < 0.5
-    index = np.where(transpose[:, None, None], index.transpose(0, 2, 1), index).reshape(n, 81)
-    rows_idx = np.arange(n)[:, None]
-    new_p = digit_map[rows_idx, np.take_along_axis(puzzles, index, axis=1)]
-    new_s = digit_map[rows_idx, np.take_along_axis(solutions, index, axis=1)]
-    return new_p, new_s

@@ -1,0 +1,262 @@
+"""Maze-Hard: a batched numpy generator (Searchformer / HRM style) and the official npy format.
+
+A maze is a 30x30 grid with 30-50% walls placed uniformly at random (the wall count is drawn uniformly from
+that range), a start ``S`` and a goal ``G`` on open cells, and the label marks the shortest path from ``S`` to
+``G`` with ``o`` (S and G kept). Mazes are kept when the shortest path is longer than ``min_path`` moves
+(HRM: 110). Uniform random walls rarely hold such a path between two random cells (about 1% of grids even
+have one, mostly at 34-41% walls, near the percolation threshold), so the start is taken at the far end of a
+BFS sweep and the goal uniformly among the cells that qualify; see :func:`generate`.
+
+Tokens (as the official ``build_maze_dataset.py``): CHARSET ``"# SGo"`` -> PAD 0, wall 1, open 2, S 3, G 4,
+path 5; vocab 6, seq_len 900, every cell supervised.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from redge.errors import RedgeInputError
+from redge.tasks.augment import dihedral
+from redge.tasks.format import grid_metadata, save_identifiers, save_split, single_example_indices, write_json
+from redge.tasks.progress import progress_bar
+from redge.tasks.sources import read_puzzle_csv, write_puzzle_csv
+
+CHARSET = "# SGo"
+WALL, OPEN, START, GOAL, PATH = (ord(c) for c in CHARSET)
+VOCAB_SIZE = len(CHARSET) + 1
+_CHAR2ID = np.zeros(256, np.uint8)
+_CHAR2ID[[ord(c) for c in CHARSET]] = np.arange(1, len(CHARSET) + 1)
+
+
+def bfs(passable: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Batched breadth-first search on 4-connected grids: ``dist`` [B, H, W] int16, -1 where unreachable.
+
+    ``passable`` and ``source`` are [B, H, W] bool; all grids advance one BFS layer per numpy step.
+    """
+    b, h, w = passable.shape
+    free = np.zeros((b, h + 2, w + 2), bool)
+    free[:, 1:-1, 1:-1] = passable
+    dist = np.full((b, h + 2, w + 2), -1, np.int16)
+    front = np.zeros_like(free)
+    front[:, 1:-1, 1:-1] = source & passable
+    dist[front] = 0
+    step = 0
+    while front.any():
+        step += 1
+        reach = np.zeros_like(front)
+        reach[:, 1:, :] |= front[:, :-1, :]
+        reach[:, :-1, :] |= front[:, 1:, :]
+        reach[:, :, 1:] |= front[:, :, :-1]
+        reach[:, :, :-1] |= front[:, :, 1:]
+        front = reach & free & (dist < 0)
+        dist[front] = step
+    return dist[:, 1:-1, 1:-1]
+
+
+def _bit_sweep(open_rows: np.ndarray, source: np.ndarray, cut: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bit-parallel BFS: grids as [B, H] uint64 rows of cell bits, one layer per step for the whole batch.
+
+    Grids whose search is over leave the batch. Returns ``(last, far, ecc)``: the last non-empty layer (the
+    farthest cells, row bitsets), the cells farther than ``cut`` moves (row bitsets) and the eccentricity [B].
+    """
+    visited = source & open_rows
+    last, at_cut, ecc = visited.copy(), visited.copy(), np.zeros(len(visited), np.int64)
+    act, front, vis, free = np.arange(len(visited)), visited.copy(), visited.copy(), open_rows
+    step = 0
+    while act.size:
+        if step == cut:
+            at_cut[act] = vis
+        step += 1
+        grow = front | (front << np.uint64(1)) | (front >> np.uint64(1))
+        grow[:, 1:] |= front[:, :-1]
+        grow[:, :-1] |= front[:, 1:]
+        front = grow & free & ~vis
+        vis |= front
+        alive = front.any(1)
+        last[act[alive]], ecc[act[alive]] = front[alive], step
+        if not alive.all():
+            visited[act[~alive]] = vis[~alive]
+            act, front, vis, free = act[alive], front[alive], vis[alive], free[alive]
+    return last, np.where((ecc > cut)[:, None], visited & ~at_cut, np.uint64(0)), ecc
+
+
+def _to_rows(cells: np.ndarray) -> np.ndarray:
+    """[B, H, W] bool -> [B, H] uint64 bitsets (bit j = column j)."""
+    return (cells.astype(np.uint64) << np.arange(cells.shape[2], dtype=np.uint64)).sum(2, dtype=np.uint64)
+
+
+def _from_rows(rows: np.ndarray, width: int) -> np.ndarray:
+    """[B, H] uint64 bitsets -> [B, H * W] bool."""
+    return ((rows[:, :, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(bool).reshape(len(rows), -1)
+
+
+def _pick(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly random True cell (flat index) per row of ``mask`` [B, N] (0 for an all-False row)."""
+    return np.where(mask, rng.random(mask.shape), -1.0).argmax(1)
+
+
+def _trace(dist: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """[B, H*W] bool of the cells on one shortest path ending at ``goal`` (flat index), walking dist down to 0.
+
+    Ties between equally short paths are broken by a fixed move order (up, down, left, right from the goal).
+    """
+    b, h, w = dist.shape
+    d = np.full((b, h + 2, w + 2), -1, np.int32)
+    d[:, 1:-1, 1:-1] = dist
+    on_path = np.zeros_like(d, dtype=bool)
+    rows, cols = goal // w + 1, goal % w + 1
+    idx = np.arange(b)
+    cur = d[idx, rows, cols]
+    on_path[idx, rows, cols] = True
+    while (cur > 0).any():
+        moving = cur > 0
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            ok = moving & (d[idx, rows + dr, cols + dc] == cur - 1)
+            rows, cols = np.where(ok, rows + dr, rows), np.where(ok, cols + dc, cols)
+            cur = np.where(ok, cur - 1, cur)
+            moving &= ~ok
+        on_path[idx, rows, cols] = True
+    return on_path[:, 1:-1, 1:-1].reshape(b, -1)
+
+
+def generate(n: int, rng: np.random.Generator, size: int = 30, wall_range: tuple[float, float] = (0.3, 0.5),
+             min_path: int = 110, batch: int = 4096, progress: bool = True
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` mazes as character grids: ``(questions [n, size*size], answers [n, size*size], path_lengths [n])``.
+
+    Per candidate: a wall count uniform in ``wall_range`` placed uniformly at random; a random open cell;
+    the start is a random farthest cell from it (a BFS sweep); the goal is uniform among the cells more than
+    ``min_path`` moves from the start. Candidates without such a cell, and duplicates, are discarded. Both
+    sweeps run bit-parallel over ``batch`` candidates; the path is traced on the kept ones only.
+    """
+    cells = size * size
+    lo, hi = int(np.ceil(wall_range[0] * cells)), int(np.floor(wall_range[1] * cells))
+    qs, ans, lens, seen = [], [], [], set()
+    with progress_bar("maze generate", n, progress) as advance:
+        while len(qs) < n:
+            keys = rng.random((batch, cells))
+            n_walls = rng.integers(lo, hi + 1, batch)
+            walls = keys <= np.sort(keys, 1)[np.arange(batch), n_walls - 1][:, None]
+            open_rows = _to_rows(~walls.reshape(batch, size, size))
+            seed_cell = _pick(~walls, rng)
+            seed = np.zeros((batch, cells), bool)
+            seed[np.arange(batch), seed_cell] = True
+            last, _, ecc = _bit_sweep(open_rows, _to_rows(seed.reshape(batch, size, size)), min_path)
+            hope = np.nonzero(2 * ecc > min_path)[0]  # otherwise no two cells are min_path apart
+            start = np.zeros(batch, np.int64)
+            start[hope] = _pick(_from_rows(last[hope], size), rng)
+            src = np.zeros((batch, cells), bool)
+            src[hope, start[hope]] = True
+            _, far, _ = _bit_sweep(open_rows[hope], _to_rows(src[hope].reshape(-1, size, size)), min_path)
+            keep = hope[far.any(1)]
+            if not keep.size:
+                continue
+            goal = _pick(_from_rows(far[far.any(1)], size), rng)
+            dist = bfs(~walls[keep].reshape(-1, size, size), src[keep].reshape(-1, size, size))
+            path = _trace(dist, goal)
+            q = np.where(walls[keep], WALL, OPEN).astype(np.uint8)
+            q[np.arange(keep.size), start[keep]] = START
+            q[np.arange(keep.size), goal] = GOAL
+            a = np.where(path & (q == OPEN), PATH, q).astype(np.uint8)
+            length = dist.reshape(keep.size, cells)[np.arange(keep.size), goal]
+            for i in range(keep.size):
+                if len(qs) < n and q[i].tobytes() not in seen:
+                    seen.add(q[i].tobytes())
+                    qs.append(q[i])
+                    ans.append(a[i])
+                    lens.append(int(length[i]))
+                    advance(1)
+    return np.stack(qs), np.stack(ans), np.asarray(lens)
+
+
+def check_mazes(inputs: np.ndarray, labels: np.ndarray, min_path: int = 110,
+                wall_range: tuple[float, float] = (0.3, 0.5)) -> dict[str, np.ndarray]:
+    """Per-maze failure masks (token arrays [N, H*W], square grids) for every Maze-Hard property.
+
+    Keys: ``start_goal`` (not exactly one S and one G), ``walls`` (wall fraction outside ``wall_range``),
+    ``label`` (label differs from input anywhere but path cells on open cells), ``not_shortest`` (the marked
+    cells do not form a path S..G whose length equals the BFS distance), ``too_short`` (length <= min_path).
+    """
+    x, y = np.asarray(inputs), np.asarray(labels)
+    n, cells = x.shape
+    side = int(round(cells ** 0.5))
+    tok = {c: int(_CHAR2ID[ord(c)]) for c in CHARSET}
+    start, goal = x == tok["S"], x == tok["G"]
+    bad_sg = (start.sum(1) != 1) | (goal.sum(1) != 1)
+    frac = (x == tok["#"]).mean(1)
+    bad_walls = (frac < wall_range[0] - 1e-9) | (frac > wall_range[1] + 1e-9)
+    marked = y == tok["o"]
+    bad_label = ((x != y) & ~(marked & (x == tok[" "]))).any(1)
+    grid = (n, side, side)
+    free = (x != tok["#"]).reshape(grid)
+    gidx = goal.argmax(1)
+    dist = bfs(free, start.reshape(grid))
+    pdist = bfs((marked | start | goal).reshape(grid), start.reshape(grid))
+    best = dist.reshape(n, cells)[np.arange(n), gidx]
+    along = pdist.reshape(n, cells)[np.arange(n), gidx]
+    bad_path = (best < 0) | (along != best) | (marked.sum(1) + 1 != best)
+    return {"start_goal": bad_sg, "walls": bad_walls, "label": bad_label, "not_shortest": bad_path | bad_sg,
+            "too_short": best <= min_path}
+
+
+def to_tokens(chars: np.ndarray) -> np.ndarray:
+    """Character codes of ``"# SGo"`` to official tokens 1..5 (anything else -> 0)."""
+    return _CHAR2ID[chars]
+
+
+def write_split(out: str | Path, split: str, questions: np.ndarray, answers: np.ndarray, aug: bool = False) -> None:
+    """Write character grids as an official maze split; ``aug`` adds the 8 dihedral copies per maze (train)."""
+    n, cells = questions.shape
+    side = int(round(cells ** 0.5))
+    copies = range(8) if aug else range(1)
+
+    def layout(grids: np.ndarray) -> np.ndarray:
+        g = grids.reshape(n, side, side)
+        return np.stack([dihedral(g, t).reshape(n, cells) for t in copies], 1).reshape(-1, cells)
+
+    arrays = {"inputs": to_tokens(layout(questions)), "labels": to_tokens(layout(answers)),
+              **single_example_indices(n * len(copies), len(copies))}
+    save_split(out, split, arrays, grid_metadata(arrays, VOCAB_SIZE))
+
+
+def read_maze_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read an HRM-layout maze CSV; returns character grids (questions, answers), checking the charset."""
+    raw = read_puzzle_csv(path)
+    for name, arr in (("question", raw.questions), ("answer", raw.answers)):
+        bad = np.nonzero((_CHAR2ID[arr] == 0).any(1))[0]
+        if bad.size:
+            raise RedgeInputError(f"line {bad[0] + 2}: {name} has a character outside {CHARSET!r}", path)
+    return raw.questions, raw.answers
+
+
+def build(out: str | Path, train_size: int = 1000, test_size: int = 1000, seed: int = 0, min_path: int = 110,
+          aug: bool = False, csv_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """Build Maze-Hard into ``out``: generate (or read HRM's ``train.csv``/``test.csv`` from ``csv_dir``).
+
+    Generated mazes are also written as ``out/csv/{train,test}.csv`` (the HRM layout, rating = path length).
+    Returns a summary including the generation rate in mazes per second.
+    """
+    summary: dict = {"seed": seed, "aug": aug}
+    if csv_dir is not None:
+        sets = {s: read_maze_csv(Path(csv_dir) / f"{s}.csv") for s in ("train", "test")}
+        summary["csv_dir"] = str(csv_dir)
+    else:
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        q, a, lens = generate(train_size + test_size, rng, min_path=min_path, progress=progress)
+        summary.update(min_path=min_path, mazes_per_s=round(len(q) / (time.perf_counter() - t0), 1),
+                       mean_path=float(lens.mean()))
+        sets = {"train": (q[:train_size], a[:train_size]), "test": (q[train_size:], a[train_size:])}
+        for s, (qs, ans) in sets.items():
+            part = lens[:train_size] if s == "train" else lens[train_size:]
+            write_puzzle_csv(Path(out) / "csv" / f"{s}.csv", [f"redge-maze-seed{seed}"] * len(qs),
+                             [r.tobytes().decode() for r in qs], [r.tobytes().decode() for r in ans],
+                             part.tolist())
+    for s, (qs, ans) in sets.items():
+        write_split(out, s, qs, ans, aug=aug and s == "train")
+        summary[f"{s}_mazes"] = len(qs)
+    save_identifiers(out, ["<blank>"])
+    write_json(Path(out) / "redge_build.json", summary)
+    return summary
