@@ -22,7 +22,8 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,12 +111,35 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def save_split(out_dir: str | Path, split: str, arrays: dict[str, np.ndarray], metadata: DatasetMetadata) -> None:
-    """Write ``out_dir/split/{dataset.json, all__*.npy}`` atomically; arrays keep the dtypes given."""
+    """Write ``out_dir/split/{dataset.json, all__*.npy}`` atomically; arrays keep the dtypes given.
+
+    Fields missing from ``arrays`` are left alone (written before with :func:`npy_writer`).
+    """
     split_dir = Path(out_dir) / split
     atomic_write(split_dir / "dataset.json", lambda f: f.write(metadata.to_json()), mode="w")
-    for name in FIELDS:
+    for name in (f for f in FIELDS if f in arrays):
         arr = np.ascontiguousarray(arrays[name])
         atomic_write(split_dir / f"all__{name}.npy", lambda f, a=arr: np.save(f, a))
+
+
+@contextmanager
+def npy_writer(path: str | Path, shape: tuple[int, ...], dtype: Any) -> Iterator[np.ndarray]:
+    """Yield a writable memmap of a new ``.npy`` file (same bytes as ``np.save``), renamed into place on success.
+
+    For arrays too large to build in memory (ARC with 1000 augmentations is several GB).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        yield arr
+        arr.flush()
+        del arr
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_identifiers(out_dir: str | Path, names: list[str]) -> None:

@@ -71,8 +71,8 @@ def augment(puzzles: SudokuSet, num_aug: int, rng: np.random.Generator, progress
             q, a = puzzles.questions[s:s + chunk], puzzles.answers[s:s + chunk]
             cells, digits = random_transforms(len(q) * num_aug, rng)
             rep_q, rep_a = np.repeat(q, num_aug, 0), np.repeat(a, num_aug, 0)
-            out_q = np.concatenate([q[:, None], apply_transforms(rep_q, cells, digits).reshape(len(q), num_aug, -1)], 1)
-            out_a = np.concatenate([a[:, None], apply_transforms(rep_a, cells, digits).reshape(len(q), num_aug, -1)], 1)
+            out_q = np.concatenate([q[:, None], apply_transforms(rep_q, cells, digits).reshape(len(q), num_aug, SEQ_LEN)], 1)
+            out_a = np.concatenate([a[:, None], apply_transforms(rep_a, cells, digits).reshape(len(q), num_aug, SEQ_LEN)], 1)
             inputs[s * group:(s + len(q)) * group] = out_q.reshape(-1, SEQ_LEN)
             labels[s * group:(s + len(q)) * group] = out_a.reshape(-1, SEQ_LEN)
             advance(len(q))

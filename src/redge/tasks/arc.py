@@ -1,0 +1,219 @@
+"""ARC: build the official dataset from ARC-AGI JSON folders or Kaggle combined files, as TRM's builder does.
+
+With the same inputs and seed the output matches TRM's ``build_arc_dataset.py`` byte for byte: the same calls
+on a legacy ``RandomState(seed)`` in the same order (task shuffle per subset, augmentation plans, one
+untranslated example per puzzle, translations in train only).
+
+Tokens: PAD 0, EOS 1, colour c -> c + 2; each grid sits at a top-left offset in a 30x30 canvas, with EOS on
+the row below and the column right of it; vocab 12, seq_len 900. Identifiers: one per task variant,
+``"{task}|||t{dihedral}|||{colour perm}"`` (the unaugmented task is just ``task``), 0 = ``<blank>``.
+Split: tasks of the test subset send their demonstration pairs to train and their test pairs to test
+(every variant, same identifiers); all other subsets go wholly to train. ``test_puzzles.json`` keeps the
+original test tasks (with outputs) for the evaluator.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redge.errors import RedgeInputError
+from redge.tasks.augment import dihedral
+from redge.tasks.format import DatasetMetadata, npy_writer, save_identifiers, save_split, write_json
+from redge.tasks.progress import progress_bar
+from redge.tasks.sources import shared_data_dir
+
+MAX_SIZE = 30
+VOCAB_SIZE = 12
+SEP = "|||"
+RETRIES_FACTOR = 5
+Example = tuple[np.ndarray, np.ndarray]
+Puzzle = dict[str, list[Example]]  # split -> examples of one task variant
+
+
+def default_kaggle_prefix() -> Path:
+    """``arc-agi`` prefix of TRM's kaggle/combined files in the shared data folder."""
+    return shared_data_dir() / "trm-kaggle-combined" / "arc-agi"
+
+
+def to_grid(grid: Any, where: str) -> np.ndarray:
+    """A JSON grid (list of rows of 0..9, at most 30x30) as a uint8 array; ``where`` names it in errors."""
+    try:
+        arr = np.array(grid)
+    except ValueError:
+        arr = None
+    if arr is None or arr.ndim != 2 or arr.dtype.kind not in "iu" or arr.size == 0:
+        raise RedgeInputError(f"{where}: not a rectangular grid of integers")
+    if arr.shape[0] > MAX_SIZE or arr.shape[1] > MAX_SIZE:
+        raise RedgeInputError(f"{where}: grid {arr.shape} larger than 30x30")
+    if arr.min() < 0 or arr.max() > 9:
+        raise RedgeInputError(f"{where}: colour outside 0..9")
+    return arr.astype(np.uint8)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RedgeInputError("no such file", path) from None
+    except json.JSONDecodeError as exc:
+        raise RedgeInputError(f"not valid JSON ({exc.msg})", path) from None
+
+
+def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]]:
+    """Tasks of ``{prefix}_{subset}_challenges.json`` with test outputs from ``..._solutions.json``.
+
+    Without a solutions file the test outputs are filled with ``[[0]]``, as TRM does.
+    """
+    out = []
+    for subset in subsets:
+        path = Path(f"{prefix}_{subset}_challenges.json")
+        tasks = _read_json(path)
+        sols_path = Path(f"{prefix}_{subset}_solutions.json")
+        sols = _read_json(sols_path) if sols_path.is_file() else {}
+        for name, task in tasks.items():
+            tests = task.get("test", [])
+            if sols_path.is_file() and len(sols.get(name, [])) != len(tests):
+                raise RedgeInputError(f"task {name}: {len(sols.get(name, []))} solutions for {len(tests)} test inputs",
+                                      sols_path)
+            for i, pair in enumerate(tests):
+                pair["output"] = sols[name][i] if sols_path.is_file() else pair.get("output", [[0]])
+        out.append((subset, tasks))
+    return out
+
+
+def load_folders(dirs: list[str | Path], subsets: list[str] | None = None) -> list[tuple[str, dict]]:
+    """Tasks from ARC-AGI JSON folders: each sub-folder of a given folder is a subset (HRM's layout).
+
+    A folder holding ``*.json`` task files directly is itself one subset. Sub-folders and files are read in
+    sorted order, so the build is reproducible. ``subsets`` keeps only the named subsets.
+    """
+    out = []
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise RedgeInputError("no such folder", d)
+        folders = [d] if any(d.glob("*.json")) else sorted(p for p in d.iterdir() if p.is_dir())
+        for folder in folders:
+            if subsets is None or folder.name in subsets:
+                out.append((folder.name, {f.stem: _read_json(f) for f in sorted(folder.glob("*.json"))}))
+    if not out:
+        raise RedgeInputError(f"no ARC task folders found in {', '.join(map(str, dirs))}")
+    return out
+
+
+def _variant_key(puzzle: Puzzle) -> tuple:
+    """Order-free identity of a variant's grids (TRM's sha256 ``puzzle_hash`` makes the same decisions)."""
+    return tuple(sorted((i.shape, i.tobytes(), o.shape, o.tobytes()) for ex in puzzle.values() for i, o in ex))
+
+
+def _augment(name: str, base: Puzzle, num_aug: int, rs: np.random.RandomState) -> list[tuple[str, Puzzle]]:
+    """The task then up to ``num_aug`` distinct variants (dihedral + colour permutation keeping black)."""
+    group = [(name, base)]
+    seen = {_variant_key(base)}
+    for _ in range(RETRIES_FACTOR * num_aug if num_aug > 0 else 0):
+        tid = rs.randint(0, 8)
+        colours = np.concatenate([np.zeros(1, np.uint8), rs.permutation(np.arange(1, 10, dtype=np.uint8))])
+        variant = {s: [(dihedral(colours[i], tid), dihedral(colours[o], tid)) for i, o in ex] for s, ex in base.items()}
+        key = _variant_key(variant)
+        if key not in seen:
+            seen.add(key)
+            group.append((f"{name}{SEP}t{tid}{SEP}{''.join(map(str, colours))}", variant))
+        if len(group) >= num_aug + 1:
+            break
+    return group
+
+
+def encode_pair(inp: np.ndarray, out: np.ndarray, offset: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Both grids as 900 tokens at the same top-left ``offset``, each closed by its EOS row and column."""
+    r, c = offset
+    rows = []
+    for g in (inp, out):
+        canvas = np.zeros((MAX_SIZE, MAX_SIZE), np.uint8)
+        h, w = g.shape
+        canvas[r:r + h, c:c + w] = g + 2
+        if r + h < MAX_SIZE:
+            canvas[r + h, c:c + w] = 1
+        if c + w < MAX_SIZE:
+            canvas[r:r + h, c + w] = 1
+        rows.append(canvas.reshape(-1))
+    return rows[0], rows[1]
+
+
+def build(out: str | Path, tasks: list[tuple[str, dict]], test_set: str = "evaluation", num_aug: int = 1000,
+          seed: int = 42, progress: bool = True) -> dict:
+    """Build train/test splits, ``identifiers.json`` and ``test_puzzles.json`` from ``(subset, tasks)`` pairs."""
+    rs = np.random.RandomState(seed)
+    splits: dict[str, list[list[tuple[str, list[Example]]]]] = {"train": [], "test": []}
+    test_puzzles: dict[str, Any] = {}
+    with progress_bar("arc augment", sum(len(t) for _, t in tasks), progress) as advance:
+        for subset, subset_tasks in tasks:
+            items = list(subset_tasks.items())
+            rs.shuffle(items)
+            for name, task in items:
+                dest = {"train": "train", "test": "test" if subset == test_set else "train"}
+                base: Puzzle = {}
+                for kind, pairs in task.items():
+                    if kind not in dest:
+                        raise RedgeInputError(f"task {name}: unknown key {kind!r} (expected 'train' and 'test')")
+                    base.setdefault(dest[kind], []).extend(
+                        (to_grid(p["input"], f"task {name} {kind}[{i}] input"),
+                         to_grid(p.get("output"), f"task {name} {kind}[{i}] output")) for i, p in enumerate(pairs))
+                if dest["test"] == "test":
+                    test_puzzles[name] = task
+                group = _augment(name, base, num_aug, rs)
+                for split in base:
+                    splits[split].append([(vid, variant[split]) for vid, variant in group])
+                advance(1)
+
+    names = ["<blank>"]
+    ids: dict[str, int] = {}
+    for split in ("train", "test"):
+        for group in splits[split]:
+            for vid, _ in group:
+                if vid not in ids:
+                    ids[vid] = len(names)
+                    names.append(vid)
+    summary = {"seed": seed, "num_aug": num_aug, "test_set": test_set, "subsets": [s for s, _ in tasks],
+               "num_puzzle_identifiers": len(names)}
+    for split in ("train", "test"):
+        if splits[split]:
+            summary[split] = _write_split(out, split, splits[split], ids, len(names), rs, progress)
+    save_identifiers(out, names)
+    write_json(Path(out) / "test_puzzles.json", test_puzzles)
+    write_json(Path(out) / "redge_build.json", summary)
+    return summary
+
+
+def _write_split(out: str | Path, split: str, groups: list, ids: dict[str, int], num_ids: int,
+                 rs: np.random.RandomState, progress: bool) -> dict:
+    n_examples = sum(len(ex) for g in groups for _, ex in g)
+    puzzle_ids, puzzle_idx, group_idx = [], [0], [0]
+    d = Path(out) / split
+    with npy_writer(d / "all__inputs.npy", (n_examples, MAX_SIZE * MAX_SIZE), np.uint8) as inputs, \
+            npy_writer(d / "all__labels.npy", (n_examples, MAX_SIZE * MAX_SIZE), np.uint8) as labels, \
+            progress_bar(f"arc write {split}", len(groups), progress) as advance:
+        row = 0
+        for group in groups:
+            for vid, examples in group:
+                keep = rs.randint(0, len(examples))
+                for k, (i, o) in enumerate(examples):
+                    offset = (0, 0)
+                    if split == "train" and k != keep:
+                        offset = (rs.randint(0, MAX_SIZE - max(i.shape[0], o.shape[0]) + 1),
+                                  rs.randint(0, MAX_SIZE - max(i.shape[1], o.shape[1]) + 1))
+                    inputs[row], labels[row] = encode_pair(i, o, offset)
+                    row += 1
+                puzzle_idx.append(row)
+                puzzle_ids.append(ids[vid])
+            group_idx.append(len(puzzle_ids))
+            advance(1)
+    n_puzzles = len(puzzle_ids)
+    meta = DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=VOCAB_SIZE,
+                           seq_len=MAX_SIZE * MAX_SIZE, num_puzzle_identifiers=num_ids, total_groups=len(groups),
+                           mean_puzzle_examples=n_examples / n_puzzles, total_puzzles=n_puzzles)
+    save_split(out, split, {"puzzle_identifiers": np.array(puzzle_ids, np.int32),
+                            "puzzle_indices": np.array(puzzle_idx, np.int32),
+                            "group_indices": np.array(group_idx, np.int32)}, meta)
+    return {"examples": n_examples, "puzzles": n_puzzles, "groups": len(groups)}
