@@ -1,0 +1,115 @@
+"""Findings, statistics, bytes and the report files / CLI of the study layer."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from redge.cli import main
+from redge.models.checkpoint import load_checkpoint
+from redge.quant.apply import quantize_
+from redge.study.findings import group_findings, side_by_side, variant_rows
+from redge.study.memory import carry_bytes, weight_bytes
+from redge.study.stats import pairwise_agreement, spearman, spearman_bootstrap
+
+
+def _row(variant, depth, exact, cell, fid, flops, group="TRM-MLP a", reference=False, wbytes=100):
+    return {"group": group, "data_hash": "h", "key": f"{group}/{variant}", "variant": variant, "depth": depth,
+            "reference": reference, "exact_acc": exact, "cell_acc": cell, "fidelity": fid,
+            "flops_per_puzzle": flops * depth, "weight_bytes": wbytes}
+
+
+def _rows(group="TRM-MLP a"):
+    rows = []
+    for d in (1, 2):
+        rows.append(_row("fp32", d, [0.5, 0.8][d - 1], [0.8, 0.9][d - 1], 1.0, 10, group, True, 400))
+        rows.append(_row("int8", d, [0.5, 0.795][d - 1], [0.8, 0.9][d - 1], [0.99, 0.98][d - 1], 10, group, False, 100))
+        rows.append(_row("int4", d, [0.1, 0.0][d - 1], [0.7, 0.85][d - 1], [0.6, 0.3][d - 1], 10, group, False, 50))
+        rows.append(_row("T1", d, [0.2, 0.79][d - 1], [0.7, 0.88][d - 1], [0.7, 0.9][d - 1], 3, group, False, 400))
+    return rows
+
+
+def test_headline_findings_are_computed() -> None:
+    rows = _rows()
+    variants = variant_rows(rows)
+    f = group_findings(rows, variants, "TRM-MLP a", "h")
+    best = f["cheapest_within_1pt"]
+    assert (best["variant"], best["depth"]) == ("T1", 2)  # 6 FLOPs, 79% >= 80% - 1 point
+    assert best["flops_ratio"] == pytest.approx(20 / 6)
+    kept = {k["variant"]: k for k in f["kept"]}
+    assert kept["int4"]["exact_kept"] == 0.0 and kept["int4"]["cell_kept"] == pytest.approx(0.85 / 0.9)
+    assert f["fidelity_ranking"]["ranks_correctly"] is True
+    assert f["fidelity_vs_exact"]["rho"] > 0.5
+    low, high = f["fidelity_vs_exact"]["ci95"]
+    assert low <= f["fidelity_vs_exact"]["rho"] <= high
+    fp32 = next(v for v in variants if v["variant"] == "fp32")
+    assert fp32["fidelity_min"] == 1.0 and fp32["exact_kept"] == 1.0
+
+
+def test_side_by_side_has_one_column_set_per_checkpoint() -> None:
+    variants = variant_rows(_rows("TRM-MLP a") + _rows("TRM-Att b"))
+    table = side_by_side(variants)
+    assert [r["variant"] for r in table] == ["fp32", "int8", "int4", "T1"]
+    assert table[2]["TRM-MLP a exact_acc"] == 0.0 and "TRM-Att b fidelity" in table[2]
+
+
+def test_spearman_and_rank_agreement() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(math.sqrt(0.9))  # ties get their average rank
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    corr = spearman_bootstrap(list(range(20)), [x + (x % 3) for x in range(20)], resamples=200)
+    assert corr.low <= corr.rho <= corr.high <= 1.0
+    assert pairwise_agreement([0.9, 0.5, 0.1], [0.8, 0.8, 0.0]) == (2, 2)
+    assert pairwise_agreement([0.1, 0.5], [0.8, 0.0]) == (0, 1)
+
+
+def test_weight_bytes_follow_the_quantization_engine(tiny_ckpt) -> None:
+    model = load_checkpoint(tiny_ckpt)
+    fp32 = weight_bytes(model)
+    params = sum(p.numel() for p in model.parameters())
+    assert fp32["weights"] == 4 * (params + model.H_init.numel() + model.L_init.numel())
+    assert fp32["puzzle_emb"] == 4 * model.puzzle_emb.weights.numel()
+    quantize_(model, "int8")
+    assert weight_bytes(model)["weights"] + weight_bytes(model)["puzzle_emb"] == (
+        model.quant_report.total_bytes + 4 * (model.H_init.numel() + model.L_init.numel()))
+    assert carry_bytes(model, 16) == 2 * 17 * 32 * 4
+
+
+def test_sweep_cli_writes_report_and_json(tiny_ckpt, tiny_data, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32", "-r", "int8", "--depth", "2",
+            "--batch-size", "12", "--store", str(tmp_path / "s.sqlite"), "--out", str(out), "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["report"] == str(out / "report.md") and len(data["variants"]) == 2
+    assert {p.name for p in (out / "plots").iterdir()} == {
+        f"trm-mlp-{tiny_ckpt.name}-{n}.png" for n in ("accuracy_vs_depth", "fidelity_vs_depth", "fidelity_vs_exact",
+                                                      "pareto")}
+    assert "Cheapest variant within 1 point" in (out / "report.md").read_text()
+    assert (out / "per_depth.csv").read_text().count("\n") == 1 + 2 * 2
+
+    assert main(["fidelity", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "int8", "--depth", "2",
+                 "--batch-size", "12", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "f"),
+                 "--json"]) == 0
+    fid = json.loads(capsys.readouterr().out)["variants"]
+    swept = [r["fidelity"] for r in data["per_depth"] if r["recipe"] == "int8"]
+    assert fid[0]["fidelity"] == swept and len(swept) == 2  # read back from the store, not recomputed
+
+    assert main(["report", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r"), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["variants"]) == 2
+
+
+@pytest.mark.parametrize("extra, needle", [(["--cycles", "3x6"], "--cycles"), (["-r", "int3"], "int3"),
+                                           (["--batch-size", "0"], "--batch-size")])
+def test_bad_input_is_one_line_and_exit_2(tiny_ckpt, tiny_data, tmp_path, capsys, extra, needle) -> None:
+    args = ["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "--store", str(tmp_path / "s.sqlite"), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_missing_data_folder_is_exit_2(tiny_ckpt, tmp_path, capsys) -> None:
+    assert main(["sweep", "-c", str(tiny_ckpt), "-d", str(tmp_path / "nope")]) == 2
+    assert "nope" in capsys.readouterr().err
