@@ -39,6 +39,7 @@ def _register_commands() -> None:
     register_models(app)
     from redge.study.cli import register as register_study; register_study(app)  # noqa: E702
     from redge.deploy.cli import register as register_deploy; register_deploy(app)  # noqa: E702
+    from redge.tasks.cli import register as register_tasks; register_tasks(app)  # noqa: E702
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ Layout of a dataset folder ``DIR``::
     DIR/{train,test}/all__group_indices.npy        int32 [N_groups + 1]   puzzle offsets per group
 
 Files are written with ``json.dump`` / ``np.save`` exactly as the official builders do, so the bytes match.
-HRM-built folders lack ``total_puzzles``; they load here (the count is taken from the arrays) and are rewritten
-with it by :func:`save_split`. Every inconsistency found on read raises a one-line
+HRM-built folders lack ``total_puzzles``; they load here (the count is taken from the arrays).
+Every inconsistency found on read raises a one-line
 :class:`~redge.errors.RedgeInputError` naming the file and the field.
 """
 from __future__ import annotations
@@ -156,14 +156,17 @@ def single_example_indices(num_puzzles: int, group_size: int = 1) -> dict[str, n
     }
 
 
-def grid_metadata(arrays: dict[str, np.ndarray], vocab_size: int, num_identifiers: int = 1) -> DatasetMetadata:
-    """Metadata of a split from its arrays, with the official constants (pad, ignore and blank ids all 0)."""
-    n_puzzles = int(arrays["puzzle_identifiers"].shape[0])
+def grid_metadata(arrays: dict[str, np.ndarray], vocab_size: int) -> DatasetMetadata:
+    """Metadata of a Sudoku/Maze split (one example per puzzle, one identifier) as their official builders write it.
+
+    Those builders set ``total_puzzles`` to the number of *groups* (equal to the puzzle count only without
+    augmentation); we keep that for byte compatibility, and the reader accepts either count.
+    """
+    n_groups = int(arrays["group_indices"].shape[0] - 1)
     return DatasetMetadata(
         pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=vocab_size,
-        seq_len=int(arrays["inputs"].shape[1]), num_puzzle_identifiers=num_identifiers,
-        total_groups=int(arrays["group_indices"].shape[0] - 1),
-        mean_puzzle_examples=int(arrays["inputs"].shape[0]) / max(n_puzzles, 1), total_puzzles=n_puzzles)
+        seq_len=int(arrays["inputs"].shape[1]), num_puzzle_identifiers=1, total_groups=n_groups,
+        mean_puzzle_examples=1, total_puzzles=n_groups)
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -279,16 +282,16 @@ def load_split(data_dir: str | Path, split: str, mmap: bool = True, check_tokens
     if raw["total_groups"] != n_groups:
         raise RedgeInputError(f"field 'total_groups': {raw['total_groups']} but all__group_indices.npy holds "
                               f"{n_groups} groups", meta_path)
-    if raw.get("total_puzzles") is not None and raw["total_puzzles"] != n_puzzles:
+    if raw.get("total_puzzles") not in (None, n_puzzles, n_groups):  # official Sudoku/Maze builders: groups
         raise RedgeInputError(f"field 'total_puzzles': {raw['total_puzzles']} but all__puzzle_indices.npy holds "
-                              f"{n_puzzles} puzzles", meta_path)
+                              f"{n_puzzles} puzzles in {n_groups} groups", meta_path)
     mean = n_examples / max(n_puzzles, 1)
     if not math.isclose(raw["mean_puzzle_examples"], mean, rel_tol=1e-6):
         raise RedgeInputError(f"field 'mean_puzzle_examples': {raw['mean_puzzle_examples']} but the arrays give "
                               f"{mean:.6g}", meta_path)
 
     meta = DatasetMetadata(**{**{k: raw.get(k) for k in DatasetMetadata.__dataclass_fields__},
-                              "total_puzzles": n_puzzles})
+                              "total_puzzles": raw.get("total_puzzles", n_puzzles)})
     return PuzzleSplit(metadata=meta, path=split_dir, **arrays)
 
 

@@ -1,0 +1,193 @@
+"""CLI of the tasks layer: ``redge data build sudoku|maze|arc``, ``info``, ``validate`` and ``evaluate``."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from redge.errors import RedgeInputError
+
+data_app = typer.Typer(no_args_is_help=True, help="Task datasets in the official format: build, inspect, score.")
+build_app = typer.Typer(no_args_is_help=True, help="Build a dataset folder (train/, test/, identifiers.json).")
+data_app.add_typer(build_app, name="build")
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON object (no progress bar).")
+
+
+def _out(out: Path | None, name: str) -> Path:
+    return out if out is not None else Path("runs") / f"data-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _report(data: dict[str, Any], as_json: bool, title: str) -> None:
+    from redge.cli import emit_json
+
+    if as_json:
+        emit_json(data)
+        return
+    table = Table(title=title, show_header=False)
+    for k, v in data.items():
+        table.add_row(str(k), str(v))
+    Console().print(table)
+
+
+@build_app.command("sudoku")
+def build_sudoku(
+    out: Path = typer.Option(None, "--out", help="Output folder (default runs/data-sudoku-<time>)."),
+    source: Path = typer.Option(None, "--source", help="tdoku CSV(.gz) in HRM layout (default: shared data)."),
+    csv_dir: Path = typer.Option(None, "--csv-dir", help="HRM train.csv/test.csv folder: official build instead."),
+    train_size: int = typer.Option(1000, "--train-size", help="Train puzzles sampled (HRM's 1k)."),
+    num_aug: int = typer.Option(None, "--num-aug", help="Augmentations per train puzzle (default 1000; --full: 0)."),
+    full: bool = typer.Option(False, "--full", help="Keep every train-side puzzle instead of a sample."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of symmetry classes held out."),
+    test_size: int = typer.Option(None, "--test-size", help="Sample this many test puzzles (default all)."),
+    all_sources: bool = typer.Option(False, "--all-sources", help="Also use the easy 17-clue list."),
+    min_difficulty: int = typer.Option(None, "--min-difficulty", help="--csv-dir: minimum rating."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Sudoku-Extreme proxy split by symmetry class (or the official build from HRM CSVs with --csv-dir)."""
+    from redge.tasks import sudoku
+
+    out = _out(out, "sudoku")
+    if csv_dir is not None:
+        info = sudoku.build_from_csv(csv_dir, out, None if full else train_size, min_difficulty,
+                                     1000 if num_aug is None else num_aug, seed, not as_json)
+    else:
+        info = sudoku.build_proxy(out, source, train_size, num_aug, full, test_fraction, test_size,
+                                  not all_sources, seed, not as_json)
+    _report({"out": str(out), **info}, as_json, "sudoku")
+
+
+@build_app.command("maze")
+def build_maze(
+    out: Path = typer.Option(None, "--out", help="Output folder (default runs/data-maze-<time>)."),
+    train: int = typer.Option(1000, "--train", help="Train mazes."),
+    test: int = typer.Option(1000, "--test", help="Test mazes."),
+    min_path: int = typer.Option(110, "--min-path", help="Keep mazes whose shortest path is longer than this."),
+    aug: bool = typer.Option(False, "--aug", help="Add the 8 dihedral copies in train (official --aug)."),
+    csv_dir: Path = typer.Option(None, "--csv-dir", help="Read HRM train.csv/test.csv instead of generating."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Maze-Hard: generate 30x30 mazes (or convert HRM CSVs) into the official format and the CSV layout."""
+    from redge.tasks import maze
+
+    out = _out(out, "maze")
+    info = maze.build(out, train, test, seed, min_path, aug, csv_dir, not as_json)
+    _report({"out": str(out), **info}, as_json, "maze")
+
+
+@build_app.command("arc")
+def build_arc(
+    out: Path = typer.Option(None, "--out", help="Output folder (default runs/data-arc-<time>)."),
+    inputs: list[Path] = typer.Option(None, "--input", help="ARC JSON folder(s), or a Kaggle file prefix "
+                                      "(…/arc-agi). Default: the shared TRM kaggle/combined files."),
+    subsets: str = typer.Option("training,evaluation,concept", "--subsets", help="Comma-separated subsets."),
+    test_set: str = typer.Option("evaluation", "--test-set", help="Subset whose test pairs form the test split."),
+    num_aug: int = typer.Option(1000, "--num-aug", help="Augmented variants per task."),
+    seed: int = typer.Option(42, "--seed"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """ARC-AGI (TRM builder, same RNG): dihedral + colour augmentation, identifiers, test split, test_puzzles."""
+    from redge.tasks import arc
+
+    names = [s for s in subsets.split(",") if s]
+    paths = list(inputs or [arc.default_kaggle_prefix()])
+    if all(p.is_dir() for p in paths):
+        tasks = arc.load_folders(paths, names)
+    elif len(paths) == 1:
+        tasks = arc.load_kaggle(paths[0], names)
+    else:
+        raise RedgeInputError("--input: give ARC JSON folders, or one Kaggle file prefix")
+    out = _out(out, "arc")
+    info = arc.build(out, tasks, test_set, num_aug, seed, not as_json)
+    _report({"out": str(out), **info}, as_json, "arc")
+
+
+def describe(data_dir: Path) -> dict[str, Any]:
+    """Metadata and sizes of every split of a dataset folder (validated)."""
+    from redge.tasks.format import validate_dataset
+
+    splits = validate_dataset(data_dir)
+    return {"path": str(data_dir), "task": _task_of(next(iter(splits.values()))),
+            **{name: {**s.metadata.__dict__, "examples": s.num_examples} for name, s in splits.items()}}
+
+
+def _task_of(split: Any) -> str:
+    m = split.metadata
+    return {(11, 81): "sudoku", (6, 900): "maze", (12, 900): "arc"}.get((m.vocab_size, m.seq_len), "unknown")
+
+
+def task_checks(data_dir: Path) -> dict[str, int]:
+    """Task-specific checks on a validated folder; each value counts failures (0 = pass)."""
+    from redge.tasks import maze, sudoku
+    from redge.tasks.format import validate_dataset
+
+    splits = validate_dataset(data_dir)
+    task = _task_of(next(iter(splits.values())))
+    out: dict[str, int] = {}
+    for name, s in splits.items():
+        if task == "sudoku":
+            out[f"{name}/invalid_solutions"] = int(sudoku.invalid_solutions(s.inputs, s.labels).sum())
+        elif task == "maze":
+            for k, bad in maze.check_mazes(np.asarray(s.inputs), np.asarray(s.labels)).items():
+                out[f"{name}/{k}"] = int(bad.sum())
+    if task == "sudoku" and {"train", "test"} <= splits.keys():
+        out["test_equivalent_to_train"] = len(sudoku.leaked_test_puzzles(splits["train"], splits["test"]))
+    return out
+
+
+@data_app.command("info")
+def info(data_dir: Path = typer.Argument(..., help="Dataset folder."), as_json: bool = JSON_OPT) -> None:
+    """Metadata and sizes of a dataset folder (official HRM/TRM or redge-built)."""
+    d = describe(data_dir)
+    _report(d, as_json, f"dataset {data_dir}")
+
+
+@data_app.command("validate")
+def validate(data_dir: Path = typer.Argument(..., help="Dataset folder."), as_json: bool = JSON_OPT) -> None:
+    """Check format consistency and the task's properties; exit 1 when a check fails."""
+    checks = task_checks(data_dir)
+    ok = not any(checks.values())
+    _report({"path": str(data_dir), "ok": ok, **checks}, as_json, f"validate {data_dir}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@data_app.command("evaluate")
+def evaluate(
+    data_dir: Path = typer.Argument(..., help="ARC dataset folder (with test_puzzles.json)."),
+    predictions: Path = typer.Argument(None, help=".npz with inputs, puzzle_identifiers, preds, q_halt_logits."),
+    ground_truth: bool = typer.Option(False, "--ground-truth", help="Score the test labels themselves."),
+    submission: Path = typer.Option(None, "--submission", help="Write submission.json here."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """ARC pass@K with TRM's voting over augmented variants and per-task fractional credit."""
+    from redge.tasks.arc_eval import ArcEvaluator
+    from redge.tasks.format import load_split
+
+    ev = ArcEvaluator(data_dir)
+    if ground_truth:
+        test = load_split(data_dir, "test")
+        ids = np.repeat(test.puzzle_identifiers, np.diff(test.puzzle_indices))
+        ev.update(test.inputs, ids, test.labels, np.zeros(len(ids)))
+    elif predictions is not None:
+        try:
+            npz = np.load(predictions)
+            ev.update(npz["inputs"], npz["puzzle_identifiers"], npz["preds"], npz["q_halt_logits"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise RedgeInputError(f"not a predictions .npz with inputs, puzzle_identifiers, preds, q_halt_logits "
+                                  f"({exc})", predictions) from None
+    else:
+        raise RedgeInputError("give a predictions .npz or --ground-truth")
+    _report(ev.result(submission_path=submission), as_json, "ARC")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``data`` command group to the root app."""
+    app.add_typer(data_app, name="data")
