@@ -72,11 +72,10 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+        if "unsupported global" in str(exc).lower():
             raise RedgeInputError("refused to unpickle: the file holds objects other than tensors "
                                   "(loaded with weights_only=True; nothing was executed)", path) from None
-        raise RedgeInputError(f"not a readable checkpoint ({first})", path) from None
+        raise RedgeInputError("not a readable checkpoint: corrupt, or not written by torch.save", path) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise RedgeInputError(f"not a readable checkpoint, truncated or corrupt ({first})", path) from None

@@ -25,6 +25,8 @@ def trunc_normal_(tensor: torch.Tensor, std: float = 1.0, lower: float = -2.0, u
     corrected JAX form, and so do we, so freshly initialised models have the official statistics.
     """
     with torch.no_grad():
+        if tensor.is_meta:  # shape-only models (FLOP counting, planning) need no values
+            return tensor
         if std == 0:
             return tensor.zero_()
         sqrt2 = math.sqrt(2)
