@@ -154,7 +154,10 @@ def build(out: str | Path, tasks: list[tuple[str, dict]], test_set: str = "evalu
             for name, task in items:
                 dest = {"train": "train", "test": "test" if subset == test_set else "train"}
                 base: Puzzle = {}
+                name = task.get("name", name)  # HRM lets a task file name itself
                 for kind, pairs in task.items():
+                    if kind == "name":
+                        continue
                     if kind not in dest:
                         raise RedgeInputError(f"task {name}: unknown key {kind!r} (expected 'train' and 'test')")
                     base.setdefault(dest[kind], []).extend(

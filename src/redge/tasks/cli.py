@@ -90,6 +90,8 @@ def build_arc(
     subsets: str = typer.Option("training,evaluation,concept", "--subsets", help="Comma-separated subsets."),
     test_set: str = typer.Option("evaluation", "--test-set", help="Subset whose test pairs form the test split."),
     num_aug: int = typer.Option(1000, "--num-aug", help="Augmented variants per task."),
+    tasks_per_subset: int = typer.Option(None, "--tasks-per-subset", help="Keep the first N tasks of each subset "
+                                         "(small samples)."),
     seed: int = typer.Option(42, "--seed"),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -104,6 +106,8 @@ def build_arc(
         tasks = arc.load_kaggle(paths[0], names)
     else:
         raise RedgeInputError("--input: give ARC JSON folders, or one Kaggle file prefix")
+    if tasks_per_subset is not None:
+        tasks = [(s, dict(list(t.items())[:tasks_per_subset])) for s, t in tasks]
     out = _out(out, "arc")
     info = arc.build(out, tasks, test_set, num_aug, seed, not as_json)
     _report({"out": str(out), **info}, as_json, "arc")
