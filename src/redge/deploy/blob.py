@@ -81,9 +81,7 @@ CRC-32 is the IEEE 802.3 polynomial (zlib.crc32: reflected 0xEDB88320, init and 
 from __future__ import annotations
 
 import math
-import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -92,6 +90,7 @@ from typing import Any
 
 import numpy as np
 
+from redge.deploy.atomic import atomic_open
 from redge.errors import RedgeInputError
 
 MAGIC = b"REDGEBLB"
@@ -297,25 +296,17 @@ def _pack_entry(meta: TensorMeta, offset: int, crc: int) -> bytes:
 
 def write_blob(path: str | Path, fields: dict[str, Any], tensors: Iterable[tuple[TensorMeta, np.ndarray]]) -> int:
     """Write a blob atomically (temp file + rename); returns its size. `fields` comes from `header_fields`."""
-    path = Path(path)
     items = [(meta, encode(meta, values)) for meta, values in tensors]
     metas = [meta for meta, _ in items]
     offsets, data_offset, file_size = layout(metas)
     table = b"".join(_pack_entry(meta, off, zlib.crc32(data)) for (meta, data), off in zip(items, offsets))
     header = _pack_header(fields, len(items), data_offset, file_size, zlib.crc32(table))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(header + table)
-            for (_, data), off in zip(items, offsets):
-                fh.write(b"\0" * (off - fh.tell()))
-                fh.write(data)
-            fh.write(b"\0" * (file_size - fh.tell()))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_open(path) as fh:
+        fh.write(header + table)
+        for (_, data), off in zip(items, offsets):
+            fh.write(b"\0" * (off - fh.tell()))
+            fh.write(data)
+        fh.write(b"\0" * (file_size - fh.tell()))
     return file_size
 
 

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
 import typer
 
 from redge.errors import RedgeInputError
@@ -29,29 +28,13 @@ def read_config(path: Path) -> ModelConfig:
 
 def plan_for(checkpoint: Path, recipe: str, target: str, act: str | None = None, carry: str | None = None,
              tile: int | None = None) -> dict[str, Any]:
-    """Plan a checkpoint (shapes only, built on the meta device) with a recipe on a target."""
-    from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
-    from redge.deploy.plan import make_plan, request
-    from redge.deploy.schedule import ACT_FORMATS
-    from redge.deploy.targets import load_target
-    from redge.models import build_model
-    from redge.quant.spec import load_recipe
+    """Plan a checkpoint (only its config is read) with a recipe on a target (see `plan.plan_config`)."""
+    from redge.deploy.plan import plan_config
 
-    for name, value in (("--act", act), ("--carry", carry)):
-        if value is not None and value not in ACT_FORMATS:
-            raise RedgeInputError(f"{name} must be one of {', '.join(ACT_FORMATS)}, got {value!r}")
-    if tile is not None and tile < 1:
-        raise RedgeInputError(f"--tile must be a positive number of rows, got {tile}")
     config = read_config(checkpoint)
     if config.seq_len is None:
         raise RedgeInputError("the checkpoint does not fix seq_len, which the plan needs", checkpoint)
-    quant_recipe = load_recipe(recipe)
-    with torch.device("meta"):
-        model = build_model(config)
-    entries = blob_entries(model_weights(model, quant_recipe, with_values=False))
-    req = request(config, entries, embedding_dtype(model, quant_recipe), load_target(target), quant_recipe.name,
-                  act, carry, tile)
-    return make_plan(req)
+    return plan_config(config, recipe, target, act, carry, tile)
 
 
 def _kb(n: int) -> str:

@@ -25,9 +25,7 @@ Row i is at data_offset + i * row_stride, row-major, so a device reads one row w
 """
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from redge.deploy.atomic import atomic_open
 from redge.deploy.blob import DTYPE_CODES, DTYPES
 from redge.errors import RedgeInputError
 
@@ -67,31 +66,23 @@ def write_embedding_file(path: str | Path, chunks: Iterable[torch.Tensor], rows:
     """
     if dtype not in ROW_DTYPES:
         raise ValueError(f"embedding dtype must be one of {ROW_DTYPES}, got {dtype!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     stride = dim * DTYPES[DTYPE_CODES[dtype]][1]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(b"\0" * HEADER_SIZE)
-            crc, written = 0, 0
-            for chunk in chunks:
-                if chunk.ndim != 2 or chunk.shape[1] != dim:
-                    raise ValueError(f"chunk of shape {tuple(chunk.shape)}, expected [k, {dim}]")
-                data = _to_storage(chunk, dtype).tobytes()
-                crc = zlib.crc32(data, crc)
-                fh.write(data)
-                written += chunk.shape[0]
-            if written != rows:
-                raise ValueError(f"chunks hold {written} rows, expected {rows}")
-            body = _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, DTYPE_CODES[dtype], rows, dim, stride, HEADER_SIZE,
-                                rows * stride, crc)
-            fh.seek(0)
-            fh.write(body + struct.pack("<I", zlib.crc32(body)))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_open(path) as fh:
+        fh.write(b"\0" * HEADER_SIZE)
+        crc, written = 0, 0
+        for chunk in chunks:
+            if chunk.ndim != 2 or chunk.shape[1] != dim:
+                raise ValueError(f"chunk of shape {tuple(chunk.shape)}, expected [k, {dim}]")
+            data = _to_storage(chunk, dtype).tobytes()
+            crc = zlib.crc32(data, crc)
+            fh.write(data)
+            written += chunk.shape[0]
+        if written != rows:
+            raise ValueError(f"chunks hold {written} rows, expected {rows}")
+        body = _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, DTYPE_CODES[dtype], rows, dim, stride, HEADER_SIZE,
+                            rows * stride, crc)
+        fh.seek(0)
+        fh.write(body + struct.pack("<I", zlib.crc32(body)))
     return embedding_file_size(rows, dim, dtype)
 
 

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from redge.deploy.blob import DTYPE_CODES, DTYPES, ENTRY_SIZE, HEADER_SIZE, TensorMeta, blob_size
 from redge.deploy.embeddings import embedding_file_size
 from redge.deploy.schedule import ACT_FORMATS, ActFormat, BlockShape, plan_block
-from redge.deploy.targets import IN_PLACE, ITEMS, Target
+from redge.deploy.targets import IN_PLACE, ITEMS, Target, load_target
+from redge.errors import RedgeInputError
 from redge.models.config import ModelConfig
 from redge.models.layers import swiglu_intermediate
+from redge.quant.spec import QuantRecipe, load_recipe
 
 TILES = (256, 128, 64, 32, 16, 8)
 LONG_SEQUENCE = 256  # from this many positions on, the tiled schedule is reported even when untiled fits
@@ -215,3 +220,26 @@ def request(config: ModelConfig, entries: list[TensorMeta], embedding_dtype: str
     act_name = act or default_act(entries)
     return PlanRequest(config, entries, embedding_dtype, target, recipe, ACT_FORMATS[act_name],
                        ACT_FORMATS[carry or act_name], tile)
+
+
+def plan_config(config: ModelConfig, recipe: str | Path | QuantRecipe, target: str | Path | Target,
+                act: str | None = None, carry: str | None = None, tile: int | None = None) -> dict[str, Any]:
+    """Plan a model config (built on the meta device: shapes only) with a recipe on a target (name, YAML or Target).
+
+    `act`/`carry`: storage formats (ACT_FORMATS; default from the weights); `tile`: force a token tile of that many rows.
+    """
+    from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
+    from redge.models import build_model
+
+    for name, value in (("--act", act), ("--carry", carry)):
+        if value is not None and value not in ACT_FORMATS:
+            raise RedgeInputError(f"{name} must be one of {', '.join(ACT_FORMATS)}, got {value!r}")
+    if tile is not None and tile < 1:
+        raise RedgeInputError(f"--tile must be a positive number of rows, got {tile}")
+    quant_recipe = load_recipe(recipe)
+    target = target if isinstance(target, Target) else load_target(target)
+    with torch.device("meta"):
+        model = build_model(config)
+    entries = blob_entries(model_weights(model, quant_recipe, with_values=False))
+    return make_plan(request(config, entries, embedding_dtype(model, quant_recipe), target, quant_recipe.name,
+                             act, carry, tile))

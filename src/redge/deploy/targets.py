@@ -81,16 +81,16 @@ class Target:
 
 
 def parse_size(value: Any, where: str) -> int:
-    """Bytes from an int or a string such as '4200KiB', '8 MiB', '4.2MB'."""
+    """Bytes from an int or a string such as '4200KiB', '8 MiB', '4.2MB'; ValueError naming `where` otherwise."""
     if isinstance(value, bool):
-        raise RedgeInputError(f"{where}: size must be a number of bytes or a string with a unit, got {value!r}")
+        raise ValueError(f"{where}: size must be a number of bytes or a string with a unit, got {value!r}")
     if isinstance(value, int):
         if value < 0:
-            raise RedgeInputError(f"{where}: negative size {value}")
+            raise ValueError(f"{where}: negative size {value}")
         return value
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMG]i?B|B)?\s*", str(value), flags=re.IGNORECASE)
     if not match:
-        raise RedgeInputError(f"{where}: cannot read size {value!r} (use bytes or e.g. '512KiB', '8MiB', '4.2MB')")
+        raise ValueError(f"{where}: cannot read size {value!r} (use bytes or e.g. '512KiB', '8MiB', '4.2MB')")
     return int(round(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()]))
 
 
@@ -98,6 +98,12 @@ def target_from_dict(data: Any, source: str = "built-in") -> Target:
     """Validate and build a Target from the YAML schema (see the module docstring)."""
     def bad(msg: str) -> RedgeInputError:
         return RedgeInputError(f"target: {msg}", None if source == "built-in" else source)
+
+    def size(value: Any, where: str) -> int:
+        try:
+            return parse_size(value, where)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
 
     if not isinstance(data, dict):
         raise bad("a target must be a mapping with 'name', 'regions' and 'place'")
@@ -115,11 +121,11 @@ def target_from_dict(data: Any, source: str = "built-in") -> Target:
             raise bad(f"region {i} needs name, kind, size (optional reserved, note)")
         if raw["kind"] not in REGION_KINDS:
             raise bad(f"region {raw['name']!r}: kind must be one of {REGION_KINDS}, got {raw['kind']!r}")
-        size = parse_size(raw["size"], f"region {raw['name']!r} size")
-        reserved = parse_size(raw.get("reserved", 0), f"region {raw['name']!r} reserved")
-        if reserved > size:
-            raise bad(f"region {raw['name']!r}: reserved {reserved} exceeds size {size}")
-        regions.append(Region(str(raw["name"]), raw["kind"], size, reserved, str(raw.get("note", ""))))
+        total = size(raw["size"], f"region {raw['name']!r} size")
+        reserved = size(raw.get("reserved", 0), f"region {raw['name']!r} reserved")
+        if reserved > total:
+            raise bad(f"region {raw['name']!r}: reserved {reserved} exceeds size {total}")
+        regions.append(Region(str(raw["name"]), raw["kind"], total, reserved, str(raw.get("note", ""))))
     if not regions or len({r.name for r in regions}) != len(regions):
         raise bad("regions must be a non-empty list with unique names")
     by_name = {r.name: r for r in regions}
@@ -147,8 +153,8 @@ def target_from_dict(data: Any, source: str = "built-in") -> Target:
         raise bad(f"clock_mhz must be a number, got {data.get('clock_mhz')!r}") from None
     return Target(name=str(data["name"]), description=str(data.get("description", "")),
                   core=str(data.get("core", "")), clock_mhz=clock, regions=tuple(regions), place=place,
-                  code_bytes=parse_size(data.get("code_bytes", 96 * 1024), "code_bytes"),
-                  stack_bytes=parse_size(data.get("stack_bytes", 8 * 1024), "stack_bytes"),
+                  code_bytes=size(data.get("code_bytes", 96 * 1024), "code_bytes"),
+                  stack_bytes=size(data.get("stack_bytes", 8 * 1024), "stack_bytes"),
                   source=source, extra=dict(data.get("extra") or {}))
 
 
