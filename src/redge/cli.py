@@ -34,12 +34,21 @@ def emit_json(obj: Any) -> None:
 
 
 def _register_commands() -> None:
+    from redge.deploy.bench_cli import register as register_bench
+    from redge.deploy.cli import register as register_deploy
     from redge.models.cli import register as register_models
+    from redge.study.cli import register as register_study
+    from redge.tasks.cli import register as register_tasks
+    from redge.train.cli import register as register_train
 
-    register_models(app)
-    from redge.study.cli import register as register_study; register_study(app)  # noqa: E702
-    from redge.deploy.cli import register as register_deploy; register_deploy(app)  # noqa: E702
-    from redge.tasks.cli import register as register_tasks; register_tasks(app)  # noqa: E702
+    for register in (register_models, register_tasks, register_train, register_study, register_deploy,
+                     register_bench):
+        register(app)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """Click's usage errors (typer vendors click in recent releases, so match by shape, not by class)."""
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,17 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return exc.exit_code
-    except SystemExit as exc:  # click usage errors
+    except typer.Abort:
+        return 1
+    except SystemExit as exc:
         return int(exc.code or 0)
-    except Exception as exc:  # noqa: BLE001 - click's own usage errors carry exit code 2
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        exc.show()
+        return exc.exit_code
     return 0
 
 

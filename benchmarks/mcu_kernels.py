@@ -1,0 +1,69 @@
+"""Instructions per MAC of the redge C runtime's int8 / int4 mat-vec kernels on emulated Cortex-M4 / M7 / M55
+(QEMU 7.2 + our TCG plugin), against the CMSIS-NN anchors (shared/reference/edge_targets.md §0.1), and optionally
+whole-model instructions per ACT step vs its MAC count (`--blob`).
+
+    python benchmarks/mcu_kernels.py [--blob FILE] [--out runs/mcu_kernels.json]
+
+Kernel = one 512x512 mat-vec with int8 per-token activations (262,144 MACs); counted functions: the dot-product
+kernel and the per-row scale epilogue (`rk_linear_q`); activation quantization (`rk_quant_row` + `rk_prep`, once
+per input row, shared by every output row) is listed separately.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from redge.deploy.bench import CMSIS_NN, MATRIX_FUNCS, bench_mcu
+from redge.deploy.runtime import build, qemu
+
+MACS = 512 * 512
+CASES = (("int8", 8, 0), ("int4", 4, 0), ("int4-g32", 4, 32), ("int8-g32", 8, 32))
+
+
+def kernel_table() -> list[dict]:
+    rows = []
+    for core in ("m4", "m7", "m55"):
+        for name, bits, group in CASES:
+            prof = qemu.run_kbench(core, bits, group)
+            matrix = prof.insns(MATRIX_FUNCS)
+            quant = prof.insns(("rk_quant_row", "rk_prep"))
+            anchor = CMSIS_NN.get(name, {}).get(core)
+            rows.append({"core": core, "kernel": name, "instructions": matrix, "instr_per_mac": matrix / MACS,
+                         "act_quant_instructions": quant, "weight_bytes": prof.functions.get("dot_rows_fast",
+                                                                                             [0, 0])[1],
+                         "cmsis_nn_instr_per_mac": anchor})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--blob", type=Path, help="also profile one ACT step of this blob on each core")
+    ap.add_argument("--out", type=Path, default=Path("runs/mcu_kernels.json"))
+    args = ap.parse_args(argv)
+    missing = build.arm_toolchain_missing()
+    if missing:
+        print(f"skipped: {missing}", file=sys.stderr)
+        return 2
+    rows = kernel_table()
+    print(f"{'core':5} {'kernel':9} {'instructions':>12} {'instr/MAC':>9} {'CMSIS-NN':>8}  act-quant instr")
+    for r in rows:
+        anchor = f"{r['cmsis_nn_instr_per_mac']:.2f}" if r["cmsis_nn_instr_per_mac"] else "-"
+        print(f"{r['core']:5} {r['kernel']:9} {r['instructions']:12,} {r['instr_per_mac']:9.3f} {anchor:>8}  "
+              f"{r['act_quant_instructions']:,}")
+    result = {"kernels": rows}
+    if args.blob:
+        result["model"] = [bench_mcu(args.blob, core) for core in ("m55", "m7", "m4")]
+        for m in result["model"]:
+            print(f"{m['core']}: {m['instructions_per_step']:,} instr/ACT step, matrix {m['instr_per_mac_matrix']:.3f} "
+                  f"instr/MAC, step {m['instr_per_mac_step']:.3f} instr/MAC, outside matrix "
+                  f"{m['non_matrix_fraction']:.1%}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""`redge bench mcu|cpu`: the C runtime on emulated Cortex-M cores (instruction counts, latency estimate) and on
+the host (measured latency)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `bench` group to the root app."""
+    from redge.cli import emit_json, path_arg
+
+    bench = typer.Typer(no_args_is_help=True, help="C runtime benchmarks (emulated Cortex-M, host CPU).")
+    app.add_typer(bench, name="bench")
+
+    @bench.command("mcu")
+    def mcu_cmd(
+        blob: Path = typer.Argument(..., help="Blob from `redge export`."),
+        core: str = typer.Option("m55", "--core", help="m55 (mps3-an547), m7 (mps2-an500) or m4 (mps2-an386)."),
+        act: str = typer.Option("auto", "--act", help="auto (as the blob says), int8 or f32 activations."),
+        exact: bool = typer.Option(False, "--exact", help="Emulate the whole ACT step (slow at full size)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """One ACT step on an emulated core: instructions, instr/MAC, weight bytes, latency ESTIMATE."""
+        from redge.deploy.bench import bench_mcu
+        from redge.deploy.runtime.build import BOARDS
+        from redge.errors import RedgeInputError
+
+        if core not in BOARDS:
+            raise RedgeInputError(f"--core must be one of {', '.join(BOARDS)}, got {core!r}")
+        r = bench_mcu(path_arg(blob), core, act, exact)
+        if as_json:
+            emit_json(r)
+            return
+        lat = r["latency_per_step"]
+        typer.echo(f"{core}: {r['instructions_per_step']:,} instructions per ACT step ({r['forwards_per_step']} "
+                   f"forwards x {r['instructions_per_forward']:,}); {r['macs_per_forward']:,} MACs/forward")
+        typer.echo(f"  matrix kernels {r['instr_per_mac_matrix']:.3f} instr/MAC, whole step "
+                   f"{r['instr_per_mac_step']:.3f} instr/MAC, outside matrix kernels {r['non_matrix_fraction']:.1%}")
+        typer.echo(f"  weight bytes streamed per step: {r['weight_bytes_per_step']:,}")
+        typer.echo(f"  latency ESTIMATE at {lat['clock_mhz']:.0f} MHz ({lat['part']}; {lat['model']}): "
+                   f"{lat['compute_s'][0]:.2f}-{lat['compute_s'][1]:.2f} s compute, "
+                   f"{lat['with_flash_stream_s'][0]:.2f}-{lat['with_flash_stream_s'][1]:.2f} s with weight streaming")
+
+    @bench.command("cpu")
+    def cpu_cmd(
+        blob: Path = typer.Argument(..., help="Blob from `redge export`."),
+        puzzles: int = typer.Option(4, "--puzzles", help="Random puzzles to time."),
+        depth: int = typer.Option(0, "--depth", help="ACT steps per puzzle (0: halt_max_steps)."),
+        act: str = typer.Option("auto", "--act", help="auto, int8 or f32 activations."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Host latency of the C runtime per ACT step and per puzzle."""
+        from redge.deploy.bench import bench_cpu
+
+        r = bench_cpu(path_arg(blob), puzzles, depth, act)
+        if as_json:
+            emit_json(r)
+        else:
+            typer.echo(f"host ({r['kernel_path']} kernels): {r['seconds_per_step'] * 1e3:.1f} ms per ACT step, "
+                       f"{r['seconds_per_puzzle']:.3f} s per puzzle at depth {r['depth']}, arena {r['arena_bytes']:,} B")
