@@ -76,7 +76,7 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
             raise RedgeInputError("refused to unpickle: the file holds objects other than tensors "
                                   "(loaded with weights_only=True; nothing was executed)", path) from None
         raise RedgeInputError("not a readable checkpoint: corrupt, or not written by torch.save", path) from None
-    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, ImportError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure inside the unpickler means a corrupt file
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise RedgeInputError(f"not a readable checkpoint, truncated or corrupt ({first})", path) from None
     if isinstance(obj, dict):
