@@ -13,12 +13,12 @@ from redge.tasks.format import grid_metadata, save_identifiers, save_split, sing
 
 torch.set_num_threads(1)  # tiny tensors: threads only add contention on a shared 2-core machine
 
-SEQ_LEN = 16
+SEQ_LEN = 81  # Sudoku-shaped, so the task helpers recognise the non-given cells
 VOCAB = 11  # Sudoku vocabulary: 0 pad, 1 blank, 2..10 digits
 
 
 def tiny_config(**overrides: object) -> ModelConfig:
-    """A 2-layer-free toy TRM-MLP: hidden 32, 16 tokens, T=2 n=2, 4 ACT steps."""
+    """A toy TRM-MLP: one layer, hidden 32, 81 tokens + 1 prefix, T=2 n=2, 4 ACT steps."""
     base = dict(vocab_size=VOCAB, seq_len=SEQ_LEN, hidden_size=32, num_heads=2, expansion=2.0, mlp_t=True,
                 pos_encodings="none", puzzle_emb_ndim=32, puzzle_emb_len=1, num_puzzle_identifiers=2,
                 H_cycles=2, L_cycles=2, L_layers=1, halt_max_steps=4)

@@ -8,6 +8,7 @@ import torch
 
 from redge.models.checkpoint import load_checkpoint
 from redge.quant.spec import PRESETS
+from redge.study.evaluate import evaluate_depths
 from redge.study.records import aggregate
 from redge.study.sweep import SweepSpec, Variant, load_data, record_batch, run_sweep
 from redge.study.store import RunStore
@@ -39,6 +40,10 @@ def test_each_depth_equals_a_separate_evaluation(tiny_ckpt, tiny_data, tmp_path)
             assert got["cell_acc_non_given"] == non_given_cell_accuracy(preds, labels, inputs, SUDOKU_BLANK_TOKENS)
             early = model.predict(batch, depth=d, early_exit=True, H_cycles=T, L_cycles=L)
             assert got["halt_step_early_exit"] == early["halt_step"][:n].sum().item() / n
+    by_depth = evaluate_depths(model, data.split, range(1, DEPTH + 1))  # the training layer's evaluation
+    for d, row in by_depth.items():
+        assert swept.by_depth["exact_acc"][int(d) - 1] == row["exact_accuracy"]
+        assert swept.by_depth["cell_acc_non_given"][int(d) - 1] == row["non_given_cell_accuracy"]
     assert swept.by_depth["q_halt_agreement"] == [1.0] * DEPTH
     assert swept.rows == 24 and swept.labelled == 24
 

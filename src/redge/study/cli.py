@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 DEFAULT_CHECKPOINT = Path("checkpoints/tiny-trm-mlp-sudoku")
-DEFAULT_DATA = Path("data/samples/sudoku-extreme")
+DEFAULT_DATA = Path("data/samples/sudoku")
 
 _CHECKPOINT = typer.Option(None, "--checkpoint", "-c", help="Checkpoint (repeat for a side-by-side table). "
                            f"Default: {DEFAULT_CHECKPOINT}.")
@@ -25,7 +25,7 @@ _SPLIT = typer.Option("test", "--split", help="Split of the dataset folder to ev
 _RECIPE = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (repeatable). "
                        "Default: fp32, int8, int4-naive, int4-channel-cal.")
 _CYCLES = typer.Option(None, "--cycles", help="Inner cycles 'T,n' (repeatable). Default: the checkpoint's.")
-_DEPTH = typer.Option(None, "--depth", help="Deepest ACT depth D (all of 1..D are recorded). Default: halt_max_steps.")
+_DEPTH = typer.Option(16, "--depth", help="Deepest ACT depth D; all of 1..D are recorded from one pass.")
 _BATCH = typer.Option(64, "--batch-size", help="Puzzles per batch.")
 _LIMIT = typer.Option(None, "--limit", help="Use only the first N examples of the split.")
 _STORE = typer.Option(Path("runs/redge-runs.sqlite"), "--store", help="Runs store (SQLite file).")

@@ -22,6 +22,7 @@ from redge.models import Batch, RecursiveReasoner
 from redge.models.checkpoint import load_checkpoint
 from redge.quant.apply import quantize_
 from redge.quant.spec import QuantRecipe, load_recipe
+from redge.study import evaluate
 from redge.study.fidelity import carry_cosines, lockstep
 from redge.study.flops import flop_count
 from redge.study.memory import carry_bytes, weight_bytes
@@ -30,11 +31,8 @@ from redge.study.records import BatchRecord, StepRecorder
 from redge.study.store import RunStore, digest, hash_files, run_key
 from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import iter_eval_batches
-from redge.tasks.metrics import MAZE_BLANK_TOKENS, SUDOKU_BLANK_TOKENS
 
 DEFAULT_RECIPES = ("fp32", "int8", "int4-naive", "int4-channel-cal")
-# Tokens marking the cells a solver must fill, by dataset vocabulary size (Sudoku 11, Maze 6; ARC has none).
-BLANK_TOKENS_BY_VOCAB = {11: SUDOKU_BLANK_TOKENS, 6: MAZE_BLANK_TOKENS}
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class SweepSpec:
     split: str = "test"
     recipes: tuple[str, ...] = DEFAULT_RECIPES
     cycles: tuple[tuple[int | None, int | None], ...] = ((None, None),)
-    depth: int | None = None  # None: the checkpoint's halt_max_steps
+    depth: int = 16  # deepest ACT depth recorded (official evaluation: 16), whatever the checkpoint's halt_max_steps
     batch_size: int = 64
     limit: int | None = None  # first N examples of the split
     calib_batches: int = 4
@@ -110,7 +108,7 @@ def load_data(spec: SweepSpec) -> SweepData:
     if examples == 0:
         raise RedgeInputError("the split holds no examples", split.path)
     selection = {"split": spec.split, "examples": examples, "batch_size": spec.batch_size}
-    data = SweepData(split, examples, spec.batch_size, tuple(BLANK_TOKENS_BY_VOCAB.get(split.metadata.vocab_size, ())),
+    data = SweepData(split, examples, spec.batch_size, tuple(evaluate.blank_tokens(split.metadata) or ()),
                      digest({"files": hash_files(split.path), **selection}))
     calib_split = load_split(spec.data, "train") if (Path(spec.data) / "train").is_dir() else split
     for i, (batch, _) in enumerate(iter_eval_batches(calib_split, spec.batch_size)):
@@ -209,7 +207,7 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
     """
     ranks = ranks or Ranks()
     model = load_checkpoint(spec.checkpoint).eval().to(ranks.device)
-    depth = model.config.halt_max_steps if spec.depth is None else spec.depth
+    depth = spec.depth
     if depth < 1:
         raise RedgeInputError(f"--depth must be >= 1, got {depth}")
     data = load_data(spec)
