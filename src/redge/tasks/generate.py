@@ -121,7 +121,7 @@ def _search(cand: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         take[rows, cell] = low
         skip[rows, cell] = value & ~low
         states, owner = np.concatenate([take, skip]), np.concatenate([owner, owner])
-    return counts, solutions
+    return np.minimum(counts, limit), solutions
 
 
 def random_grids(n: int, rng: np.random.Generator) -> np.ndarray:

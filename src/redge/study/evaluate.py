@@ -1,0 +1,61 @@
+"""Accuracy by depth over a dataset: one run of `model.iterate` per batch records, at each requested depth (ACT
+step), the official cell accuracy over all cells, the honest cell accuracy over non-given cells, and exact accuracy.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from redge.models import RecursiveReasoner
+from redge.tasks import metrics
+from redge.tasks.format import DatasetMetadata, PuzzleSplit
+from redge.tasks.loader import iter_eval_batches
+
+
+def blank_tokens(metadata: DatasetMetadata) -> tuple[int, ...] | None:
+    """Input tokens of the cells a solver must fill: Sudoku (vocab 11, 81 cells) and Maze (vocab 6); None for ARC."""
+    if metadata.vocab_size == 11 and metadata.seq_len == 81:
+        return metrics.SUDOKU_BLANK_TOKENS
+    if metadata.vocab_size == 6:
+        return metrics.MAZE_BLANK_TOKENS
+    return None
+
+
+@torch.no_grad()
+def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequence[int], batch_size: int = 256,
+                    limit: int | None = None, device: torch.device | str = "cpu") -> dict[str, dict[str, float]]:
+    """{depth: {cell_accuracy, non_given_cell_accuracy, exact_accuracy, count}} over the split (first `limit`
+    examples when given), from one pass of `max(depths)` ACT steps per batch."""
+    depths = sorted(set(int(d) for d in depths))
+    if not depths or depths[0] < 1:
+        raise ValueError(f"depths must be positive integers, got {depths}")
+    was_training = model.training
+    model.eval()
+    preds: dict[int, list[np.ndarray]] = {d: [] for d in depths}
+    labels, inputs = [], []
+    seen = 0
+    for batch, n in iter_eval_batches(split, batch_size, pad=False):
+        if limit is not None and seen >= limit:
+            break
+        n = n if limit is None else min(n, limit - seen)
+        batch = {k: v[:n].to(device) for k, v in batch.items()}
+        for depth, (_, outputs) in enumerate(model.iterate(batch, depth=depths[-1]), start=1):
+            if depth in preds:
+                preds[depth].append(outputs["logits"].argmax(-1).cpu().numpy())
+        labels.append(batch["labels"].cpu().numpy())
+        inputs.append(batch["inputs"].cpu().numpy())
+        seen += n
+    model.train(was_training)
+    y, x = np.concatenate(labels), np.concatenate(inputs)
+    blanks = blank_tokens(split.metadata)
+    out: dict[str, dict[str, float]] = {}
+    for d in depths:
+        p = np.concatenate(preds[d])
+        row = {"cell_accuracy": metrics.cell_accuracy(p, y), "exact_accuracy": metrics.exact_accuracy(p, y),
+               "count": int(len(y))}
+        if blanks is not None:
+            row["non_given_cell_accuracy"] = metrics.non_given_cell_accuracy(p, y, x, blanks)
+        out[str(d)] = row
+    return out

@@ -1,0 +1,146 @@
+"""Named training configurations (plain dataclasses; a YAML/JSON file or `key=value` overrides may change any field).
+
+Model fields use the official names (`ModelConfig`); `vocab_size`, `seq_len` and `num_puzzle_identifiers` come from
+the training data. Recipe defaults are the official ones (spec §6.4): global batch 768, lr 1e-4 with 2000 warm-up
+steps then constant, Adam-atan2 betas (0.9, 0.95), weight decay 1.0 for Sudoku/Maze, puzzle-embedding SignSGD,
+EMA 0.999 for TRM (none for HRM), stablemax cross-entropy.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from redge.errors import RedgeInputError
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides the output folder."""
+
+    name: str
+    model: dict[str, Any]
+    data: list[str]  # dataset folders (official format); their `train` splits are mixed
+    data_weights: list[float] | None = None
+    augment: str = "sudoku"  # none | sudoku | dihedral, applied on the fly
+    eval_data: dict[str, str] = field(default_factory=dict)  # name -> dataset folder (its `test` split)
+    global_batch_size: int = 768
+    lr: float = 1e-4
+    lr_warmup_steps: int = 2000
+    beta1: float = 0.9
+    beta2: float = 0.95
+    weight_decay: float = 1.0
+    puzzle_emb_lr: float = 1e-4
+    puzzle_emb_weight_decay: float = 1.0
+    optimizer: str = "adam_atan2"
+    loss: str = "stablemax_cross_entropy"
+    ema: float | None = 0.999
+    max_steps: int = 100_000
+    max_minutes: float | None = None
+    log_every: int = 50
+    eval_every_minutes: float | None = None  # periodic test evaluation at depth 16 (raw weights) for the curve
+    eval_limit: int = 1000
+    checkpoint_every_minutes: float | None = 5.0
+    seed: int = 0
+    compile: bool = False
+    bf16: bool = True  # bf16 forward on CUDA (the official forward_dtype); fp32 on CPU
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with fields changed (unknown fields are an input error)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        bad = sorted(set(changes) - known)
+        if bad:
+            raise RedgeInputError(f"unknown training config fields: {', '.join(bad)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (written next to every run)."""
+        return dataclasses.asdict(self)
+
+
+_TRM_SUDOKU = {"arch": "trm", "hidden_size": 512, "num_heads": 8, "expansion": 4, "H_cycles": 3, "L_cycles": 6,
+               "L_layers": 2, "puzzle_emb_ndim": 512, "puzzle_emb_len": 16, "halt_max_steps": 16,
+               "halt_exploration_prob": 0.1, "no_ACT_continue": True}
+_SUDOKU_DATA = ["runs/refdata/sudoku-gen", "runs/refdata/sudoku-hard"]
+_SUDOKU_EVAL = {"generated": "runs/refdata/sudoku-gen", "hard": "runs/refdata/sudoku-hard"}
+_TINY_DATA = "runs/data/sudoku-easy"
+
+CONFIGS: dict[str, TrainConfig] = {
+    # CPU smoke/demo config: TRM-MLP, hidden 64, on easy generated Sudoku (built on first use, seconds).
+    "tiny": TrainConfig(
+        name="tiny", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none", "hidden_size": 64, "num_heads": 2, "expansion": 2, "H_cycles": 2,
+                            "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1, "halt_max_steps": 4},
+        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=64, lr=1e-3, lr_warmup_steps=50,
+        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=1500, max_minutes=4.0,
+        log_every=25, eval_limit=500, checkpoint_every_minutes=None),
+    "tiny-att": TrainConfig(
+        name="tiny-att", model={**_TRM_SUDOKU, "hidden_size": 64, "num_heads": 4, "expansion": 2, "H_cycles": 2,
+                                "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1, "halt_max_steps": 4,
+                                "mlp_t": False, "pos_encodings": "rope"},
+        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=64, lr=1e-3, lr_warmup_steps=50,
+        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=1500, max_minutes=4.0,
+        log_every=25, eval_limit=500, checkpoint_every_minutes=None),
+    "trm-mlp-sudoku": TrainConfig(
+        name="trm-mlp-sudoku", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none"},
+        data=_SUDOKU_DATA, eval_data=_SUDOKU_EVAL, lr_warmup_steps=1000, eval_every_minutes=2.0),
+    "trm-att-sudoku": TrainConfig(
+        name="trm-att-sudoku", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope"},
+        data=_SUDOKU_DATA, eval_data=_SUDOKU_EVAL, lr_warmup_steps=1000, eval_every_minutes=2.0),
+    "hrm-sudoku": TrainConfig(
+        name="hrm-sudoku", model={"arch": "hrm", "hidden_size": 512, "num_heads": 8, "expansion": 4, "H_cycles": 2,
+                                  "L_cycles": 2, "H_layers": 4, "L_layers": 4, "puzzle_emb_ndim": 512,
+                                  "pos_encodings": "rope", "halt_max_steps": 16, "halt_exploration_prob": 0.1,
+                                  "no_ACT_continue": False},
+        data=_SUDOKU_DATA, eval_data=_SUDOKU_EVAL, lr_warmup_steps=1000, ema=None, eval_every_minutes=2.0),
+    "trm-att-maze": TrainConfig(
+        name="trm-att-maze", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope"},
+        data=["runs/refdata/maze-hard"], augment="dihedral", eval_data={"maze": "runs/refdata/maze-hard"},
+        lr_warmup_steps=1000, eval_every_minutes=4.0),
+}
+
+
+def get_config(name_or_path: str) -> TrainConfig:
+    """A named config, or one read from a YAML/JSON file holding TrainConfig fields (missing ones: defaults)."""
+    if name_or_path in CONFIGS:
+        return CONFIGS[name_or_path]
+    path = Path(name_or_path)
+    if not path.exists():
+        raise RedgeInputError(f"no such config; named configs are {', '.join(CONFIGS)}", path)
+    try:
+        data = yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+        return TrainConfig(**data)
+    except (TypeError, ValueError, yaml.YAMLError) as exc:
+        raise RedgeInputError(f"not a training config ({exc})", path) from None
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`key=value` strings to a dict; values are parsed as YAML (numbers, lists, null); `model.x=v` edits the model."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RedgeInputError(f"override {item!r} is not key=value")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads "3e-4" as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        out[key.strip()] = parsed
+    return out
+
+
+def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """Apply `parse_overrides` output: `model.<field>` keys change the model dict, the rest TrainConfig fields."""
+    model = dict(config.model)
+    top = {}
+    for key, value in overrides.items():
+        if key.startswith("model."):
+            model[key[len("model."):]] = value
+        else:
+            top[key] = value
+    return config.replace(model=model, **top)

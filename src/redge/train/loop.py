@@ -1,0 +1,300 @@
+"""The training loop of the official recipe: deep supervision with the carry kept across optimizer steps.
+
+Each optimizer step is one ACT step of every row on its current puzzle: rows that halted at the previous step take
+the row of the new global batch at their position (the official ACT wrapper), the model steps once, the ACT loss
+(summed over rows) is divided by the global batch size and back-propagated, gradients are summed over ranks
+(`torchrun`: gloo on CPU, nccl on GPU), then Adam-atan2/AdamW, the puzzle-embedding SignSGD and the EMA update run.
+HRM also gets the bootstrapped Q-continue target from an extra no-grad step.
+
+Outputs in `out_dir`: `config.json` (the TrainConfig), `curve.jsonl` (train metrics every `log_every` steps and test
+accuracy at depth 16 every `eval_every_minutes`), `model/` and `ema/` (redge checkpoints, shards <= 16 MiB),
+`state.pt` (optimizer, EMA and step for `--resume`; lives outside git). All files are written atomically.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from redge.models import Carry, ModelConfig, RecursiveReasoner, build_model
+from redge.models.checkpoint import save_checkpoint
+from redge.tasks.format import atomic_write, load_split, write_json
+from redge.train.configs import TrainConfig
+from redge.train.data import PuzzleStream, open_stream
+from redge.train.ema import EMA
+from redge.train.losses import act_loss
+from redge.train.optim import SparseSignSGD, make_optimizer, warmup_constant_lr
+
+MAX_SHARD_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class Dist:
+    """This process's place in a torchrun job (world 1 without torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str | None) -> Dist:
+    """Join the torchrun process group when WORLD_SIZE > 1 (nccl on CUDA, gloo on CPU) and pick the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu") if device in (None, "cuda") else torch.device(device)
+    if use_cuda:
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo", device_id=dev if use_cuda else None)
+    return Dist(dist.get_rank() if world > 1 else 0, world, dev)
+
+
+def model_config_for(config: TrainConfig, stream: PuzzleStream) -> ModelConfig:
+    """The ModelConfig of a run: the config's model fields plus vocab/seq_len/identifiers from the data."""
+    meta = stream.metadata
+    fields = {**config.model, "vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
+              "num_puzzle_identifiers": meta.num_puzzle_identifiers}
+    return ModelConfig(**fields)
+
+
+def q_continue_target(model: RecursiveReasoner, carry: Carry, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """HRM's bootstrapped Q-continue target: sigmoid of the next step's max(Q-halt, Q-continue) (Q-halt alone at the
+    last step), from a no-grad step of the new carry without resets (eval mode leaves the sparse rows alone)."""
+    model.eval()
+    with torch.no_grad():
+        _, nxt = model.step(Carry(carry.z_H, carry.z_L, carry.steps, torch.zeros_like(carry.halted)), batch)
+    model.train()
+    last = carry.steps >= model.config.halt_max_steps
+    return torch.sigmoid(torch.where(last, nxt["q_halt_logits"], torch.maximum(nxt["q_halt_logits"],
+                                                                               nxt["q_continue_logits"])))
+
+
+def all_reduce_grads(model: RecursiveReasoner) -> None:
+    """Sum every dense gradient over ranks in one coalesced all-reduce (the loss is already / global batch)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _reduce_metrics(sums: dict[str, torch.Tensor], d: Dist) -> dict[str, float]:
+    """Sum the window's metrics over ranks: accuracies per halted row, losses per row."""
+    keys = sorted(sums)
+    vec = torch.stack([torch.as_tensor(sums[k], device=d.device).double() for k in keys])
+    if d.world > 1:
+        dist.all_reduce(vec)
+    vals = dict(zip(keys, vec.tolist()))
+    count = max(vals["count"], 1.0)
+    out = {k: vals[k] / count for k in ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps") if k in vals}
+    out["halted_rows"] = vals["count"]
+    out.update({k: vals[k] / vals["_rows"] for k in ("lm_loss", "q_halt_loss", "q_continue_loss") if k in vals})
+    return out
+
+
+class Trainer:
+    """State of one run; `run()` trains until max_steps or max_minutes and writes the outputs."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path, device: str | None = None, resume: bool = False,
+                 progress: bool = True) -> None:
+        self.config = config
+        self.out = Path(out_dir)
+        self.d = setup_distributed(device)
+        self.progress = progress and self.d.main
+        torch.manual_seed(config.seed)  # identical initial weights on every rank
+        self.stream = open_stream(config.data, config.data_weights, config.augment, config.seed,
+                                  config.global_batch_size, self.d.rank, self.d.world)
+        mcfg = model_config_for(config, self.stream)
+        if self.d.device.type == "cuda" and config.bf16:
+            mcfg = mcfg.replace(forward_dtype="bfloat16")
+        self.model = build_model(mcfg).to(self.d.device).train()
+        if config.compile:
+            self.model.recurse = torch.compile(self.model.recurse)
+        self.opt = make_optimizer(config.optimizer, self.model.parameters(), 0.0, (config.beta1, config.beta2),
+                                  config.weight_decay)
+        self.sparse = (SparseSignSGD(self.model.puzzle_emb, 0.0, config.puzzle_emb_weight_decay)
+                       if hasattr(self.model, "puzzle_emb") else None)
+        self.ema = EMA(self.model, config.ema) if config.ema else None
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self.curve: list[dict[str, Any]] = []
+        self.eval_sets = {name: load_split(path, "test", mmap=False) for name, path in config.eval_data.items()}
+        if resume:
+            self._load_state()
+
+    # ------------------------------------------------------------------------------------------------ state
+    def _load_state(self) -> None:
+        path = self.out / "state.pt"
+        if not path.exists():
+            return
+        state = torch.load(path, map_location=self.d.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        curve_path = self.out / "curve.jsonl"
+        if curve_path.exists():
+            self.curve = [json.loads(line) for line in curve_path.read_text().splitlines() if line.strip()]
+
+    def save(self) -> None:
+        """Write raw and EMA checkpoints, the resume state and the curve (rank 0 only), atomically."""
+        if not self.d.main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        meta = {"train_config": self.config.name, "step": self.step, "train_minutes": round(self.elapsed / 60, 2)}
+        export = self._export_model(self.model)
+        save_checkpoint(export, self.out / "model", {**meta, "weights": "raw"}, MAX_SHARD_BYTES)
+        if self.ema is not None:
+            save_checkpoint(self._export_model(self.ema.copy_of(self.model)), self.out / "ema",
+                            {**meta, "weights": f"ema {self.config.ema}"}, MAX_SHARD_BYTES)
+        state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
+                 "elapsed": self.elapsed, **({"ema": self.ema.state_dict()} if self.ema is not None else {})}
+        atomic_write(self.out / "state.pt", lambda f: torch.save(state, f))
+        atomic_write(self.out / "curve.jsonl", lambda f: f.write("".join(json.dumps(r) + "\n" for r in self.curve)),
+                     mode="w")
+
+    @staticmethod
+    def _export_model(model: RecursiveReasoner) -> RecursiveReasoner:
+        """An uncompiled fp32-forward copy for saving (the forward dtype is an inference choice)."""
+        out = build_model(model.config.replace(forward_dtype="float32"))
+        out.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        return out
+
+    # ------------------------------------------------------------------------------------------------- eval
+    def evaluate(self, depths: tuple[int, ...] = (16,), limit: int | None = None) -> dict[str, Any]:
+        """Test accuracy of the raw (and EMA) weights on every eval set at the given depths (rank 0 only)."""
+        from redge.study.evaluate import evaluate_depths
+
+        models = {"raw": self.model}
+        if self.ema is not None:
+            models["ema"] = self.ema.copy_of(self.model)
+        res: dict[str, Any] = {}
+        for tag, model in models.items():
+            for name, split in self.eval_sets.items():
+                res[f"{tag}/{name}"] = evaluate_depths(model, split, depths, batch_size=1000,
+                                                       limit=limit or self.config.eval_limit, device=self.d.device)
+        return res
+
+    # -------------------------------------------------------------------------------------------------- run
+    def run(self) -> dict[str, Any]:
+        """Train to the step or time limit; returns a summary (steps, minutes, steps/s, last metrics)."""
+        cfg = self.config
+        if self.d.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_json(self.out / "config.json", {"train": cfg.to_dict(), "model": self.model.config.to_dict(),
+                                                  "world_size": self.d.world})
+        carry: Carry | None = None
+        current: dict[str, torch.Tensor] = {}
+        sums: dict[str, torch.Tensor] = {}
+        start = time.perf_counter()
+        base_elapsed = self.elapsed
+        last_ckpt = last_eval = start
+        window_t, window_step = start, self.step
+        bar = _Progress(self.progress, cfg.max_steps, self.step)
+        try:
+            while self.step < cfg.max_steps:
+                if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
+                    break
+                self.step += 1
+                new = self.stream.batch(self.step, self.d.device)
+                if carry is None:
+                    carry, current = self.model.init_carry(new), new
+                else:
+                    current = {k: torch.where(carry.halted.view(-1, *([1] * (v.ndim - 1))), new[k], current[k])
+                               for k, v in new.items()}
+                carry, outputs = self.model.step(carry, current)
+                if not self.model.config.no_ACT_continue:
+                    outputs["target_q_continue"] = q_continue_target(self.model, carry, current)
+                loss, metrics = act_loss(outputs, current["labels"], carry.halted, carry.steps, cfg.loss)
+                (loss / cfg.global_batch_size).backward()
+                if self.d.world > 1:
+                    all_reduce_grads(self.model)
+                lr = warmup_constant_lr(self.step, cfg.lr, cfg.lr_warmup_steps)
+                for group in self.opt.param_groups:
+                    group["lr"] = lr
+                self.opt.step()
+                self.opt.zero_grad(set_to_none=True)
+                if self.sparse is not None:
+                    self.sparse.lr = warmup_constant_lr(self.step, cfg.puzzle_emb_lr, cfg.lr_warmup_steps)
+                    self.sparse.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0) + v.detach()
+                sums["_rows"] = sums.get("_rows", 0) + float(current["labels"].shape[0])
+                self.elapsed = base_elapsed + time.perf_counter() - start
+                bar.update(self.step)
+                if self.step % cfg.log_every == 0:
+                    now = time.perf_counter()
+                    row = {"step": self.step, "minutes": round(self.elapsed / 60, 3), "lr": lr,
+                           "steps_per_s": round((self.step - window_step) / (now - window_t), 3),
+                           **_reduce_metrics(sums, self.d)}
+                    window_t, window_step, sums = now, self.step, {}
+                    self.curve.append(row)
+                    bar.describe(row)
+                now = time.perf_counter()
+                if cfg.eval_every_minutes and now - last_eval >= cfg.eval_every_minutes * 60 and self.d.main:
+                    self.curve.append({"step": self.step, "minutes": round(self.elapsed / 60, 3),
+                                       "eval": self.evaluate()})
+                    last_eval = time.perf_counter()
+                if cfg.checkpoint_every_minutes and now - last_ckpt >= cfg.checkpoint_every_minutes * 60:
+                    self.save()
+                    last_ckpt = time.perf_counter()
+        finally:
+            bar.close()
+        self.save()
+        window = [r for r in self.curve if "steps_per_s" in r]
+        return {"step": self.step, "minutes": round(self.elapsed / 60, 3),
+                "steps_per_s": window[-1]["steps_per_s"] if window else math.nan,
+                "last": window[-1] if window else {}, "out": str(self.out)}
+
+
+class _Progress:
+    """A rich progress bar on rank 0 when enabled and on a terminal; otherwise nothing."""
+
+    def __init__(self, enabled: bool, total: int, done: int) -> None:
+        import sys
+
+        self.bar = None
+        if enabled and sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=Console(stderr=True))
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total, completed=done)
+
+    def update(self, step: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step)
+
+    def describe(self, row: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"train loss {row.get('lm_loss', 0):.3f} "
+                                                   f"exact {row.get('exact_accuracy', 0):.3f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def train(config: TrainConfig, out_dir: str | Path, device: str | None = None, resume: bool = False,
+          progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) one training run and return its summary."""
+    return Trainer(config, out_dir, device, resume, progress).run()
