@@ -7,7 +7,7 @@ every variant beside it, fidelity against the reference) against the sum of the 
 Acceptance (issue 5): ratio <= 1.1. Prints a table and writes JSON (`--out`, default
 runs/bench-sweep-cost.json).
 
-    python benchmarks/sweep_cost.py [--checkpoint DIR --data DIR] [--limit 128] [--repeats 3]
+    python benchmarks/sweep_cost.py [--checkpoint DIR --data DIR] [--limit 64] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -25,13 +25,15 @@ from redge.tasks.format import write_json
 from redge.tasks.metrics import cell_accuracy, exact_accuracy
 
 
-def _best(fn, repeats: int) -> float:
-    times = []
+def _best(fns: list, repeats: int) -> list[float]:
+    """Fastest of `repeats` timings of each function, run interleaved so that machine load hits all alike."""
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, t in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - start)
+    return [min(t) for t in times]
 
 
 def main() -> None:
@@ -40,11 +42,13 @@ def main() -> None:
     p.add_argument("--checkpoint", type=Path, default=Path("checkpoints/tiny-trm-mlp-sudoku"))
     p.add_argument("--data", type=Path, default=Path("data/samples/sudoku"))
     p.add_argument("--recipe", action="append", default=None)
-    p.add_argument("--limit", type=int, default=128)
+    p.add_argument("--limit", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (as `redge sweep --threads`)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-sweep-cost.json"))
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
 
     spec = SweepSpec(args.checkpoint, args.data, batch_size=args.batch_size, limit=args.limit)
     model = load_checkpoint(args.checkpoint).eval()
@@ -65,7 +69,7 @@ def main() -> None:
             for batch, n in batches:
                 record_batch(vmodel, [None], batch, n, depth, data.blank_tokens)
 
-        t_eval, t_sweep = _best(evaluate, args.repeats), _best(sweep, args.repeats)
+        t_eval, t_sweep = _best([evaluate, sweep], args.repeats)
         rows.append({"recipe": variant.recipe.name, "eval_s": t_eval, "sweep_s": t_sweep, "ratio": t_sweep / t_eval})
 
     entries = [(m, T, n_cycles) if v.quantizes else None for v, m in zip(variants, vmodels)]
@@ -75,7 +79,7 @@ def main() -> None:
             record_batch(model, entries, batch, n, depth, data.blank_tokens)
 
     total_eval = sum(r["eval_s"] for r in rows)
-    total_sweep = _best(whole_sweep, args.repeats)
+    (total_sweep,) = _best([whole_sweep], args.repeats)
     result = {"checkpoint": str(args.checkpoint), "data": str(args.data), "puzzles": data.examples,
               "depth": depth, "threads": torch.get_num_threads(), "per_recipe": rows,
               "all_recipes": {"eval_s": total_eval, "sweep_s": total_sweep, "ratio": total_sweep / total_eval},

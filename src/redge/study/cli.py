@@ -31,6 +31,8 @@ _LIMIT = typer.Option(None, "--limit", help="Use only the first N examples of th
 _STORE = typer.Option(Path("runs/redge-runs.sqlite"), "--store", help="Runs store (SQLite file).")
 _OUT = typer.Option(None, "--out", help="Output folder. Default: runs/<command>-<timestamp>/.")
 _JSON = typer.Option(False, "--json", help="Print one JSON object; no progress bar.")
+_THREADS = typer.Option(1, "--threads", help="Intra-op CPU threads per process (ACT steps are small: extra threads "
+                        "mostly spin; scale out with torchrun ranks instead).")
 
 
 def default_out(command: str) -> Path:
@@ -59,15 +61,20 @@ def _show_progress(as_json: bool) -> bool:
 
 
 def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: list[str] | None,
-              cycles: list[str] | None, depth: int | None, batch_size: int, limit: int | None, store: Path,
-              as_json: bool) -> tuple[list[str], bool]:
+              cycles: list[str] | None, depth: int, batch_size: int, limit: int | None, store: Path,
+              as_json: bool, threads: int) -> tuple[list[str], bool]:
     """Run (or resume) one sweep per checkpoint; return all store keys and whether this is the main rank."""
+    import torch
     from rich.progress import Progress
 
     from redge.cli import path_arg
+    from redge.errors import RedgeInputError
     from redge.study.parallel import Ranks
     from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
 
+    if threads < 1:
+        raise RedgeInputError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
     ranks = Ranks()
     keys: list[str] = []
     try:
@@ -102,14 +109,15 @@ def register(app: typer.Typer) -> None:
     def sweep(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
               recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depth: int = _DEPTH,
               batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
-              as_json: bool = _JSON) -> None:
+              as_json: bool = _JSON, threads: int = _THREADS) -> None:
         """Depth x precision sweep: accuracy, fidelity, FLOPs and bytes per variant and depth, and a report."""
         from redge.cli import emit_json
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore
 
         start = time.perf_counter()
-        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json)
+        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json,
+                               threads)
         if not main:
             return
         with RunStore(store) as db:
@@ -127,7 +135,7 @@ def register(app: typer.Typer) -> None:
     def fidelity(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
                  recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depth: int = _DEPTH,
                  batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
-                 as_json: bool = _JSON) -> None:
+                 as_json: bool = _JSON, threads: int = _THREADS) -> None:
         """Label-free carry-trajectory fidelity per variant and depth (cosine to the FP32 carry)."""
         from rich.console import Console
         from rich.table import Table
@@ -137,7 +145,8 @@ def register(app: typer.Typer) -> None:
         from redge.study.store import RunStore
         from redge.tasks.format import write_json
 
-        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json)
+        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json,
+                               threads)
         if not main:
             return
         with RunStore(store) as db:
