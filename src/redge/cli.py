@@ -37,12 +37,13 @@ def _register_commands() -> None:
     from redge.deploy.bench_cli import register as register_bench
     from redge.deploy.cli import register as register_deploy
     from redge.models.cli import register as register_models
+    from redge.quant.cli import register as register_quant
     from redge.study.cli import register as register_study
     from redge.tasks.cli import register as register_tasks
     from redge.train.cli import register as register_train
 
     for register in (register_models, register_tasks, register_train, register_study, register_deploy,
-                     register_bench):
+                     register_bench, register_quant):
         register(app)
 
 
