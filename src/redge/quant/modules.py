@@ -65,6 +65,7 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
         self.bias = _optional_buffer(None if bias is None else bias.to(torch.float32))
         self.act_bits = act_bits
         self._dequant: torch.Tensor | None = None
+        self._centred: torch.Tensor | None = None
         self._kernel: Int8Kernel | Int4Kernel | None = None
         self.mode = "fake"
         self.set_mode(mode)
@@ -98,13 +99,29 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
             self._dequant = self.quantized_weight().dequantize()
         return self._dequant
 
+    def _simulate_int_gemm(self, x: torch.Tensor) -> torch.Tensor:
+        """W8A8/W4A8 in float arithmetic, in the kernel's order: per scale group, integer-valued products
+        (exact in fp32) times the weight scale, summed over groups, times the per-token activation scale."""
+        xq, xs = quantize_per_token(x)
+        xq = xq.to(torch.float32)
+        if self._centred is None:  # codes - zeros as float, cached
+            qw = self.quantized_weight()
+            zeros = 0.0 if qw.zeros is None else qw.expand(qw.zeros.to(torch.float32))
+            self._centred = qw.codes.to(torch.float32) - zeros
+        scales = self.scales.expand(self.out_features, -1)
+        y = None
+        for gi, a in enumerate(range(0, self.in_features, self.group_size)):
+            b = min(a + self.group_size, self.in_features)
+            part = F.linear(xq[:, a:b], self._centred[:, a:b]) * scales[:, gi]
+            y = part if y is None else y + part
+        return y * xs
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
         if self.mode == "packed":
             y = self._kernel(x2)
         elif self.act_bits:
-            xq, xs = quantize_per_token(x2)
-            y = F.linear(xq.to(torch.float32) * xs, self.dequantized_weight())
+            y = self._simulate_int_gemm(x2)
         else:
             y = F.linear(x2, self.dequantized_weight().to(x.dtype))
         if self.bias is not None:
