@@ -12,15 +12,14 @@ runs/bench-sweep-cost.json).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from redge.models.checkpoint import load_checkpoint
-from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, Variant, build_variant_model, load_data, record_batch
 from redge.quant.spec import load_recipe
+from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, Variant, build_variant_model, load_data, record_batch
 from redge.tasks.format import write_json
 from redge.tasks.metrics import cell_accuracy, exact_accuracy
 

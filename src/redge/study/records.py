@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from redge.study.fidelity import FIDELITY_KEYS
 from redge.tasks.loader import IGNORE_LABEL_ID
 from redge.tasks.metrics import cell_accuracy, exact_accuracy, non_given_cell_accuracy
-
-from redge.study.fidelity import FIDELITY_KEYS
 
 LABELLED_KEYS = ("cell_acc", "cell_acc_non_given", "exact_acc")
 LABEL_FREE_KEYS = ("q_halt_agreement", "halt_step_early_exit", *FIDELITY_KEYS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ class SweepData:
         """Number of batches (the last one padded)."""
         return math.ceil(self.examples / self.batch_size)
 
-    def batches(self):  # noqa: ANN201 - generator of (index, batch, n_real)
+    def batches(self) -> Iterator[tuple[int, Batch, int]]:
         """Yield (index, batch, real rows) over the selected examples, in order."""
         for i, (batch, n_real) in enumerate(iter_eval_batches(self.split, self.batch_size)):
             if i >= self.n_batches:
@@ -221,7 +221,8 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
             done = store.done_batches(keys)
     done = ranks.broadcast(done)
     pending = [i for i, k in enumerate(keys) if len(done[k]) < data.n_batches]
-    models = {i: build_variant_model(model, variants[i], data.calib) for i in pending}
+    calib = [{k: v.to(ranks.device) for k, v in b.items()} for b in data.calib]
+    models = {i: build_variant_model(model, variants[i], calib) for i in pending}
     if ranks.is_main and pending:
         with RunStore(store_path) as store:
             for i in pending:
