@@ -16,8 +16,8 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-demo: venv
-	$(VENV)/bin/redge info checkpoints/tiny-trm-mlp-sudoku
+demo: venv  # the main job: depth x precision sweep of the reference checkpoint, prints where the report is
+	$(VENV)/bin/redge sweep
 
 test: venv
 	$(PY) -m pytest
