@@ -138,6 +138,7 @@ def register(app: typer.Typer) -> None:
                  as_json: bool = _JSON, threads: int = _THREADS) -> None:
         """Label-free carry-trajectory fidelity per variant and depth (cosine to the FP32 carry)."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from redge.cli import emit_json
@@ -156,7 +157,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(jsonable({"out": str(out), "variants": table}))
             return
-        view = Table(title="carry-trajectory fidelity cos([z_H, z_L]) by ACT depth")
+        view = Table(title=escape("carry-trajectory fidelity cos([z_H, z_L]) by ACT depth"))
         for col in ("variant", "d=1", "d=D/2", "d=D", "mean", "min"):
             view.add_column(col, justify="right")
         for row in table:
