@@ -1,0 +1,104 @@
+"""Benchmark: time of one ACT step on TRM-MLP and TRM-Att Sudoku shapes, FP32 vs BF16 vs our INT8/INT4 packed
+kernels vs torchao's int8 dynamic quantization (the anchor, optional), at batch 1 and batch 64.
+
+    python benchmarks/quant_kernels.py [--out runs/bench-quant-kernels.json] [--batches 1 64] [--threads 2]
+
+Weights are random (speed does not depend on values). To fit in 5 minutes on 2 cores, each measurement runs one
+ACT step with T = n = 1 (2 reasoning-module calls + I/O), after one warm-up step, and scales it to a full official
+step (T = 3, n = 6: 21 calls) by x21/2 (the I/O part is small). A variant whose projected batch-64 time exceeds
+`--budget-s` is not run at that batch and is reported as skipped with the projection. Prints a table, writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from redge.models import ModelConfig, build_model
+from redge.quant.apply import quantize_, set_mode
+
+MODELS = {"TRM-MLP": ModelConfig(mlp_t=True, pos_encodings="none"), "TRM-Att": ModelConfig()}
+
+
+def _variants(base: torch.nn.Module) -> dict[str, tuple[torch.nn.Module, int | None]]:
+    """name -> (model, stored weight bytes or None)."""
+    out: dict[str, tuple[torch.nn.Module, int | None]] = {"fp32": (base, None)}
+    bf16 = copy.deepcopy(base)
+    bf16.set_forward_dtype("bfloat16")
+    out["bf16 (activations)"] = (bf16, None)
+    for label, recipe in (("int8 packed (ours)", "int8"), ("int4-g32 packed (ours)", "int4-g32")):
+        model = quantize_(copy.deepcopy(base), recipe)
+        set_mode(model, "packed")
+        out[label] = (model, model.quant_report.total_bytes)
+    try:
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_ as ao_quantize
+    except ImportError:
+        return out
+    ao = copy.deepcopy(base)
+    ao_quantize(ao, Int8DynamicActivationInt8WeightConfig(), filter_fn=lambda m, name: name != "q_head"
+                and isinstance(m, torch.nn.Linear))
+    out["torchao int8 dyn"] = (ao, None)
+    return out
+
+
+FULL_STEP_SCALE = 21 / 2  # official step: T(n + 1) = 3 x 7 = 21 module calls; measured: 1 x 2
+
+
+@torch.no_grad()
+def time_step(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> float:
+    """Wall time (ms) of one full ACT step, estimated from a T = n = 1 step after one warm-up step."""
+    carry = model.init_carry(batch)
+    model.step(carry, batch, 1, 1)
+    t0 = time.perf_counter()
+    model.step(carry, batch, 1, 1)
+    return (time.perf_counter() - t0) * 1e3 * FULL_STEP_SCALE
+
+
+def main() -> None:
+    """Run every model x batch x variant and print/write the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-quant-kernels.json"))
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    parser.add_argument("--budget-s", type=float, default=30.0, help="skip a measurement projected to take longer")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows = []
+    for model_name, config in MODELS.items():
+        variants = _variants(build_model(config).eval())
+        per_row_ms: dict[str, float] = {}
+        for b in sorted(args.batches):
+            batch = {"inputs": torch.randint(1, 11, (b, 81)), "puzzle_identifiers": torch.zeros(b, dtype=torch.long)}
+            base_ms = None
+            for name, (model, nbytes) in variants.items():
+                projected_s = 2 * per_row_ms.get(name, 0.0) * b / FULL_STEP_SCALE / 1e3
+                if projected_s > args.budget_s:
+                    rows.append({"model": model_name, "batch": b, "variant": name, "ms_per_step": None,
+                                 "speedup_vs_fp32": None, "weight_bytes": nbytes,
+                                 "skipped": f"projected {projected_s:.0f} s > budget"})
+                    print(f"{model_name:8} b={b:<3} {name:24} skipped (projected {projected_s:.0f} s)", flush=True)
+                    continue
+                ms = time_step(model, batch)
+                per_row_ms[name] = ms / b
+                base_ms = base_ms or ms
+                rows.append({"model": model_name, "batch": b, "variant": name, "ms_per_step": round(ms, 1),
+                             "speedup_vs_fp32": round(base_ms / ms, 3), "weight_bytes": nbytes})
+                print(f"{model_name:8} b={b:<3} {name:24} {ms:10.1f} ms  x{base_ms / ms:6.3f}"
+                      f"  {'' if nbytes is None else nbytes}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"threads": args.threads, "torch": torch.__version__, "rows": rows}, indent=2))
+    print("| model | batch | variant | ms / ACT step (est.) | vs fp32 | weight bytes |\n|---|---|---|---|---|---|")
+    for r in rows:
+        ms = r.get("skipped") or r["ms_per_step"]
+        speed = "" if r["speedup_vs_fp32"] is None else f"{r['speedup_vs_fp32']}x"
+        print(f"| {r['model']} | {r['batch']} | {r['variant']} | {ms} | {speed} | {r['weight_bytes'] or ''} |")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
