@@ -17,7 +17,7 @@ import torch
 
 from redge.models.checkpoint import load_checkpoint, save_checkpoint
 
-MAX_SHARD = 16 * 1024 * 1024
+MAX_SHARD = 15 * 1024 * 1024  # tensor bytes; the safetensors header must fit under 16 MiB too
 
 
 def best_tag(evaluation: dict) -> str:

@@ -76,9 +76,9 @@ def register(app: typer.Typer) -> None:
         from redge.study.evaluate import evaluate_depths
         from redge.tasks.format import load_split
 
+        depth_list = _parse_depths(depths)
         model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(device)
-        result = evaluate_depths(model, load_split(path_arg(data), split), _parse_depths(depths), batch_size, limit,
-                                 device)
+        result = evaluate_depths(model, load_split(path_arg(data), split), depth_list, batch_size, limit, device)
         if as_json:
             emit_json({"checkpoint": str(checkpoint), "data": str(data), "split": split, "depths": result})
             return

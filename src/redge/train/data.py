@@ -111,7 +111,7 @@ EASY_SUDOKU = "sudoku-easy"
 
 def ensure_data(path: str | Path) -> None:
     """Build a missing dataset folder whose name is a known recipe (`sudoku-easy`: 5000 train / 500 test generated
-    unique-solution puzzles with 40-50 givens, a few seconds); any other missing folder is an input error."""
+    unique-solution puzzles with 50-60 givens, a few seconds); any other missing folder is an input error."""
     path = Path(path)
     if (path / "train" / "dataset.json").exists():
         return
@@ -122,7 +122,7 @@ def ensure_data(path: str | Path) -> None:
     from redge.tasks.generate import generate_sudoku
 
     for split, n, seed in (("test", 500, 1), ("train", 5000, 0)):
-        puzzles, solutions = generate_sudoku(n, np.random.default_rng(seed), min_givens=40, max_givens=50)
+        puzzles, solutions = generate_sudoku(n, np.random.default_rng(seed), min_givens=50, max_givens=60)
         sudoku.write_split(path, split, puzzles, solutions, 1)
     save_identifiers(path, ["<blank>"])
 
