@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,6 @@ class QuantRecipe:
     rules: tuple[Rule, ...] = ()
     calib_depth: int | None = None  # ACT steps to run per calibration batch (None: the model's halt_max_steps)
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Check every rule's spec and pattern syntax (pattern-vs-model matching happens in `apply.plan`)."""
