@@ -8,7 +8,7 @@ import pytest
 
 from redge.cli import main
 from redge.models.checkpoint import load_checkpoint
-from redge.quant.apply import quantize_
+from redge.quant import quantize_
 from redge.study.findings import group_findings, side_by_side, variant_rows
 from redge.study.memory import carry_bytes, weight_bytes
 from redge.study.stats import pairwise_agreement, spearman, spearman_bootstrap

@@ -20,8 +20,7 @@ import torch
 from redge.errors import RedgeInputError
 from redge.models import Batch, RecursiveReasoner
 from redge.models.checkpoint import load_checkpoint
-from redge.quant.apply import quantize_
-from redge.quant.spec import QuantRecipe, load_recipe
+from redge.quant import QuantRecipe, load_recipe, quantize_
 from redge.study import evaluate
 from redge.study.fidelity import carry_cosines, lockstep
 from redge.study.flops import flop_count
