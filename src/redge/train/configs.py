@@ -70,20 +70,20 @@ _SUDOKU_EVAL = {"generated": "runs/refdata/sudoku-gen", "hard": "runs/refdata/su
 _TINY_DATA = "runs/data/sudoku-easy"
 
 CONFIGS: dict[str, TrainConfig] = {
-    # CPU smoke/demo config: TRM-MLP, hidden 64, on easy generated Sudoku (built on first use, seconds).
+    # CPU smoke/demo config: TRM-MLP, hidden 64, T=1 n=2, on easy generated Sudoku (built on first use).
     "tiny": TrainConfig(
-        name="tiny", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none", "hidden_size": 64, "num_heads": 2, "expansion": 2, "H_cycles": 2,
+        name="tiny", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none", "hidden_size": 64, "num_heads": 2, "expansion": 2, "H_cycles": 1,
                             "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1, "halt_max_steps": 4},
-        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=64, lr=1e-3, lr_warmup_steps=50,
-        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=1500, max_minutes=4.0,
-        log_every=25, eval_limit=500, checkpoint_every_minutes=None),
+        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=32, lr=1e-3, lr_warmup_steps=50,
+        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=2000, max_minutes=2.5,
+        log_every=25, eval_limit=200, checkpoint_every_minutes=None),
     "tiny-att": TrainConfig(
-        name="tiny-att", model={**_TRM_SUDOKU, "hidden_size": 64, "num_heads": 4, "expansion": 2, "H_cycles": 2,
+        name="tiny-att", model={**_TRM_SUDOKU, "hidden_size": 64, "num_heads": 4, "expansion": 2, "H_cycles": 1,
                                 "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1, "halt_max_steps": 4,
                                 "mlp_t": False, "pos_encodings": "rope"},
-        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=64, lr=1e-3, lr_warmup_steps=50,
-        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=1500, max_minutes=4.0,
-        log_every=25, eval_limit=500, checkpoint_every_minutes=None),
+        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=32, lr=1e-3, lr_warmup_steps=50,
+        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=2000, max_minutes=2.5,
+        log_every=25, eval_limit=200, checkpoint_every_minutes=None),
     "trm-mlp-sudoku": TrainConfig(
         name="trm-mlp-sudoku", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none"},
         data=_SUDOKU_DATA, eval_data=_SUDOKU_EVAL, lr_warmup_steps=1000, eval_every_minutes=2.0),
