@@ -61,45 +61,130 @@ float rk_weight(const rt_lin *L, uint32_t r, uint32_t k) {
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
-/* exp: Cody-Waite range reduction + degree-6 polynomial (Cephes expf coefficients); deterministic everywhere. */
-float rk_expf(float x) {
-    float n, r, p, r2;
-    int32_t i;
+/* exp: Cody-Waite range reduction + degree-6 polynomial (Cephes expf coefficients), ~1 ulp on [-87.3, 88]. The
+ * scalar and MVE forms below execute the same IEEE float32 operations in the same order (n = round-half-even(x *
+ * log2 e) via 1.5 * 2^23, no fused multiply-add), so every target -- and the torch mirror in
+ * redge.deploy.runtime.numerics -- gets the same bits. x < -87.3 gives 0; x is clamped to 88.7 above. */
+#define RK_EXP_HI 88.7f
+#define RK_EXP_LO (-87.3f)
+#define RK_LOG2E 1.44269504088896341f
+#define RK_LN2_HI 0.693359375f
+#define RK_LN2_LO 2.12194440e-4f
+#define RK_P0 1.9875691500e-4f
+#define RK_P1 1.3981999507e-3f
+#define RK_P2 8.3334519073e-3f
+#define RK_P3 4.1665795894e-2f
+#define RK_P4 1.6666665459e-1f
+#define RK_P5 5.0000001201e-1f
+#define RK_RND 12582912.0f      /* 1.5 * 2^23: x + RK_RND - RK_RND = round-half-even(x) for |x| < 2^22 */
+
+static inline float expf_inl(float x) {
+    float n, r, p, r2, s;
     uint32_t bits;
-    if (x > 88.7f) x = 88.7f;
-    if (x < -87.3f) return 0.0f;
-    n = x * 1.44269504088896341f;
-    n = (n >= 0.0f) ? (float)(int32_t)(n + 0.5f) : (float)(int32_t)(n - 0.5f);
-    r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
+    if (x > RK_EXP_HI) x = RK_EXP_HI;
+    if (x < RK_EXP_LO) return 0.0f;
+    n = (x * RK_LOG2E + RK_RND) - RK_RND;
+    r = x - n * RK_LN2_HI;
+    r = r + n * RK_LN2_LO;
     r2 = r * r;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    p = RK_P0 * r + RK_P1;
+    p = p * r + RK_P2;
+    p = p * r + RK_P3;
+    p = p * r + RK_P4;
+    p = p * r + RK_P5;
     p = p * r2 + r + 1.0f;
-    i = (int32_t)n;
-    bits = (uint32_t)(i + 127) << 23;
-    { float s; memcpy(&s, &bits, 4); return p * s; }
+    bits = (uint32_t)((int32_t)n + 127) << 23;
+    memcpy(&s, &bits, 4);
+    return p * s;
+}
+
+float rk_expf(float x) { return expf_inl(x); }
+
+#if defined(__ARM_FEATURE_MVE)
+/* Four lanes of expf_inl, operation for operation (VRINTN = the 1.5 * 2^23 rounding in this range). */
+static inline float32x4_t vexpq(float32x4_t x) {
+    mve_pred16_t under = vcmpltq_n_f32(x, RK_EXP_LO);
+    float32x4_t n, r, r2, p;
+    int32x4_t bits;
+    x = vmaxnmq_f32(vminnmq_f32(x, vdupq_n_f32(RK_EXP_HI)), vdupq_n_f32(RK_EXP_LO));
+    n = vrndnq_f32(vmulq_n_f32(x, RK_LOG2E));
+    r = vsubq_f32(x, vmulq_n_f32(n, RK_LN2_HI));
+    r = vaddq_f32(r, vmulq_n_f32(n, RK_LN2_LO));
+    r2 = vmulq_f32(r, r);
+    p = vaddq_n_f32(vmulq_n_f32(r, RK_P0), RK_P1);
+    p = vaddq_n_f32(vmulq_f32(p, r), RK_P2);
+    p = vaddq_n_f32(vmulq_f32(p, r), RK_P3);
+    p = vaddq_n_f32(vmulq_f32(p, r), RK_P4);
+    p = vaddq_n_f32(vmulq_f32(p, r), RK_P5);
+    p = vaddq_n_f32(vaddq_f32(vmulq_f32(p, r2), r), 1.0f);
+    bits = vshlq_n_s32(vaddq_n_s32(vcvtq_s32_f32(n), 127), 23);
+    return vpselq_f32(vdupq_n_f32(0.0f), vmulq_f32(p, vreinterpretq_f32_s32(bits)), under);
+}
+#endif
+
+/* SwiGLU gate: t[i] = (g / (1 + exp(-g))) * t[F + i], g = t[i], for i < F (t = [gate | up]). MVE: exp 4 lanes at
+ * a time, then the IEEE division per element (Helium has no vector divide); same values as the scalar loop. */
+void rk_silu_mul(float *t, uint32_t F) {
+    uint32_t i = 0;
+#if defined(__ARM_FEATURE_MVE)
+    float den[16];
+    uint32_t j;
+    for (; i + 16 <= F; i += 16) {
+        for (j = 0; j < 16; j += 4)
+            vst1q_f32(den + j, vaddq_n_f32(vexpq(vnegq_f32(vld1q_f32(t + i + j))), 1.0f));
+        for (j = 0; j < 16; j++) t[i + j] = (t[i + j] / den[j]) * t[F + i + j];
+    }
+#endif
+    for (; i < F; i++) {
+        float g = t[i];
+        t[i] = (g / (1.0f + expf_inl(-g))) * t[F + i];
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
-/* Activation quantization: scale = max|x|/127, q = round_half_even(x / scale) clamped to [-127, 127]. */
+/* Activation quantization: scale = max|x|/127 (1 for an all-zero row), q = clamp(round_half_even(x / scale),
+ * -127, 127) with the IEEE division (what quant.kernels.quantize_per_token computes). MVE: absmax with VMAXNMA,
+ * the divisions per element into a 16-float block, then VCVTN (round half even) + clamp + truncating byte store.
+ * Scalar: the rounding is read off the bits of x/scale + 1.5 * 2^23 (exact for |x/scale| < 2^22). */
 float rk_quant_row(const float *x, uint32_t k, int8_t *q) {
     float amax = 0.0f, s;
-    uint32_t i;
-    for (i = 0; i < k; i++) { float a = x[i] < 0 ? -x[i] : x[i]; if (a > amax) amax = a; }
+    uint32_t i = 0;
+#if defined(__ARM_FEATURE_MVE)
+    {
+        float32x4_t m = vdupq_n_f32(0.0f);
+        int32_t left;
+        for (left = (int32_t)k; left > 0; left -= 4, i += 4) {
+            mve_pred16_t p = vctp32q((uint32_t)left);
+            m = vmaxnmaq_m_f32(m, vldrwq_z_f32(x + i, p), p);
+        }
+        amax = vmaxnmavq_f32(0.0f, m);
+        i = 0;
+    }
+#else
+    for (; i < k; i++) { float a = x[i] < 0 ? -x[i] : x[i]; if (a > amax) amax = a; }
+    i = 0;
+#endif
     s = amax / 127.0f;
     if (!(s > 0.0f)) s = 1.0f;
-    for (i = 0; i < k; i++) {
-        /* |x/s| <= 127 (+ rounding), so adding 1.5 * 2^23 rounds to an integer, ties to even (IEEE default). */
-        float t = x[i] / s + 12582912.0f;
-        float v = t - 12582912.0f;
-        if (v > 127.0f) v = 127.0f;
-        if (v < -127.0f) v = -127.0f;
-        q[i] = (int8_t)v;
+#if defined(__ARM_FEATURE_MVE)
+    {
+        float v[16];
+        uint32_t j;
+        const int32x4_t hi = vdupq_n_s32(127), lo = vdupq_n_s32(-127);
+        for (; i + 16 <= k; i += 16) {
+            for (j = 0; j < 16; j++) v[j] = x[i + j] / s;
+            for (j = 0; j < 16; j += 4)
+                vstrbq_s32(q + i + j, vmaxq_s32(vminq_s32(vcvtnq_s32_f32(vld1q_f32(v + j)), hi), lo));
+        }
+    }
+#endif
+    for (; i < k; i++) {
+        float t = x[i] / s + RK_RND;
+        uint32_t b;
+        int32_t c;
+        memcpy(&b, &t, 4);
+        c = (int32_t)b - 0x4B400000;
+        q[i] = (int8_t)(c > 127 ? 127 : c < -127 ? -127 : c);
     }
     return s;
 }

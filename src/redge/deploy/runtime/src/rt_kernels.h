@@ -25,7 +25,9 @@ void rk_linear_f(const rt_lin *L, const float *x, float *y);
 float rk_scale(const rt_lin *L, uint32_t r, uint32_t g);
 /* Dequantized element (r, k) of L. */
 float rk_weight(const rt_lin *L, uint32_t r, uint32_t k);
-/* exp(x) in float32, ~1 ulp, same result on every target (no libm). */
+/* exp(x) in float32, ~1 ulp, same result on every target (no libm; mirrored by runtime/numerics.py). */
 float rk_expf(float x);
+/* t[i] = silu(t[i]) * t[F + i] for i < F (SwiGLU gate on t = [gate | up]). */
+void rk_silu_mul(float *t, uint32_t F);
 
 #endif

@@ -333,13 +333,10 @@ static void linear(rt_model *m, const rt_lin *L, const float *x, float *y, int a
 
 /* SwiGLU on one row: y = down(silu(gate) * up), gate_up rows ordered [gate | up]. */
 static void swiglu(rt_model *m, const rt_lin *gu, const rt_lin *down, const float *x, float *y, int act) {
-    uint32_t i, F = gu->out / 2;
+    uint32_t F = gu->out / 2;
     float *t = m->tmp;
     linear(m, gu, x, t, act);
-    for (i = 0; i < F; i++) {
-        float g = t[i];
-        t[i] = (g / (1.0f + rk_expf(-g))) * t[F + i];
-    }
+    rk_silu_mul(t, F);
     linear(m, down, t, y, act);
 }
 
