@@ -181,12 +181,13 @@ def test_python_binding_rejects_bad_blob(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(ARM_MISSING is not None, reason=f"Arm toolchain absent: {ARM_MISSING}")
-@pytest.mark.parametrize("core", ["m55", "m4"])
-def test_emulated_core_matches_host(tmp_path: Path, core: str) -> None:
-    """The emulated core gives the host's predictions, Q logits and logits bit for bit (W8A8 and weight-only)."""
+@pytest.mark.parametrize("core,mlp_t", [("m55", True), ("m55", False), ("m4", True)])
+def test_emulated_core_matches_host(tmp_path: Path, core: str, mlp_t: bool) -> None:
+    """The emulated core gives the host's predictions, Q logits and logits bit for bit (W8A8 and weight-only;
+    TRM-MLP, and TRM-Att on the M55 for the Helium attention / exp paths)."""
     from redge.deploy.runtime import qemu
 
-    model = tiny_model(mlp_t=True, hidden=32, puzzle_emb_ndim=0)
+    model = tiny_model(mlp_t=mlp_t, hidden=32, puzzle_emb_ndim=0)
     blob = exported(model, w8a8(), tmp_path)
     rt = HostRuntime(blob)
     tokens = sudoku_puzzles(3, seed=4)

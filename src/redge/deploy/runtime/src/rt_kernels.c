@@ -141,6 +141,42 @@ void rk_silu_mul(float *t, uint32_t F) {
     }
 }
 
+/* Float attention products. rk_dot_f32: four running sums, element i into sum i % 4, combined as (s0 + s1) +
+ * (s2 + s3) -- the order Helium's 4 lanes give, used by the scalar path too. rk_axpy_f32: y[i] += a * x[i]
+ * (per element, no reordering). rk_exp_shift: x[i] = exp(x[i] - m), vectorised exp. */
+float rk_dot_f32(const float *a, const float *b, uint32_t n) {
+#if defined(__ARM_FEATURE_MVE)
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    int32_t left;
+    for (left = (int32_t)n; left > 0; left -= 4, a += 4, b += 4) {
+        mve_pred16_t p = vctp32q((uint32_t)left);
+        acc = vaddq_m_f32(acc, acc, vmulq_f32(vldrwq_z_f32(a, p), vldrwq_z_f32(b, p)), p);
+    }
+    return (vgetq_lane_f32(acc, 0) + vgetq_lane_f32(acc, 1)) + (vgetq_lane_f32(acc, 2) + vgetq_lane_f32(acc, 3));
+#else
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    uint32_t i;
+    for (i = 0; i < n; i++) s[i & 3] += a[i] * b[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+#endif
+}
+
+void rk_axpy_f32(float *y, float a, const float *x, uint32_t n) {
+    uint32_t i = 0;
+#if defined(__ARM_FEATURE_MVE)
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vmulq_n_f32(vld1q_f32(x + i), a)));
+#endif
+    for (; i < n; i++) y[i] += x[i] * a;
+}
+
+void rk_exp_shift(float *x, uint32_t n, float m) {
+    uint32_t i = 0;
+#if defined(__ARM_FEATURE_MVE)
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vexpq(vsubq_n_f32(vld1q_f32(x + i), m)));
+#endif
+    for (; i < n; i++) x[i] = expf_inl(x[i] - m);
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Activation quantization: scale = max|x|/127 (1 for an all-zero row), q = clamp(round_half_even(x / scale),
  * -127, 127) with the IEEE division (what quant.kernels.quantize_per_token computes). MVE: absmax with VMAXNMA,

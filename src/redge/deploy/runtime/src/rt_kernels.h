@@ -29,5 +29,9 @@ float rk_weight(const rt_lin *L, uint32_t r, uint32_t k);
 float rk_expf(float x);
 /* t[i] = silu(t[i]) * t[F + i] for i < F (SwiGLU gate on t = [gate | up]). */
 void rk_silu_mul(float *t, uint32_t F);
+/* Attention helpers: sum a[i] * b[i] (4 partial sums, fixed order), y += a * x, x[i] = exp(x[i] - m). */
+float rk_dot_f32(const float *a, const float *b, uint32_t n);
+void rk_axpy_f32(float *y, float a, const float *x, uint32_t n);
+void rk_exp_shift(float *x, uint32_t n, float m);
 
 #endif

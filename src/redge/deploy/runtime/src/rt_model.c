@@ -366,20 +366,14 @@ static void attention_block(rt_model *m, const rt_block *bk, float *hbuf, int ac
         for (hh = 0; hh < m->heads; hh++) {
             float mx = -3.0e38f, sum = 0.0f, inv;
             for (j = 0; j < S; j++) {
-                const float *k = qkv + (size_t)j * 3 * D + D + hh * hd;
-                float d = 0.0f;
-                for (i = 0; i < hd; i++) d += q[hh * hd + i] * k[i];
-                sc[j] = d * scale;
+                sc[j] = rk_dot_f32(q + hh * hd, qkv + (size_t)j * 3 * D + D + hh * hd, hd) * scale;
                 if (sc[j] > mx) mx = sc[j];
             }
-            for (j = 0; j < S; j++) { sc[j] = rk_expf(sc[j] - mx); sum += sc[j]; }
+            rk_exp_shift(sc, S, mx);
+            for (j = 0; j < S; j++) sum += sc[j];
             inv = 1.0f / sum;
             for (i = 0; i < hd; i++) att[hh * hd + i] = 0.0f;
-            for (j = 0; j < S; j++) {
-                const float *v = qkv + (size_t)j * 3 * D + 2 * D + hh * hd;
-                float p = sc[j] * inv;
-                for (i = 0; i < hd; i++) att[hh * hd + i] += p * v[i];
-            }
+            for (j = 0; j < S; j++) rk_axpy_f32(att + hh * hd, sc[j] * inv, qkv + (size_t)j * 3 * D + 2 * D + hh * hd, hd);
         }
         linear(m, &bk->o, att, o, act);
         for (i = 0; i < D; i++) hbuf[(size_t)t * D + i] += o[i];
