@@ -93,15 +93,20 @@ def solve(puzzles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts, solutions
 
 
-def _search(cand: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+def _search(cand: np.ndarray, limit: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Depth-first in chunks: the newest `chunk` states are expanded first, so puzzles with many solutions reach
+    `limit` quickly and the frontier stays bounded (a breadth-first frontier doubles per branching level)."""
     n = cand.shape[0]
     counts = np.zeros(n, dtype=np.int64)
     solutions = np.zeros((n, 81), dtype=np.uint8)
-    owner = np.arange(n)
-    states = cand
-    while states.shape[0]:
-        states, alive = propagate(states)
-        states, owner = states[alive], owner[alive]
+    stack, stack_owner = cand, np.arange(n)
+    while stack.shape[0]:
+        cut = max(0, stack.shape[0] - max(chunk, n))
+        states, owner = stack[cut:], stack_owner[cut:]
+        stack, stack_owner = stack[:cut], stack_owner[:cut]
+        live = counts[owner] < limit
+        states, alive = propagate(states[live])
+        states, owner = states[alive], owner[live][alive]
         pops = _POP[states]
         solved = (pops == 1).all(axis=1)
         if solved.any():
@@ -112,7 +117,7 @@ def _search(cand: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         keep = ~solved & (counts[owner] < limit)
         states, owner, pops = states[keep], owner[keep], pops[keep]
         if not states.shape[0]:
-            break
+            continue
         cell = np.where(pops > 1, pops, 99).argmin(axis=1)
         rows = np.arange(states.shape[0])
         value = states[rows, cell]
@@ -120,7 +125,8 @@ def _search(cand: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         take, skip = states.copy(), states
         take[rows, cell] = low
         skip[rows, cell] = value & ~low
-        states, owner = np.concatenate([take, skip]), np.concatenate([owner, owner])
+        stack = np.concatenate([stack, skip, take])  # `take` on top: expanded next
+        stack_owner = np.concatenate([stack_owner, owner, owner])
     return np.minimum(counts, limit), solutions
 
 

@@ -77,13 +77,6 @@ CONFIGS: dict[str, TrainConfig] = {
         data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=32, lr=1e-3, lr_warmup_steps=50,
         weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=2000, max_minutes=2.5,
         log_every=25, eval_limit=200, checkpoint_every_minutes=None),
-    "tiny-att": TrainConfig(
-        name="tiny-att", model={**_TRM_SUDOKU, "hidden_size": 64, "num_heads": 4, "expansion": 2, "H_cycles": 1,
-                                "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1, "halt_max_steps": 4,
-                                "mlp_t": False, "pos_encodings": "rope"},
-        data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=32, lr=1e-3, lr_warmup_steps=50,
-        weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=2000, max_minutes=2.5,
-        log_every=25, eval_limit=200, checkpoint_every_minutes=None),
     "trm-mlp-sudoku": TrainConfig(
         name="trm-mlp-sudoku", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none"},
         data=_SUDOKU_DATA, eval_data=_SUDOKU_EVAL, lr_warmup_steps=1000, eval_every_minutes=2.0),

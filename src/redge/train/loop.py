@@ -9,6 +9,7 @@ HRM also gets the bootstrapped Q-continue target from an extra no-grad step.
 Outputs in `out_dir`: `config.json` (the TrainConfig), `curve.jsonl` (train metrics every `log_every` steps and test
 accuracy at depth 16 every `eval_every_minutes`), `model/` and `ema/` (redge checkpoints, shards <= 16 MiB),
 `state.pt` (optimizer, EMA and step for `--resume`; lives outside git). All files are written atomically.
+A resumed run restarts every row's carry (all rows halted at its first step): the carry is not part of `state.pt`.
 """
 from __future__ import annotations
 
