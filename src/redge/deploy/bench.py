@@ -19,8 +19,11 @@ import numpy as np
 from redge.deploy.blob import read_blob
 from redge.deploy.runtime import qemu
 
-# Functions whose instructions count as matrix kernels (the rest: norms, attention, SiLU, activation quantization).
-MATRIX_FUNCS = ("dot_rows_fast", "dot_rows_c", "rk_dot_rows", "rk_linear_q", "rk_linear_f", "rk_scale")
+# Functions whose instructions count as matrix kernels: the weight mat-vecs and attention's two float products
+# (scores Q.K^T in rk_dot_f32, context P.V in rk_axpy_f32). The rest is overhead: norms, RoPE, softmax's exp,
+# SiLU, activation quantization, control.
+MATRIX_FUNCS = ("dot_rows_fast", "dot_rows_c", "rk_dot_rows", "rk_linear_q", "rk_linear_f", "rk_scale",
+                "rk_dot_f32", "rk_axpy_f32")
 CMSIS_NN = {"int8": {"m4": 1.97, "m7": 1.97, "m55": 0.49}, "int4": {"m4": 4.97, "m7": 4.97, "m55": 0.41}}
 
 
