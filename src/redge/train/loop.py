@@ -24,7 +24,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from redge.models import Carry, ModelConfig, RecursiveReasoner, build_model
+from redge.errors import RedgeInputError
+from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
 from redge.models.checkpoint import save_checkpoint
 from redge.tasks.format import atomic_write, load_split, write_json
 from redge.train.configs import TrainConfig
@@ -46,6 +47,7 @@ class Dist:
 
     @property
     def main(self) -> bool:
+        """Rank 0: the process that writes files and evaluates."""
         return self.rank == 0
 
 
@@ -67,7 +69,10 @@ def model_config_for(config: TrainConfig, stream: PuzzleStream) -> ModelConfig:
     meta = stream.metadata
     fields = {**config.model, "vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
               "num_puzzle_identifiers": meta.num_puzzle_identifiers}
-    return ModelConfig(**fields)
+    try:
+        return ModelConfig(**fields)
+    except (TypeError, ConfigError) as exc:
+        raise RedgeInputError(f"training config {config.name!r}: invalid model fields ({exc})") from None
 
 
 def q_continue_target(model: RecursiveReasoner, carry: Carry, batch: dict[str, torch.Tensor]) -> torch.Tensor:
