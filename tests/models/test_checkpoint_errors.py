@@ -18,14 +18,6 @@ OFFICIAL = Path(__file__).resolve().parents[1] / "fixtures" / "official" / "trm_
 KEY = "_orig_mod.model.inner."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def official_state() -> dict[str, torch.Tensor]:
     return torch.load(OFFICIAL, weights_only=True)
 

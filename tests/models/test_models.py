@@ -13,14 +13,6 @@ from redge.models.checkpoint import load_checkpoint
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "official"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def fixture(name: str, **overrides):
     model = load_checkpoint(FIXTURES / name / "step_100", **overrides)
     trace = torch.load(FIXTURES / name / "trace.pt", weights_only=True)

@@ -38,15 +38,6 @@ NO_YAML_OVERRIDES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and far faster on a loaded 2-core machine (no spin-waiting)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
     """max |ours - ref| relative to the scale (max |ref|) of the reference tensor."""
     assert ours.shape == ref.shape, (ours.shape, ref.shape)

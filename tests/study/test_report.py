@@ -115,9 +115,7 @@ def test_missing_data_folder_is_exit_2(tiny_ckpt, tmp_path, capsys) -> None:
     assert "nope" in capsys.readouterr().err
 
 
-def test_checkpoint_data_mismatch_is_exit_2(tmp_path, tiny_data, capsys) -> None:
-    from conftest import make_checkpoint
-
-    ckpt = make_checkpoint(tmp_path / "short", seq_len=16)
+def test_checkpoint_data_mismatch_is_exit_2(tmp_path, tiny_data, checkpoint_factory, capsys) -> None:
+    ckpt = checkpoint_factory(tmp_path / "short", seq_len=16)
     assert main(["sweep", "-c", str(ckpt), "-d", str(tiny_data), "--store", str(tmp_path / "s.sqlite")]) == 2
     assert "seq_len 16" in capsys.readouterr().err

@@ -90,7 +90,7 @@ from typing import Any
 
 import numpy as np
 
-from redge.deploy.atomic import atomic_open
+from redge.atomic import atomic_open
 from redge.errors import RedgeInputError
 
 MAGIC = b"REDGEBLB"

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from redge.deploy.atomic import atomic_open
+from redge.atomic import atomic_open
 from redge.deploy.blob import DTYPE_CODES, DTYPES
 from redge.errors import RedgeInputError
 

@@ -16,10 +16,8 @@ Every mismatch is reported as `RedgeInputError` naming the file, the key, the sh
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from redge.atomic import atomic_path, atomic_write
 from redge.errors import RedgeInputError
 from redge.models.carry import RecursiveReasoner
 from redge.models.config import ConfigError, ModelConfig
@@ -312,14 +311,8 @@ def _read_redge(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Check
 
 
 def _atomic_save_file(tensors: dict[str, torch.Tensor], dest: Path, metadata: dict[str, str]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(dest) as tmp:
         save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[str, Any] | None = None,
@@ -335,7 +328,6 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
     doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "config": model.config.to_dict(),
            "metadata": metadata or {}}
     if path.suffix == ".safetensors" and max_shard_bytes is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_save_file(state, path, {"redge": json.dumps(doc)})
         return path
     shards: list[dict[str, torch.Tensor]] = [{}]
@@ -352,7 +344,5 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
         old.unlink()
     for i, shard in enumerate(shards, start=1):
         _atomic_save_file(shard, path / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
-    tmp = path / ".config.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, path / "config.json")
+    atomic_write(path / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
     return path

@@ -9,7 +9,6 @@ shape, plus the quantization report. `redge.models.checkpoint.load_checkpoint` d
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from redge.atomic import atomic_path, atomic_write
 from redge.errors import RedgeInputError
 from redge.quant.modules import Bf16Embedding, Bf16Linear, QuantEmbedding, QuantLinear
 from redge.quant.qtensor import QuantizedWeight, pack_codes, unpack_codes
@@ -59,12 +59,9 @@ def save_quantized(model: torch.nn.Module, path: str | Path, recipe: dict[str, A
     doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "config": model.config.to_dict(),
            "recipe": recipe, "modules": {n: _module_meta(m) for n, m in quantized.items()},
            "report": None if report is None else report.to_dict()}
-    tmp = path / ".model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": FORMAT_NAME})
-    os.replace(tmp, path / "model.safetensors")
-    tmp = path / ".config.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, path / "config.json")
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT_NAME})
+    atomic_write(path / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
     return path
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from redge.errors import RedgeInputError
-from redge.tasks.format import atomic_write
+from redge.atomic import atomic_write
 
 ENV_SHARED_DATA = "REDGE_SHARED_DATA"
 

@@ -27,7 +27,8 @@ import torch.distributed as dist
 from redge.errors import RedgeInputError
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
 from redge.models.checkpoint import save_checkpoint
-from redge.tasks.format import atomic_write, load_split, write_json
+from redge.atomic import atomic_write
+from redge.tasks.format import load_split, write_json
 from redge.train.configs import TrainConfig
 from redge.train.data import PuzzleStream, open_stream
 from redge.train.ema import EMA
