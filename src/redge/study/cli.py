@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 DEFAULT_CHECKPOINT = Path("checkpoints/tiny-trm-mlp-sudoku")
-DEFAULT_DATA = Path("data/samples/sudoku")
+DEFAULT_DATA = Path("data/samples/sudoku-easy")
 
 _CHECKPOINT = typer.Option(None, "--checkpoint", "-c", help="Checkpoint (repeat for a side-by-side table). "
                            f"Default: {DEFAULT_CHECKPOINT}.")
