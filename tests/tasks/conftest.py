@@ -1,10 +1,11 @@
 """Shared fixtures of the tasks tests: the committed official-builder outputs and the shared raw data."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from redge.tasks.sources import shared_data_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -17,7 +18,7 @@ def fixtures() -> Path:
 @pytest.fixture
 def shared_data() -> Path:
     """``$REDGE_SHARED_DATA`` or the repository's ``../shared/data``; tests needing it skip when it is absent."""
-    path = Path(os.environ.get("REDGE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    path = shared_data_dir()
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path
