@@ -78,46 +78,36 @@ def arm_toolchain_missing() -> str | None:
     return None
 
 
-def host_library(sanitize: bool = False) -> Path:
-    """The host shared library (portable C path), built if needed; `sanitize` adds ASan + UBSan."""
-    flags = WARN + ["-O2", "-g", "-fPIC", "-shared", f"-I{ROOT / 'include'}"]
-    if sanitize:
-        flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
-    out = cache_dir() / f"host-{_digest(SOURCES + HEADERS, flags)}" / "libredge_rt.so"
+SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
+
+
+def _host_gcc(tag: str, filename: str, sources: list[Path], flags: list[str], libs: list[str], what: str) -> Path:
+    """Build `sources` with the host gcc into the cache, keyed by the sources, runtime headers and flags."""
+    out = cache_dir() / f"{tag}-{_digest(sources + HEADERS, flags)}" / filename
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        _run(["gcc", *flags, *map(str, SOURCES), "-o", str(tmp), "-lm"], "host build")
+        _run(["gcc", *flags, *map(str, sources), "-o", str(tmp), *libs], what)
         tmp.replace(out)
     return out
+
+
+def host_library(sanitize: bool = False) -> Path:
+    """The host shared library (portable C path), built if needed; `sanitize` adds ASan + UBSan."""
+    flags = WARN + ["-O2", "-g", "-fPIC", "-shared", f"-I{ROOT / 'include'}"] + (SANITIZE if sanitize else [])
+    return _host_gcc("host", "libredge_rt.so", SOURCES, flags, ["-lm"], "host build")
 
 
 def host_test_binary(sanitize: bool = True) -> Path:
     """The C test driver (tests/test_rt.c linked with the runtime), with ASan + UBSan by default."""
-    test_src = ROOT / "tests" / "test_rt.c"
-    flags = WARN + ["-O1", "-g", f"-I{ROOT / 'include'}"]
-    if sanitize:
-        flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
-    out = cache_dir() / f"ctest-{_digest(SOURCES + HEADERS + [test_src], flags)}" / "test_rt"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        _run(["gcc", *flags, *map(str, SOURCES), str(test_src), "-o", str(tmp), "-lm"], "C test build")
-        tmp.replace(out)
-    return out
+    flags = WARN + ["-O1", "-g", f"-I{ROOT / 'include'}"] + (SANITIZE if sanitize else [])
+    return _host_gcc("ctest", "test_rt", [*SOURCES, ROOT / "tests" / "test_rt.c"], flags, ["-lm"], "C test build")
 
 
 def plugin() -> Path:
     """The QEMU TCG profiling plugin (host gcc, no QEMU headers needed)."""
-    src = ROOT / "plugin" / "prof.c"
     flags = WARN[:-1] + ["-O2", "-shared", "-fPIC"]
-    out = cache_dir() / f"plugin-{_digest([src], flags)}" / "libprof.so"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        _run(["gcc", *flags, str(src), "-o", str(tmp)], "plugin build")
-        tmp.replace(out)
-    return out
+    return _host_gcc("plugin", "libprof.so", [ROOT / "plugin" / "prof.c"], flags, [], "plugin build")
 
 
 def firmware(core: str, kind: str = "model") -> tuple[Path, Path]:
