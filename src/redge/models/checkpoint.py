@@ -251,14 +251,13 @@ def load_checkpoint(path: str | Path, forward_dtype: str = "float32", **config_o
     override config fields (e.g. `num_heads`, `H_cycles`) that the file cannot tell. The returned model carries a
     `checkpoint_info` attribute (`CheckpointInfo`).
     """
-    # --- quantized checkpoints (redge.quant, issue 4): a directory written by `redge quantize` ---
-    from redge.quant.io import is_quantized_checkpoint, load_quantized  # lazy: the only models -> quant link
+    if Path(path).is_dir():  # a directory may be a quantized checkpoint written by `redge quantize`
+        from redge.quant.io import is_quantized_checkpoint, load_quantized  # lazy: the only models -> quant link
 
-    if is_quantized_checkpoint(path):
-        model = load_quantized(path, forward_dtype)
-        model.checkpoint_info = CheckpointInfo(str(path), "redge-quant", "config.json")
-        return model
-    # --- end quantized checkpoints ---
+        if is_quantized_checkpoint(path):
+            model = load_quantized(path, forward_dtype)
+            model.checkpoint_info = CheckpointInfo(str(path), "redge-quant", "config.json")
+            return model
     config, state, info = read_checkpoint(path, forward_dtype=forward_dtype, **config_overrides)
     model = _build(config, state, Path(path))
     model.checkpoint_info = info
