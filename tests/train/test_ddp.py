@@ -21,7 +21,8 @@ def _train(tmp: Path, micro_data: str, nproc: int) -> list[float]:
     for s in sets:
         cmd += ["--set", s]
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=240)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"torchrun exited {done.returncode}:\n{done.stderr[-3000:]}"
     rows = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     return [r["lm_loss"] for r in rows if "lm_loss" in r]
 
