@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -22,10 +23,11 @@ def official_state() -> dict[str, torch.Tensor]:
     return torch.load(OFFICIAL, weights_only=True)
 
 
-def expect_error(path: Path, *words: str, named: Path | None = None) -> RedgeInputError:
-    """Loading `path` raises RedgeInputError whose one-line message names the file and contains `words`."""
+def expect_error(path: Path, *words: str, named: Path | None = None, **overrides: Any) -> RedgeInputError:
+    """Loading `path` (with config `overrides`) raises RedgeInputError whose one-line message names the file and
+    contains `words`."""
     with pytest.raises(RedgeInputError) as info:
-        load_checkpoint(path)
+        load_checkpoint(path, **overrides)
     message = str(info.value)
     assert str(named or path) in message, message
     assert "\n" not in message, message
@@ -134,6 +136,21 @@ def test_bad_all_config_yaml_names_the_yaml(tmp_path: Path) -> None:
     expect_error(tmp_path / "step_1", "unreadable YAML", named=tmp_path / "all_config.yaml")
     (tmp_path / "all_config.yaml").write_text("lr: 0.1\n")
     expect_error(tmp_path / "step_1", "no 'arch' section", named=tmp_path / "all_config.yaml")
+
+
+@pytest.mark.parametrize("fmt", ["official", "redge"])
+@pytest.mark.parametrize("field,value", [("hidden_size", 64), ("L_layers", 3), ("vocab_size", 12)])
+def test_shape_changing_override_names_the_field(tmp_path: Path, fmt: str, field: str, value: int) -> None:
+    """The weights fix the shapes: such an override is refused naming the checkpoint, the field and a tensor key."""
+    path = OFFICIAL if fmt == "official" else save_checkpoint(load_checkpoint(OFFICIAL), tmp_path / "m.safetensors")
+    expect_error(path, f"{field}={value}", "cannot be applied", "key '", **{field: value})
+
+
+def test_shape_neutral_overrides_still_apply() -> None:
+    """Overrides the weights do not fix (schedule, heads, dtype) are taken as given."""
+    overrides = dict(H_cycles=1, L_cycles=5, halt_max_steps=2, num_heads=1, forward_dtype="bfloat16")
+    config = load_checkpoint(OFFICIAL, **overrides).config
+    assert {k: getattr(config, k) for k in overrides} == overrides
 
 
 def test_redge_round_trip_still_loads(tmp_path: Path) -> None:

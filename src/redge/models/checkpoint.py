@@ -221,7 +221,9 @@ def _build(config: ModelConfig, state: dict[str, torch.Tensor], path: Path) -> R
 
 
 def read_checkpoint(path: str | Path, **config_overrides: Any) -> tuple[ModelConfig, dict[str, torch.Tensor], CheckpointInfo]:
-    """Read config and (prefix-free) state dict from any supported checkpoint without building the model."""
+    """Read config and (prefix-free) state dict from any supported checkpoint without building the model.
+
+    `config_overrides` are applied with `apply_overrides`."""
     path = Path(path)
     if not path.exists():
         raise RedgeInputError("no such file or directory", path)
@@ -235,27 +237,86 @@ def read_checkpoint(path: str | Path, **config_overrides: Any) -> tuple[ModelCon
         else:
             config, assumptions = infer_config(state, path)
             info = CheckpointInfo(str(path), "official", "inferred from shapes", assumptions)
-    if config_overrides:
+    return apply_overrides(config, config_overrides, path), state, info
+
+
+def _param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the state dict that `config` describes (built on the meta device: no memory, no init)."""
+    from redge.models import build_model
+
+    with torch.device("meta"):
+        return {key: tuple(value.shape) for key, value in build_model(config).state_dict().items()}
+
+
+def _overridden(config: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
+    """`config` with `overrides` applied; seq_len is re-derived (unless overridden) so the stored width S stays."""
+    width = None if "seq_len" in overrides else config.total_seq_len
+    return _keep_shape_width(config.replace(**overrides), width)
+
+
+def _shape_difference(before: dict[str, tuple[int, ...]], after: dict[str, tuple[int, ...]]) -> str | None:
+    """How the state-dict shapes `after` first differ from `before` (the stored ones), or None if they agree."""
+    for key in [*before, *(k for k in after if k not in before)]:
+        if key not in after:
+            return f"key {key!r} would be left unused"
+        if key not in before:
+            return f"key {key!r} with shape {list(after[key])} would be needed, the checkpoint has none"
+        if before[key] != after[key]:
+            return f"key {key!r} has shape {list(before[key])}, the override needs {list(after[key])}"
+    return None
+
+
+def _shape_fields(config: ModelConfig, overrides: dict[str, Any]) -> list[str]:
+    """The overridden fields that, on their own, change the state-dict shapes (all changed ones if none does alone)."""
+    shapes = _param_shapes(config)
+    changed = [name for name, value in overrides.items() if getattr(config, name) != value]
+    culprits = []
+    for name in changed:
         try:
-            width = None if "seq_len" in config_overrides else config.total_seq_len
-            config = _keep_shape_width(config.replace(**config_overrides), width)
-        except (ConfigError, TypeError) as exc:
-            raise RedgeInputError(f"invalid override: {exc}", path) from None
-    return config, state, info
+            alone = _param_shapes(_overridden(config, {name: overrides[name]}))
+        except ConfigError:  # invalid without the other overrides: it takes part in the change
+            alone = None
+        if alone != shapes:
+            culprits.append(name)
+    return culprits or changed
+
+
+def apply_overrides(config: ModelConfig, overrides: dict[str, Any], path: str | Path) -> ModelConfig:
+    """`config` with the user's config `overrides` applied, the same way for every checkpoint format.
+
+    The stored tensors fix every shape, so only fields that leave the state-dict shapes unchanged can be overridden
+    (cycles, halting, forward dtype, head count, ...). An override that would change a shape (hidden_size,
+    L_layers, vocab_size, ...) cannot be honoured: it raises `RedgeInputError` naming `path` and the field, rather
+    than loading other weights than the ones asked for. Invalid values or unknown fields raise it too.
+    """
+    try:
+        updated = _overridden(config, overrides)
+    except (ConfigError, TypeError) as exc:
+        raise RedgeInputError(f"invalid override: {exc}", path) from None
+    if updated == config:
+        return config
+    difference = _shape_difference(_param_shapes(config), _param_shapes(updated))
+    if difference is not None:
+        fields = ", ".join(f"{name}={overrides[name]!r}" for name in _shape_fields(config, overrides))
+        raise RedgeInputError(f"override {fields} cannot be applied: the stored weights fix the shapes ({difference}); "
+                              "only fields that keep every shape (e.g. H_cycles, L_cycles, halt_max_steps, "
+                              "forward_dtype) can be overridden", path)
+    return updated
 
 
 def load_checkpoint(path: str | Path, forward_dtype: str = "float32", **config_overrides: Any) -> RecursiveReasoner:
     """Load any supported checkpoint into an eval-mode TRM/HRM on the CPU (see the module docstring).
 
     `forward_dtype` picks the activation dtype ("float32" default, "bfloat16" on request); other keyword arguments
-    override config fields (e.g. `num_heads`, `H_cycles`) that the file cannot tell. The returned model carries a
-    `checkpoint_info` attribute (`CheckpointInfo`).
+    override config fields (e.g. `num_heads`, `H_cycles`) that the file cannot tell, for float and quantized
+    checkpoints alike (`apply_overrides`: one that would change a tensor shape is refused). The returned model
+    carries a `checkpoint_info` attribute (`CheckpointInfo`).
     """
     if Path(path).is_dir():  # a directory may be a quantized checkpoint written by `redge quantize`
         from redge.quant.io import is_quantized_checkpoint, load_quantized  # lazy: the only models -> quant link
 
         if is_quantized_checkpoint(path):
-            model = load_quantized(path, forward_dtype)
+            model = load_quantized(path, forward_dtype, **config_overrides)
             model.checkpoint_info = CheckpointInfo(str(path), "redge-quant", "config.json")
             return model
     config, state, info = read_checkpoint(path, forward_dtype=forward_dtype, **config_overrides)

@@ -84,9 +84,14 @@ def _rebuild(name: str, meta: dict[str, Any], state: dict[str, torch.Tensor], pa
     return QuantLinear(qw, state.get(f"{name}.bias"), meta.get("act_bits"))
 
 
-def load_quantized(path: str | Path, forward_dtype: str = "float32") -> torch.nn.Module:
-    """Load a directory written by `save_quantized` into an eval-mode quantized model (fake-quant mode)."""
+def load_quantized(path: str | Path, forward_dtype: str = "float32", **config_overrides: Any) -> torch.nn.Module:
+    """Load a directory written by `save_quantized` into an eval-mode quantized model (fake-quant mode).
+
+    `forward_dtype` and `config_overrides` (e.g. `H_cycles`, `halt_max_steps`) change the stored config exactly as
+    `load_checkpoint` does for float checkpoints (`apply_overrides`); one that would change a shape is refused.
+    """
     from redge.models import ModelConfig, build_model
+    from redge.models.checkpoint import apply_overrides
 
     path = Path(path)
     if not is_quantized_checkpoint(path):
@@ -98,7 +103,8 @@ def load_quantized(path: str | Path, forward_dtype: str = "float32") -> torch.nn
         state = load_file(str(path / "model.safetensors"))
     except (SafetensorError, OSError) as exc:
         raise RedgeInputError(f"unreadable model.safetensors ({str(exc).splitlines()[0]})", path) from None
-    config = ModelConfig.from_dict(doc["config"]).replace(forward_dtype=forward_dtype)
+    config = apply_overrides(ModelConfig.from_dict(doc["config"]),
+                             {"forward_dtype": forward_dtype, **config_overrides}, path)
     model = build_model(config)
     for name, meta in doc["modules"].items():
         parent, _, attr = name.rpartition(".")
