@@ -64,37 +64,59 @@ def _bit_sweep(open_rows: np.ndarray, source: np.ndarray, cut: int) -> tuple[np.
     visited = source & open_rows
     last, at_cut, ecc = visited.copy(), visited.copy(), np.zeros(len(visited), np.int64)
     act, front, vis, free = np.arange(len(visited)), visited.copy(), visited.copy(), open_rows
+    one = np.uint64(1)
     step = 0
     while act.size:
         if step == cut:
             at_cut[act] = vis
         step += 1
-        grow = front | (front << np.uint64(1)) | (front >> np.uint64(1))
+        grow = front << one
+        grow |= front
+        grow |= front >> one
         grow[:, 1:] |= front[:, :-1]
         grow[:, :-1] |= front[:, 1:]
-        front = grow & free & ~vis
-        vis |= front
-        alive = front.any(1)
-        last[act[alive]], ecc[act[alive]] = front[alive], step
+        grow &= free
+        grow &= ~vis
+        alive = grow.any(1)
         if not alive.all():
-            visited[act[~alive]] = vis[~alive]
-            act, front, vis, free = act[alive], front[alive], vis[alive], free[alive]
+            done = act[~alive]
+            last[done], ecc[done], visited[done] = front[~alive], step - 1, vis[~alive]
+            act, grow, vis, free = act[alive], grow[alive], vis[alive], free[alive]
+        vis |= grow
+        front = grow
     return last, np.where((ecc > cut)[:, None], visited & ~at_cut, np.uint64(0)), ecc
 
 
 def _to_rows(cells: np.ndarray) -> np.ndarray:
-    """[B, H, W] bool -> [B, H] uint64 bitsets (bit j = column j)."""
-    return (cells.astype(np.uint64) << np.arange(cells.shape[2], dtype=np.uint64)).sum(2, dtype=np.uint64)
+    """[B, H, W] bool -> [B, H] uint64 bitsets (bit j = column j), W <= 64."""
+    b, h, w = cells.shape
+    padded = np.zeros((b, h, 64), bool)
+    padded[:, :, :w] = cells
+    return np.packbits(padded, axis=2, bitorder="little").view("<u8")[:, :, 0].astype(np.uint64)
+
+
+def _cell_rows(cell: np.ndarray, size: int) -> np.ndarray:
+    """Flat cell indices [B] -> [B, size] uint64 bitsets with just that cell set."""
+    rows = np.zeros((len(cell), size), np.uint64)
+    rows[np.arange(len(cell)), cell // size] = np.uint64(1) << (cell % size).astype(np.uint64)
+    return rows
 
 
 def _from_rows(rows: np.ndarray, width: int) -> np.ndarray:
     """[B, H] uint64 bitsets -> [B, H * W] bool."""
-    return ((rows[:, :, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(bool).reshape(len(rows), -1)
+    as_bytes = rows.astype("<u8")[:, :, None].view(np.uint8)
+    return np.unpackbits(as_bytes, axis=2, count=width, bitorder="little").astype(bool).reshape(len(rows), -1)
 
 
 def _pick(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One uniformly random True cell (flat index) per row of ``mask`` [B, N] (0 for an all-False row)."""
-    return np.where(mask, rng.random(mask.shape), -1.0).argmax(1)
+    """One uniformly random True cell (flat index) per row of ``mask`` [B, N]; every row needs a True cell.
+
+    The cell with the largest random key wins: False cells have 1 subtracted from their key in [0, 1), which puts
+    them below every True cell.
+    """
+    keys = rng.random(mask.shape)
+    np.subtract(keys, ~mask, out=keys)
+    return keys.argmax(1)
 
 
 def _trace(dist: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -141,20 +163,18 @@ def generate(n: int, rng: np.random.Generator, size: int = 30, wall_range: tuple
             walls = keys <= np.sort(keys, 1)[np.arange(batch), n_walls - 1][:, None]
             open_rows = _to_rows(~walls.reshape(batch, size, size))
             seed_cell = _pick(~walls, rng)
-            seed = np.zeros((batch, cells), bool)
-            seed[np.arange(batch), seed_cell] = True
-            last, _, ecc = _bit_sweep(open_rows, _to_rows(seed.reshape(batch, size, size)), min_path)
+            last, _, ecc = _bit_sweep(open_rows, _cell_rows(seed_cell, size), min_path)
             hope = np.nonzero(2 * ecc > min_path)[0]  # otherwise no two cells are min_path apart
             start = np.zeros(batch, np.int64)
             start[hope] = _pick(_from_rows(last[hope], size), rng)
-            src = np.zeros((batch, cells), bool)
-            src[hope, start[hope]] = True
-            _, far, _ = _bit_sweep(open_rows[hope], _to_rows(src[hope].reshape(-1, size, size)), min_path)
+            _, far, _ = _bit_sweep(open_rows[hope], _cell_rows(start[hope], size), min_path)
             keep = hope[far.any(1)]
             if not keep.size:
                 continue
             goal = _pick(_from_rows(far[far.any(1)], size), rng)
-            dist = bfs(~walls[keep].reshape(-1, size, size), src[keep].reshape(-1, size, size))
+            src = np.zeros((keep.size, cells), bool)
+            src[np.arange(keep.size), start[keep]] = True
+            dist = bfs(~walls[keep].reshape(-1, size, size), src.reshape(-1, size, size))
             path = _trace(dist, goal)
             q = np.where(walls[keep], WALL, OPEN).astype(np.uint8)
             q[np.arange(keep.size), start[keep]] = START
