@@ -170,11 +170,25 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(gate) * up)
 
 
+def padded_swiglu(mlp: SwiGLU, x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """`mlp(x)` with the feature axis zero-padded to a multiple of `multiple`: the same values (padded weight columns
+    and rows are zero), but GPU matrix shapes aligned for tensor cores (TRM's 97-wide `mlp_t`). Training speed only."""
+    width = x.shape[-1]
+    pad = -width % multiple
+    if pad == 0:
+        return mlp(x)
+    gate_up = F.pad(mlp.gate_up_proj.weight, (0, pad)).to(x.dtype)
+    down = F.pad(mlp.down_proj.weight, (0, 0, 0, pad)).to(x.dtype)
+    gate, up = F.linear(F.pad(x, (0, pad)), gate_up).chunk(2, dim=-1)
+    return F.linear(F.silu(gate) * up, down)[..., :width]
+
+
 class Block(nn.Module):
     """Post-norm block: token mixing (attention, or `mlp_t` over the sequence axis) then a channel SwiGLU.
 
     With `token_mlp_width` set, token mixing is TRM's `mlp_t`: a SwiGLU applied across positions, whose residual is
-    RMS-normalised over the *sequence* axis (official quirk, kept for checkpoint compatibility).
+    RMS-normalised over the *sequence* axis (official quirk, kept for checkpoint compatibility). A positive
+    `token_pad_multiple` computes `mlp_t` through `padded_swiglu` (set by the trainer for GPU speed).
     """
 
     def __init__(self, hidden_size: int, num_heads: int, expansion: float, eps: float,
@@ -186,11 +200,14 @@ class Block(nn.Module):
             self.self_attn = Attention(hidden_size, num_heads)
         self.mlp = SwiGLU(hidden_size, expansion)
         self.eps = eps
+        self.token_pad_multiple = 0
 
     def forward(self, x: torch.Tensor, cos_sin: CosSin | None) -> torch.Tensor:
         if hasattr(self, "mlp_t"):
             xt = x.transpose(1, 2)
-            x = rms_norm(xt + self.mlp_t(xt), self.eps).transpose(1, 2)
+            mixed = (padded_swiglu(self.mlp_t, xt, self.token_pad_multiple) if self.token_pad_multiple
+                     else self.mlp_t(xt))
+            x = rms_norm(xt + mixed, self.eps).transpose(1, 2)
         else:
             x = rms_norm(x + self.self_attn(x, cos_sin), self.eps)
         return rms_norm(x + self.mlp(x), self.eps)

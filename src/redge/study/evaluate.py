@@ -1,15 +1,18 @@
 """Accuracy by depth over a dataset: one run of `model.iterate` per batch records, at each requested depth (ACT
-step), the official cell accuracy over all cells, the honest cell accuracy over non-given cells, and exact accuracy.
+step), the official cell accuracy over all cells, the honest cell accuracy over non-given cells, and exact accuracy;
+for an ARC test split also pass@K after TRM's voting over the augmented variants.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from redge.models import RecursiveReasoner
 from redge.tasks import metrics
+from redge.tasks.arc_eval import ArcEvaluator
 from redge.tasks.format import DatasetMetadata, PuzzleSplit
 from redge.tasks.loader import iter_eval_batches
 
@@ -25,15 +28,20 @@ def blank_tokens(metadata: DatasetMetadata) -> tuple[int, ...] | None:
 
 @torch.no_grad()
 def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequence[int], batch_size: int = 256,
-                    limit: int | None = None, device: torch.device | str = "cpu") -> dict[str, dict[str, float]]:
+                    limit: int | None = None, device: torch.device | str = "cpu",
+                    arc_data: str | Path | None = None) -> dict[str, dict[str, float]]:
     """{depth: {cell_accuracy, non_given_cell_accuracy, exact_accuracy, count}} over the split (first `limit`
-    examples when given), from one pass of `max(depths)` ACT steps per batch."""
+    examples when given), from one pass of `max(depths)` ACT steps per batch.
+
+    With `arc_data` (the ARC dataset folder holding `test_puzzles.json`), each depth also gets `ARC/pass@K`: the
+    predictions of every augmented variant vote per task (tasks without scored variants count as failed)."""
     depths = sorted(set(int(d) for d in depths))
     if not depths or depths[0] < 1:
         raise ValueError(f"depths must be positive integers, got {depths}")
     was_training = model.training
     model.eval()
     preds: dict[int, list[np.ndarray]] = {d: [] for d in depths}
+    arc = {d: ArcEvaluator(arc_data) for d in depths} if arc_data is not None else {}
     labels, inputs = [], []
     seen = 0
     for batch, n in iter_eval_batches(split, batch_size, pad=False):
@@ -44,6 +52,9 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
         for depth, (_, outputs) in enumerate(model.iterate(batch, depth=depths[-1]), start=1):
             if depth in preds:
                 preds[depth].append(outputs["logits"].argmax(-1).cpu().numpy())
+            if depth in arc:
+                arc[depth].update(batch["inputs"], batch["puzzle_identifiers"], preds[depth][-1],
+                                  outputs["q_halt_logits"].float())
         labels.append(batch["labels"].cpu().numpy())
         inputs.append(batch["inputs"].cpu().numpy())
         seen += n
@@ -57,5 +68,7 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
                "count": int(len(y))}
         if blanks is not None:
             row["non_given_cell_accuracy"] = metrics.non_given_cell_accuracy(p, y, x, blanks)
+        if d in arc:
+            row.update(arc[d].result())
         out[str(d)] = row
     return out

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         dtype: str = typer.Option("float32", "--dtype", help="Forward dtype: float32 or bfloat16."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     ) -> None:
-        """Accuracy by depth: cell (all cells, non-given cells) and exact accuracy at each depth."""
+        """Accuracy by depth: cell (all cells, non-given cells) and exact accuracy at each depth; ARC pass@K too."""
         from redge.cli import emit_json, path_arg
         from redge.models.checkpoint import load_checkpoint
         from redge.study.evaluate import evaluate_depths
@@ -78,14 +78,17 @@ def register(app: typer.Typer) -> None:
 
         depth_list = _parse_depths(depths)
         model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(device)
-        result = evaluate_depths(model, load_split(path_arg(data), split), depth_list, batch_size, limit, device)
+        arc_data = data if split == "test" and (data / "test_puzzles.json").is_file() else None
+        result = evaluate_depths(model, load_split(path_arg(data), split), depth_list, batch_size, limit, device,
+                                 arc_data)
         if as_json:
             emit_json({"checkpoint": str(checkpoint), "data": str(data), "split": split, "depths": result})
             return
         typer.echo(f"{'depth':>5}  {'cell':>7}  {'blanks':>7}  {'exact':>7}")
         for d, row in result.items():
             typer.echo(f"{d:>5}  {row['cell_accuracy']:7.4f}  {row.get('non_given_cell_accuracy', float('nan')):7.4f}"
-                       f"  {row['exact_accuracy']:7.4f}")
+                       f"  {row['exact_accuracy']:7.4f}" + "".join(f"  {k} {v:.4f}" for k, v in row.items()
+                                                                     if k.startswith("ARC/")))
 
     @app.command("train-data")
     def train_data_cmd(

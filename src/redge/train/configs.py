@@ -46,7 +46,9 @@ class TrainConfig:
     eval_limit: int = 1000
     checkpoint_every_minutes: float | None = 5.0
     seed: int = 0
+    init_from: str | None = None  # warm start: weights of a redge checkpoint (fresh optimizer, step 0)
     compile: bool = False
+    token_pad_multiple: int = 0  # compute mlp_t with the sequence zero-padded to this multiple (same values; GPU speed)
     bf16: bool = True  # bf16 forward on CUDA (the official forward_dtype); fp32 on CPU
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -93,6 +95,12 @@ CONFIGS: dict[str, TrainConfig] = {
         name="trm-att-maze", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope"},
         data=["runs/refdata/maze-hard"], augment="dihedral", eval_data={"maze": "runs/refdata/maze-hard"},
         lr_warmup_steps=1000, eval_every_minutes=4.0),
+    # ARC-AGI-1 (+ ConceptARC) as the official README run (`arch.L_cycles=4 ema=True`, ARC recipe of
+    # cfg_pretrain.yaml): data from `redge data build arc --num-aug 50 --out runs/refdata/arc1-aug50`.
+    "trm-att-arc": TrainConfig(
+        name="trm-att-arc", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
+        data=["runs/refdata/arc1-aug50"], augment="none", eval_data={"arc": "runs/refdata/arc1-aug50"},
+        weight_decay=0.1, puzzle_emb_lr=1e-2, puzzle_emb_weight_decay=0.1, eval_every_minutes=4.0),
 }
 
 

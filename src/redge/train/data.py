@@ -7,6 +7,7 @@ in for halted rows, as the official ACT wrapper does with each new batch.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +71,38 @@ class PuzzleStream:
             labels = np.where(labels == ignore, IGNORE_LABEL_ID, labels)
         return {"inputs": inputs, "labels": labels, "puzzle_identifiers": ids}
 
+    def host_batch(self, step: int, pin: bool = False) -> dict[str, torch.Tensor]:
+        """This rank's rows of the global batch of `step`, as int32 CPU tensors (page-locked with `pin`, so the
+        copy to a GPU is asynchronous)."""
+        sl = slice(self.rank * self.local, (self.rank + 1) * self.local)
+        out = {k: torch.from_numpy(v[sl].astype(np.int32)) for k, v in self.global_arrays(step).items()}
+        return {k: v.pin_memory() for k, v in out.items()} if pin else out
+
     def batch(self, step: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         """This rank's rows of the global batch of `step`, as int32 tensors on `device`."""
-        sl = slice(self.rank * self.local, (self.rank + 1) * self.local)
-        return {k: torch.from_numpy(v[sl].astype(np.int32)).to(device, non_blocking=True)
-                for k, v in self.global_arrays(step).items()}
+        return {k: v.to(device) for k, v in self.host_batch(step).items()}
+
+
+class BatchPrefetcher:
+    """Builds the next step's batch in a background thread while the device works on this one; same rows as
+    `PuzzleStream.batch`. `close()` ends the thread."""
+
+    def __init__(self, stream: PuzzleStream, device: torch.device) -> None:
+        self.stream = stream
+        self.device = device
+        self.pin = device.type == "cuda"
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redge-batches")
+        self.pending: dict[int, Future] = {}
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """The batch of `step` on the device; starts building the batch of `step + 1`."""
+        ready = self.pending.pop(step, None) or self.pool.submit(self.stream.host_batch, step, self.pin)
+        self.pending = {step + 1: self.pool.submit(self.stream.host_batch, step + 1, self.pin)}
+        return {k: v.to(self.device, non_blocking=True) for k, v in ready.result().items()}
+
+    def close(self) -> None:
+        """Stop the background thread (a batch being built is finished, queued ones are dropped)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _augment(kind: str, inputs: np.ndarray, labels: np.ndarray,

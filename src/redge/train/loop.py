@@ -26,11 +26,12 @@ import torch.distributed as dist
 
 from redge.errors import RedgeInputError
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
-from redge.models.checkpoint import save_checkpoint
+from redge.models.checkpoint import load_checkpoint, save_checkpoint
+from redge.models.layers import Block
 from redge.atomic import atomic_write
 from redge.tasks.format import load_split, write_json
 from redge.train.configs import TrainConfig
-from redge.train.data import PuzzleStream, open_stream
+from redge.train.data import BatchPrefetcher, PuzzleStream, open_stream
 from redge.train.ema import EMA
 from redge.train.losses import act_loss
 from redge.train.optim import SparseSignSGD, make_optimizer, warmup_constant_lr
@@ -74,6 +75,22 @@ def model_config_for(config: TrainConfig, stream: PuzzleStream) -> ModelConfig:
         return ModelConfig(**fields)
     except (TypeError, ConfigError) as exc:
         raise RedgeInputError(f"training config {config.name!r}: invalid model fields ({exc})") from None
+
+
+def warm_start(model: RecursiveReasoner, checkpoint: str | Path) -> None:
+    """Copy a checkpoint's weights into `model` (same architecture and puzzle-embedding rows, else an input error):
+    a run that continues where another machine's run stopped, with a fresh optimizer."""
+    source = load_checkpoint(checkpoint).state_dict()
+    target = model.state_dict()
+    wrong = sorted(k for k in target.keys() | source.keys()
+                   if k not in source or k not in target or source[k].shape != target[k].shape)
+    if wrong:
+        detail = ", ".join(f"{k} {tuple(source[k].shape) if k in source else 'missing'} vs "
+                           f"{tuple(target[k].shape) if k in target else 'missing'}" for k in wrong[:4])
+        raise RedgeInputError(f"init_from: weights do not fit this run's model ({detail})", checkpoint)
+    with torch.no_grad():
+        for k, v in target.items():
+            v.copy_(source[k])
 
 
 def q_continue_target(model: RecursiveReasoner, carry: Carry, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -129,6 +146,11 @@ class Trainer:
         if self.d.device.type == "cuda" and config.bf16:
             mcfg = mcfg.replace(forward_dtype="bfloat16")
         self.model = build_model(mcfg).to(self.d.device).train()
+        if config.init_from:
+            warm_start(self.model, config.init_from)
+        for block in self.model.modules():
+            if isinstance(block, Block):
+                block.token_pad_multiple = config.token_pad_multiple
         if config.compile:
             self.model.recurse = torch.compile(self.model.recurse)
         self.opt = make_optimizer(config.optimizer, self.model.parameters(), 0.0, (config.beta1, config.beta2),
@@ -213,12 +235,13 @@ class Trainer:
         last_ckpt = last_eval = start
         window_t, window_step = start, self.step
         bar = _Progress(self.progress, cfg.max_steps, self.step)
+        batches = BatchPrefetcher(self.stream, self.d.device)
         try:
             while self.step < cfg.max_steps:
                 if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
                     break
                 self.step += 1
-                new = self.stream.batch(self.step, self.d.device)
+                new = batches.batch(self.step)
                 if carry is None:
                     carry, current = self.model.init_carry(new), new
                 else:
@@ -263,6 +286,7 @@ class Trainer:
                     self.save()
                     last_ckpt = time.perf_counter()
         finally:
+            batches.close()
             bar.close()
         self.save()
         window = [r for r in self.curve if "steps_per_s" in r]
