@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from redge.errors import RedgeInputError
 from redge.models.checkpoint import load_checkpoint, save_checkpoint
@@ -174,3 +174,19 @@ def test_cli_info_bad_inputs_exit_2_one_line(tmp_path: Path) -> None:
         assert str(path) in lines[0] and words in lines[0], lines[0]
         assert "Traceback" not in result.stderr
         assert result.stdout == ""
+
+
+def test_tensor_larger_than_a_shard_is_stored_in_row_blocks(tmp_path):
+    model = load_checkpoint(OFFICIAL)
+    table = model.puzzle_emb.weights
+    with torch.no_grad():
+        table.copy_(torch.randn_like(table))
+    limit = table.numel() * table.element_size() // 3 + 1  # the table needs 3+ shards; no shard may exceed it
+    folder = save_checkpoint(model, tmp_path / "run", max_shard_bytes=limit)
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) >= 3
+    again = load_checkpoint(folder).state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in model.state_dict().items())
+    with_blocks = [s for s in shards if any("#part" in k for k in load_file(s))]
+    with_blocks[-1].unlink()  # a missing block (the last one too) is an error naming the folder, not a smaller table
+    expect_error(folder, "row blocks")

@@ -359,6 +359,7 @@ def _read_redge(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Check
         if overlap:
             raise RedgeInputError(f"key {sorted(overlap)[0]!r} appears in more than one shard", shard)
         state.update(part)
+    state = _join_parts(state, path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise RedgeInputError(f"not a {FORMAT_NAME} (missing or wrong 'format' field)", path)
     if doc.get("version") != FORMAT_VERSION:
@@ -368,6 +369,48 @@ def _read_redge(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Check
     except (ConfigError, TypeError, KeyError) as exc:
         raise RedgeInputError(f"invalid config: {exc}", path) from None
     return config, state, CheckpointInfo(str(path), "redge", source, metadata=doc.get("metadata", {}))
+
+
+PART_MARK = "#part"
+
+
+def _split_large(state: dict[str, torch.Tensor], max_bytes: int) -> dict[str, torch.Tensor]:
+    """Tensors over `max_bytes` become row blocks `<key>#partIIIII-of-NNNNN` of at most `max_bytes` each."""
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        row_bytes = tensor[0].numel() * tensor.element_size() if tensor.ndim else 0
+        if tensor.ndim == 0 or tensor.numel() * tensor.element_size() <= max_bytes or row_bytes > max_bytes:
+            out[key] = tensor
+            continue
+        blocks = torch.split(tensor, max_bytes // row_bytes)
+        for i, block in enumerate(blocks):
+            out[f"{key}{PART_MARK}{i:05d}-of-{len(blocks):05d}"] = block.contiguous()
+    return out
+
+
+def _join_parts(state: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """Concatenate the row blocks written by `_split_large` (all n of them must be present)."""
+    parts: dict[str, dict[int, torch.Tensor]] = {}
+    counts: dict[str, set[str]] = {}
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        base, mark, tail = key.rpartition(PART_MARK)
+        index, _, count = tail.partition("-of-")
+        if mark and index.isdigit() and count.isdigit():
+            parts.setdefault(base, {})[int(index)] = tensor
+            counts.setdefault(base, set()).add(count)
+        else:
+            out[key] = tensor
+    for base, blocks in parts.items():
+        total = {int(c) for c in counts[base]}
+        if len(total) != 1 or sorted(blocks) != list(range(total.pop())) or base in out:
+            raise RedgeInputError(f"row blocks of {base!r} are incomplete or clash with a whole tensor "
+                                  f"(have parts {sorted(blocks)} of {sorted(counts[base])})", path)
+        try:
+            out[base] = torch.cat([blocks[i] for i in range(len(blocks))])
+        except RuntimeError as exc:
+            raise RedgeInputError(f"row blocks of {base!r} do not fit together ({exc})", path) from None
+    return out
 
 
 def _atomic_save_file(tensors: dict[str, torch.Tensor], dest: Path, metadata: dict[str, str]) -> None:
@@ -381,10 +424,14 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
 
     A path ending in `.safetensors` (without `max_shard_bytes`) gives one self-describing file; any other path
     becomes a directory with `config.json` and shards `model-0000i-of-0000n.safetensors` of at most
-    `max_shard_bytes` each (one tensor never spans shards). `metadata` (JSON-able) is stored with the config.
+    `max_shard_bytes` each. A tensor larger than that (ARC's puzzle-embedding table) is stored in row blocks
+    `<key>#part00000-of-0000n`, ... that the reader concatenates. `metadata` (JSON-able) is stored with
+    the config.
     """
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if max_shard_bytes:
+        state = _split_large(state, max_shard_bytes)
     doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "config": model.config.to_dict(),
            "metadata": metadata or {}}
     if path.suffix == ".safetensors" and max_shard_bytes is None:
