@@ -1,9 +1,13 @@
-"""A few dozen CPU training steps: the loss falls, checkpoints load, resume continues, HRM trains with Q-continue."""
+"""A few dozen CPU training steps: the loss falls, checkpoints load, resume and warm start continue, HRM trains with
+Q-continue, the padded mlp_t and the batch prefetcher change nothing."""
 import json
 
+import pytest
 import torch
 
+from redge.errors import RedgeInputError
 from redge.models.checkpoint import load_checkpoint
+from redge.train.data import BatchPrefetcher, open_stream
 from redge.train.loop import Trainer
 
 
@@ -37,3 +41,37 @@ def test_hrm_step_with_q_continue(micro_config, tmp_path):
     trainer.run()
     rows = [r for r in trainer.curve if "q_continue_loss" in r]
     assert rows and all(torch.isfinite(torch.tensor(r["lm_loss"])) for r in rows)
+
+
+def test_warm_start_copies_weights_and_refuses_other_shapes(micro_config, tmp_path):
+    Trainer(micro_config.replace(max_steps=4), tmp_path / "first", "cpu", progress=False).run()
+    saved = load_checkpoint(tmp_path / "first" / "model").state_dict()
+    warm = Trainer(micro_config.replace(init_from=str(tmp_path / "first" / "model")), tmp_path / "warm", "cpu",
+                   progress=False)
+    assert warm.step == 0 and not warm.opt.state
+    assert all(torch.equal(v, saved[k]) for k, v in warm.model.state_dict().items())
+    wider = micro_config.replace(model={**micro_config.model, "hidden_size": 32, "puzzle_emb_ndim": 32},
+                                 init_from=str(tmp_path / "first" / "model"))
+    with pytest.raises(RedgeInputError, match="do not fit"):
+        Trainer(wider, tmp_path / "wider", "cpu", progress=False)
+
+
+def test_padded_token_mlp_trains_identically(micro_config, tmp_path):
+    """`token_pad_multiple` only changes matrix shapes: the loss curve equals the unpadded one."""
+    plain = Trainer(micro_config.replace(max_steps=8), tmp_path / "plain", "cpu", progress=False)
+    plain.run()
+    padded = Trainer(micro_config.replace(max_steps=8, token_pad_multiple=16), tmp_path / "pad", "cpu", progress=False)
+    padded.run()
+    losses = [[r["lm_loss"] for r in t.curve if "lm_loss" in r] for t in (plain, padded)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+def test_prefetched_batches_equal_direct_ones(micro_config):
+    stream = open_stream(micro_config.data, None, "sudoku", 0, 8)
+    batches = BatchPrefetcher(stream, torch.device("cpu"))
+    try:
+        for step in (1, 2, 3, 7):  # in order, then a jump (nothing prefetched for it)
+            got, want = batches.batch(step), stream.batch(step)
+            assert all(torch.equal(got[k], want[k]) for k in want)
+    finally:
+        batches.close()
