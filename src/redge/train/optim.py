@@ -90,12 +90,12 @@ class SparseSignSGD:
             dist.all_gather_into_tensor(all_grad, grad.contiguous())
             dist.all_gather_into_tensor(all_ids, ids.contiguous())
             grad, ids = all_grad, all_ids
-        # Dense over the table (no `unique`, whose data-dependent size would stall the GPU queue every step).
-        weights = self.embedding.weights
-        summed = grad.new_zeros((weights.shape[0], grad.shape[1])).index_add_(0, ids.long(), grad)
-        touched = torch.zeros(weights.shape[0], dtype=torch.bool, device=weights.device).index_fill_(0, ids.long(), True)
-        rows = weights * (1 - self.lr * self.weight_decay) - self.lr * torch.sign(summed)
-        weights.copy_(torch.where(touched[:, None], rows.to(weights.dtype), weights))
+        # Gradients are summed per identifier in a table-sized buffer rather than through `unique`, whose
+        # data-dependent size would stall the GPU queue every step; rows of repeated identifiers get the same value.
+        weights, ids = self.embedding.weights, ids.long()
+        summed = grad.new_zeros((weights.shape[0], grad.shape[1])).index_add_(0, ids, grad)[ids]
+        rows = weights[ids] * (1 - self.lr * self.weight_decay) - self.lr * torch.sign(summed)
+        weights[ids] = rows.to(weights.dtype)
         self.embedding.local_weights = None
 
 
