@@ -1,4 +1,5 @@
-"""Maze-Hard: generated mazes satisfy every property; the checks catch broken ones; BFS is right."""
+"""Maze-Hard: generated mazes satisfy every property; the checks catch broken ones; BFS is right; the test split
+is fixed by the seed (not the train size) and disjoint from train."""
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +16,10 @@ from redge.tasks.format import validate_dataset
 # sha256 of the questions then answers (character grids) of generate(6, default_rng(0), batch=2048): a seed's mazes
 # must not change when the generator is optimised.
 SEED0_DIGEST = "b38caee091de81331a227d30b8ba303917a996b35e1817b51571e6d752741056"
+# The same digest per split of generate_splits(train_size=2, test_size=3, seed=0): pins the split streams
+# (SeedSequence(0).spawn(2)) that build uses, so a seed's train and test mazes do not change silently.
+SPLITS_SEED0_DIGESTS = {"train": "31b3eb8e44adb4b2ff682a9e27ce83f8f2c5ff4fe3989feebda4c7b0736b2e8a",
+                        "test": "14540da6bda29b37cb3077d321c5156ad178dc1053e94de7f742e70ffbb11f0e"}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +38,43 @@ def test_seed_gives_the_same_mazes(generated: tuple[np.ndarray, np.ndarray, np.n
     q, a, lens = generated
     assert hashlib.sha256(q.tobytes() + a.tobytes()).hexdigest() == SEED0_DIGEST
     assert lens.tolist() == [112, 114, 111, 111, 111, 113]
+
+
+def test_seed_gives_the_same_splits() -> None:
+    splits = maze.generate_splits(2, 3, seed=0, progress=False)
+    digests = {s: hashlib.sha256(q.tobytes() + a.tobytes()).hexdigest() for s, (q, a, _) in splits.items()}
+    assert digests == SPLITS_SEED0_DIGESTS
+    assert splits["train"][2].tolist() == [114, 111] and splits["test"][2].tolist() == [111, 114, 112]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """The same seed built with train sizes 2 and 5 (test size 3 both times): {train_size: folder}."""
+    root = tmp_path_factory.mktemp("maze_builds")
+    for train_size in (2, 5):
+        maze.build(root / str(train_size), train_size=train_size, test_size=3, seed=0, progress=False)
+    return {n: root / str(n) for n in (2, 5)}
+
+
+def test_test_split_does_not_depend_on_train_size(builds: dict[int, Path]) -> None:
+    files = sorted(p.relative_to(builds[2]) for p in (builds[2] / "test").iterdir()) + [Path("csv/test.csv")]
+    assert len(files) > 2
+    for f in files:
+        assert (builds[2] / f).read_bytes() == (builds[5] / f).read_bytes(), f
+
+
+def test_train_split_is_disjoint_from_test_and_grows_by_prefix(builds: dict[int, Path]) -> None:
+    small, large = validate_dataset(builds[2]), validate_dataset(builds[5])
+    test_rows = {r.tobytes() for r in np.asarray(large["test"].inputs)}
+    for splits in (small, large):
+        assert not test_rows & {r.tobytes() for r in np.asarray(splits["train"].inputs)}
+    assert np.array_equal(np.asarray(large["train"].inputs)[:2], small["train"].inputs)
+
+
+def test_excluded_mazes_are_replaced_by_the_next_candidate() -> None:
+    q, a, lens = maze.generate(4, np.random.default_rng(0), batch=2048, progress=False)
+    kept = maze.generate(3, np.random.default_rng(0), batch=2048, progress=False, exclude={q[0].tobytes()})
+    assert np.array_equal(kept[0], q[1:]) and np.array_equal(kept[1], a[1:]) and kept[2].tolist() == lens[1:].tolist()
 
 
 def test_bit_rows_round_trip() -> None:

@@ -13,6 +13,7 @@ path 5; vocab 6, seq_len 900, every cell supervised.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -144,18 +145,21 @@ def _trace(dist: np.ndarray, goal: np.ndarray) -> np.ndarray:
 
 
 def generate(n: int, rng: np.random.Generator, size: int = 30, wall_range: tuple[float, float] = (0.3, 0.5),
-             min_path: int = 110, batch: int = 4096, progress: bool = True
+             min_path: int = 110, batch: int = 4096, progress: bool = True, exclude: Iterable[bytes] = ()
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` mazes as character grids: ``(questions [n, size*size], answers [n, size*size], path_lengths [n])``.
 
     Per candidate: a wall count uniform in ``wall_range`` placed uniformly at random; a random open cell;
     the start is a random farthest cell from it (a BFS sweep); the goal is uniform among the cells more than
-    ``min_path`` moves from the start. Candidates without such a cell, and duplicates, are discarded. Both
-    sweeps run bit-parallel over ``batch`` candidates; the path is traced on the kept ones only.
+    ``min_path`` moves from the start. Candidates without such a cell, duplicates, and candidates whose question
+    bytes are in ``exclude`` (e.g. the test split, when generating train) are discarded and the next candidate is
+    taken. Both sweeps run bit-parallel over ``batch`` candidates; the path is traced on the kept ones only.
+    The random draws do not depend on ``n``, so a fresh generator of one seed gives ``generate(m)[:n]`` for
+    ``generate(n)``, ``n <= m``.
     """
     cells = size * size
     lo, hi = int(np.ceil(wall_range[0] * cells)), int(np.floor(wall_range[1] * cells))
-    qs, ans, lens, seen = [], [], [], set()
+    qs, ans, lens, seen = [], [], [], set(exclude)
     with progress_bar("maze generate", n, progress) as advance:
         while len(qs) < n:
             keys = rng.random((batch, cells))
@@ -188,7 +192,8 @@ def generate(n: int, rng: np.random.Generator, size: int = 30, wall_range: tuple
                     ans.append(a[i])
                     lens.append(int(length[i]))
                     advance(1)
-    return np.stack(qs), np.stack(ans), np.asarray(lens)
+    return (np.asarray(qs, np.uint8).reshape(n, cells), np.asarray(ans, np.uint8).reshape(n, cells),
+            np.asarray(lens, np.int64))
 
 
 def check_mazes(inputs: np.ndarray, labels: np.ndarray, min_path: int = 110,
@@ -251,11 +256,49 @@ def read_maze_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return raw.questions, raw.answers
 
 
+def split_rngs(seed: int) -> dict[str, np.random.Generator]:
+    """Two independent generators derived from ``seed``: ``SeedSequence(seed).spawn(2)``, child 0 train, child 1 test.
+
+    Why: with one shared stream the test mazes were drawn after the train mazes, so the held-out set changed with
+    the train size; separate streams keep each split a function of its own size (and the seed) only.
+    """
+    train, test = np.random.SeedSequence(seed).spawn(2)
+    return {"train": np.random.default_rng(train), "test": np.random.default_rng(test)}
+
+
+def generate_splits(train_size: int, test_size: int, seed: int = 0, min_path: int = 110, progress: bool = True
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Generate the test split, then the train split, each from its own stream of :func:`split_rngs`.
+
+    The test split depends only on ``(seed, test_size, min_path)``, so every train size is scored on the same
+    held-out mazes. The train split depends on ``(seed, train_size, min_path)`` and is disjoint from the test
+    split: a train candidate whose question equals a test maze is discarded and the train stream's next candidate
+    takes its place (deterministic; a repeat of a random 30x30 grid is very unlikely, so the train mazes almost
+    never depend on the test split).
+    Returns ``{split: (questions, answers, path_lengths)}`` as :func:`generate` does.
+    """
+    rngs = split_rngs(seed)
+    test = generate(test_size, rngs["test"], min_path=min_path, progress=progress)
+    train = generate(train_size, rngs["train"], min_path=min_path, progress=progress,
+                     exclude={q.tobytes() for q in test[0]})
+    return {"train": train, "test": test}
+
+
+def _write_csvs(out: str | Path, seed: int, splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Write generated splits as ``out/csv/{split}.csv`` in the HRM layout (rating = shortest path length)."""
+    for s, (qs, ans, lens) in splits.items():
+        write_puzzle_csv(Path(out) / "csv" / f"{s}.csv", [f"redge-maze-seed{seed}"] * len(qs),
+                         [r.tobytes().decode() for r in qs], [r.tobytes().decode() for r in ans], lens.tolist())
+
+
 def build(out: str | Path, train_size: int = 1000, test_size: int = 1000, seed: int = 0, min_path: int = 110,
           aug: bool = False, csv_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Build Maze-Hard into ``out``: generate (or read HRM's ``train.csv``/``test.csv`` from ``csv_dir``).
 
-    Generated mazes are also written as ``out/csv/{train,test}.csv`` (the HRM layout, rating = path length).
+    Generated splits come from :func:`generate_splits`: the test split is the same for every ``train_size``
+    (it depends on ``seed``, ``test_size`` and ``min_path`` only), and no train maze equals a test maze (train
+    candidates that do are dropped and replaced from the train stream). They are also written as
+    ``out/csv/{train,test}.csv`` (the HRM layout, rating = path length).
     Returns a summary including the generation rate in mazes per second.
     """
     summary: dict = {"seed": seed, "aug": aug}
@@ -263,17 +306,13 @@ def build(out: str | Path, train_size: int = 1000, test_size: int = 1000, seed: 
         sets = {s: read_maze_csv(Path(csv_dir) / f"{s}.csv") for s in ("train", "test")}
         summary["csv_dir"] = str(csv_dir)
     else:
-        rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
-        q, a, lens = generate(train_size + test_size, rng, min_path=min_path, progress=progress)
-        summary.update(min_path=min_path, mazes_per_s=round(len(q) / (time.perf_counter() - t0), 1),
-                       mean_path=float(lens.mean()))
-        sets = {"train": (q[:train_size], a[:train_size]), "test": (q[train_size:], a[train_size:])}
-        for s, (qs, ans) in sets.items():
-            part = lens[:train_size] if s == "train" else lens[train_size:]
-            write_puzzle_csv(Path(out) / "csv" / f"{s}.csv", [f"redge-maze-seed{seed}"] * len(qs),
-                             [r.tobytes().decode() for r in qs], [r.tobytes().decode() for r in ans],
-                             part.tolist())
+        generated = generate_splits(train_size, test_size, seed, min_path, progress)
+        lens = np.concatenate([g[2] for g in generated.values()])
+        summary.update(min_path=min_path, rng="SeedSequence(seed).spawn(2): train, test",
+                       mazes_per_s=round(len(lens) / (time.perf_counter() - t0), 1), mean_path=float(lens.mean()))
+        _write_csvs(out, seed, generated)
+        sets = {s: (qs, ans) for s, (qs, ans, _) in generated.items()}
     for s, (qs, ans) in sets.items():
         write_split(out, s, qs, ans, aug=aug and s == "train")
         summary[f"{s}_mazes"] = len(qs)
