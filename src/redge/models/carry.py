@@ -37,6 +37,15 @@ class Carry:
     def detach(self) -> Carry:
         return Carry(self.z_H.detach(), self.z_L.detach(), self.steps, self.halted)
 
+    def rows(self, index: slice) -> Carry:
+        """The carry of some rows (a micro-batch of a training step)."""
+        return Carry(self.z_H[index], self.z_L[index], self.steps[index], self.halted[index])
+
+    @staticmethod
+    def cat(parts: list[Carry]) -> Carry:
+        """Rows of several carries stacked back into one batch (inverse of `rows` over consecutive slices)."""
+        return Carry(*(torch.cat([getattr(p, name) for p in parts]) for name in ("z_H", "z_L", "steps", "halted")))
+
 
 class RecursiveReasoner(nn.Module):
     """Shared I/O and ACT logic of TRM and HRM; subclasses implement `recurse`."""

@@ -87,23 +87,23 @@ class PuzzleEmbedding(nn.Module):
     """Per-puzzle-identifier embedding table, stored as the persistent buffer `weights` [N_ids, ndim].
 
     It is a buffer, not a parameter (official: excluded from the parameter count, trained by a sparse SignSGD
-    optimizer). In training mode the rows of the batch are gathered into a leaf tensor `local_weights` that
-    receives the gradient, with their ids in `local_ids`; the sparse optimizer scatters the update back.
+    optimizer). In training mode each forward gathers its rows into a leaf tensor that receives the gradient and
+    appends it, with the ids, to `gathered`; the sparse optimizer scatters the update back and empties the list
+    (several forwards per optimizer step when a batch is processed in micro-batches).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
         self.weights = nn.Buffer(torch.zeros(num_embeddings, embedding_dim), persistent=True)
-        self.local_weights: torch.Tensor | None = None
-        self.local_ids: torch.Tensor | None = None
+        self.gathered: list[tuple[torch.Tensor, torch.Tensor]] = []  # (leaf rows, their ids) per training forward
 
     def forward(self, ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         rows = self.weights[ids]
-        if not self.training:
+        if not self.training or not torch.is_grad_enabled():
             return rows.to(dtype)
-        self.local_ids = ids
-        self.local_weights = rows.detach().requires_grad_(True)
-        return self.local_weights.to(dtype)
+        leaf = rows.detach().requires_grad_(True)
+        self.gathered.append((leaf, ids))
+        return leaf.to(dtype)
 
 
 class RotaryEmbedding(nn.Module):

@@ -29,6 +29,7 @@ class TrainConfig:
     augment: str = "sudoku"  # none | sudoku | dihedral, applied on the fly
     eval_data: dict[str, str] = field(default_factory=dict)  # name -> dataset folder (its `test` split)
     global_batch_size: int = 768
+    micro_batch_size: int | None = None  # rows per forward/backward (same gradients, less memory); None: all local rows
     lr: float = 1e-4
     lr_warmup_steps: int = 2000
     beta1: float = 0.9

@@ -78,11 +78,12 @@ class SparseSignSGD:
 
     @torch.no_grad()
     def step(self) -> None:
-        """Apply the update for the rows of the last forward, then drop the local gradient rows."""
-        local, ids = self.embedding.local_weights, self.embedding.local_ids
-        if local is None or local.grad is None:
+        """Apply the update for the rows gathered since the last step (all micro-batches), then drop them."""
+        used = [(leaf.grad, ids) for leaf, ids in self.embedding.gathered if leaf.grad is not None]
+        self.embedding.gathered = []
+        if not used:
             return
-        grad = local.grad
+        grad, ids = torch.cat([g for g, _ in used]), torch.cat([i for _, i in used])
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             world = dist.get_world_size()
             all_grad = grad.new_empty((world * grad.shape[0], grad.shape[1]))
@@ -96,7 +97,6 @@ class SparseSignSGD:
         summed = grad.new_zeros((weights.shape[0], grad.shape[1])).index_add_(0, ids, grad)[ids]
         rows = weights[ids] * (1 - self.lr * self.weight_decay) - self.lr * torch.sign(summed)
         weights[ids] = rows.to(weights.dtype)
-        self.embedding.local_weights = None
 
 
 def warmup_constant_lr(step: int, base_lr: float, warmup_steps: int) -> float:
