@@ -69,26 +69,24 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
 
     from redge.cli import path_arg
     from redge.errors import RedgeInputError
-    from redge.study.parallel import Ranks
+    from redge.ranks import joined
+    from redge.study.parallel import sweep_device
     from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
 
     if threads < 1:
         raise RedgeInputError(f"--threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
-    ranks = Ranks()
     keys: list[str] = []
-    try:
+    with joined(sweep_device()) as ranks:
         for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
             spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
                              parse_cycles(cycles), depth, batch_size, limit)
-            show = _show_progress(as_json) and ranks.is_main
+            show = _show_progress(as_json) and ranks.main
             with Progress(transient=True, disable=not show) as bar:
                 task = bar.add_task(f"sweep {ckpt.name}", total=None)
                 keys += run_sweep(spec, store, ranks,
                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
-    finally:
-        ranks.close()
-    return keys, ranks.is_main
+    return keys, ranks.main
 
 
 def fidelity_table(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ For each batch, the FP32 reference (the checkpoint at its own T, n) and every pe
 one ACT step at a time (`fidelity.lockstep`); after each step each variant's outputs are scored and its carry is
 compared with the reference carry of the same step, so depths 1..D cost one D-step run and no trajectory is kept.
 Each round of batches is written to the runs store in one transaction (`store.RunStore`); a re-run skips the
-batches already there. Under `torchrun`, batch i goes to rank i mod world and rank 0 writes (`parallel.Ranks`).
+batches already there. Under `torchrun`, batch i goes to rank i mod world and rank 0 writes (`parallel`).
 """
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from redge.errors import RedgeInputError
 from redge.models import Batch, RecursiveReasoner
 from redge.models.checkpoint import load_checkpoint
 from redge.quant import QuantRecipe, load_recipe, quantize_
+from redge.ranks import Ranks, join
 from redge.study import evaluate
 from redge.study.fidelity import carry_cosines, lockstep
 from redge.study.flops import flop_count
 from redge.study.memory import carry_bytes, weight_bytes
-from redge.study.parallel import Ranks
+from redge.study.parallel import broadcast, gather, sweep_device
 from redge.study.records import BatchRecord, StepRecorder
 from redge.study.store import RunStore, digest, hash_files, run_key
 from redge.tasks.format import PuzzleSplit, load_split
@@ -215,7 +216,7 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
 
     Every rank must call this with the same spec; only rank 0 reads and writes the store.
     """
-    ranks = ranks or Ranks()
+    ranks = ranks or join(sweep_device())
     model = load_checkpoint(spec.checkpoint).eval().to(ranks.device)
     depth = spec.depth
     if depth < 1:
@@ -227,20 +228,20 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
     keys = [run_key(ckpt_hash, data.hash, {**v.describe(), "depth": depth}) for v in variants]
 
     done: dict[str, set[int]] = {}
-    if ranks.is_main:
+    if ranks.main:
         with RunStore(store_path) as store:
             done = store.done_batches(keys)
-    done = ranks.broadcast(done)
+    done = broadcast(ranks, done)
     pending = [i for i, k in enumerate(keys) if len(done[k]) < data.n_batches]
     calib = [{k: v.to(ranks.device) for k, v in b.items()} for b in data.calib]
     models = {i: build_variant_model(model, variants[i], calib) for i in pending}
-    if ranks.is_main and pending:
+    if ranks.main and pending:
         with RunStore(store_path) as store:
             for i in pending:
                 meta = _variant_meta(spec, data, model, models[i], variants[i], depth)
                 store.register(keys[i], ckpt_hash, data.hash, meta, data.n_batches)
 
-    store = RunStore(store_path) if ranks.is_main else None
+    store = RunStore(store_path) if ranks.main else None
     try:
         mine: list[tuple[str, int, BatchRecord]] = []
         for b, batch, n_real in data.batches():
@@ -251,11 +252,11 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
                 records = record_batch(model, entries, batch, n_real, depth, data.blank_tokens, ranks.device)
                 mine.extend((keys[i], b, r) for i, r in zip(todo, records, strict=True))
             if b % ranks.world == ranks.world - 1 or b == data.n_batches - 1:
-                gathered = ranks.gather(mine)
+                gathered = gather(ranks, mine)
                 mine = []
                 if store is not None:
                     store.write_batches(row for part in gathered for row in part)
-                if progress is not None and ranks.is_main:
+                if progress is not None and ranks.main:
                     progress(b + 1, data.n_batches)
     finally:
         if store is not None:

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
         from redge.cli import emit_json
+        from redge.ranks import joined
         from redge.tasks.format import write_json
         from redge.train.configs import apply_overrides, get_config, parse_overrides
         from redge.train.data import ensure_data
@@ -45,8 +46,9 @@ def register(app: typer.Typer) -> None:
         for path in {*cfg.data, *cfg.eval_data.values()}:
             ensure_data(path)
         out = out or Path("runs") / f"train-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        trainer = Trainer(cfg, out, device, resume, progress=not as_json)
-        summary = trainer.run()
+        with joined(device):  # every rank leaves the job before rank 0 evaluates and the processes exit
+            trainer = Trainer(cfg, out, device, resume, progress=not as_json)
+            summary = trainer.run()
         if final_eval and trainer.d.main:
             summary["eval"] = trainer.evaluate(tuple(_parse_depths(DEPTHS)))
             write_json(Path(out) / "eval.json", summary["eval"])

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, bui
 from redge.models.checkpoint import load_checkpoint, save_checkpoint
 from redge.models.layers import Block
 from redge.atomic import atomic_write
+from redge.ranks import Ranks, join
 from redge.tasks.format import load_split, write_json
 from redge.train.configs import TrainConfig
 from redge.train.data import BatchPrefetcher, PuzzleStream, open_stream
@@ -37,33 +37,6 @@ from redge.train.losses import act_loss
 from redge.train.optim import SparseSignSGD, make_optimizer, warmup_constant_lr
 
 MAX_SHARD_BYTES = 15 * 1024 * 1024  # tensor bytes per shard: with its header a file stays under 16 MiB
-
-
-@dataclass
-class Dist:
-    """This process's place in a torchrun job (world 1 without torchrun)."""
-
-    rank: int = 0
-    world: int = 1
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def main(self) -> bool:
-        """Rank 0: the process that writes files and evaluates."""
-        return self.rank == 0
-
-
-def setup_distributed(device: str | None) -> Dist:
-    """Join the torchrun process group when WORLD_SIZE > 1 (nccl on CUDA, gloo on CPU) and pick the device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu") if device in (None, "cuda") else torch.device(device)
-    if use_cuda:
-        torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo", device_id=dev if use_cuda else None)
-    return Dist(dist.get_rank() if world > 1 else 0, world, dev)
 
 
 def model_config_for(config: TrainConfig, stream: PuzzleStream) -> ModelConfig:
@@ -116,7 +89,7 @@ def all_reduce_grads(model: RecursiveReasoner) -> None:
         offset += g.numel()
 
 
-def _reduce_metrics(sums: dict[str, torch.Tensor], d: Dist) -> dict[str, float]:
+def _reduce_metrics(sums: dict[str, torch.Tensor], d: Ranks) -> dict[str, float]:
     """Sum the window's metrics over ranks: accuracies per halted row, losses per row."""
     keys = sorted(sums)
     vec = torch.stack([torch.as_tensor(sums[k], device=d.device).double() for k in keys])
@@ -137,7 +110,7 @@ class Trainer:
                  progress: bool = True) -> None:
         self.config = config
         self.out = Path(out_dir)
-        self.d = setup_distributed(device)
+        self.d = join(device)
         self.progress = progress and self.d.main
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         self.stream = open_stream(config.data, config.data_weights, config.augment, config.seed,
