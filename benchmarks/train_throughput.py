@@ -20,6 +20,7 @@ OFFICIAL = {"trm-mlp-sudoku": {"official compiled": 7.53, "official eager": 2.9,
 
 def main() -> None:
     """Parse arguments, run the measurement, print the table (rank 0)."""
+    from redge.ranks import joined
     from redge.train.configs import apply_overrides, get_config, parse_overrides
     from redge.train.loop import Trainer
 
@@ -33,7 +34,7 @@ def main() -> None:
     cfg = apply_overrides(get_config(args.config), parse_overrides(args.overrides))
     cfg = cfg.replace(max_steps=2 * args.steps, log_every=args.steps, max_minutes=None, eval_data={},
                       eval_every_minutes=None, checkpoint_every_minutes=None)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, joined(args.device):
         trainer = Trainer(cfg, tmp, args.device, progress=False)
         summary = trainer.run()
     if not trainer.d.main:

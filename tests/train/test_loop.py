@@ -75,3 +75,17 @@ def test_prefetched_batches_equal_direct_ones(micro_config):
             assert all(torch.equal(got[k], want[k]) for k in want)
     finally:
         batches.close()
+
+
+def test_micro_batches_train_like_the_whole_batch(micro_config, tmp_path):
+    """Rows processed 3 at a time (the last part smaller) give the loss curve and weights of the whole batch of 8."""
+    runs = {}
+    for name, micro in (("whole", None), ("micro", 3)):
+        trainer = Trainer(micro_config.replace(max_steps=8, micro_batch_size=micro, log_every=2), tmp_path / name,
+                          "cpu", progress=False)
+        trainer.run()
+        runs[name] = trainer
+    losses = [[r["lm_loss"] for r in runs[n].curve if "lm_loss" in r] for n in ("whole", "micro")]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+    whole, micro = (runs[n].model.state_dict() for n in ("whole", "micro"))
+    assert all(torch.allclose(whole[k], micro[k], atol=1e-5) for k in whole)

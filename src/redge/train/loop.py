@@ -193,6 +193,26 @@ class Trainer:
         return res
 
     # -------------------------------------------------------------------------------------------------- run
+    def _forward_backward(self, carry: Carry, batch: dict[str, torch.Tensor]) -> tuple[Carry, dict[str, torch.Tensor]]:
+        """One ACT step of every local row with its loss back-propagated (divided by the global batch), in
+        micro-batches of `micro_batch_size` rows when set: the gradients add up to the whole batch's, in less memory.
+        Returns the new carry and the summed metrics."""
+        rows = batch["labels"].shape[0]
+        size = self.config.micro_batch_size or rows
+        carries: list[Carry] = []
+        sums: dict[str, torch.Tensor] = {}
+        for start in range(0, rows, size):
+            part = slice(start, start + size)
+            part_batch = {k: v[part] for k, v in batch.items()}
+            new_carry, outputs = self.model.step(carry.rows(part), part_batch)
+            if not self.model.config.no_ACT_continue:
+                outputs["target_q_continue"] = q_continue_target(self.model, new_carry, part_batch)
+            loss, metrics = act_loss(outputs, part_batch["labels"], new_carry.halted, new_carry.steps, self.config.loss)
+            (loss / self.config.global_batch_size).backward()
+            carries.append(new_carry)
+            sums = {k: sums.get(k, 0) + v.detach() for k, v in metrics.items()}
+        return (carries[0] if len(carries) == 1 else Carry.cat(carries)), sums
+
     def run(self) -> dict[str, Any]:
         """Train to the step or time limit; returns a summary (steps, minutes, steps/s, last metrics)."""
         cfg = self.config
@@ -220,11 +240,7 @@ class Trainer:
                 else:
                     current = {k: torch.where(carry.halted.view(-1, *([1] * (v.ndim - 1))), new[k], current[k])
                                for k, v in new.items()}
-                carry, outputs = self.model.step(carry, current)
-                if not self.model.config.no_ACT_continue:
-                    outputs["target_q_continue"] = q_continue_target(self.model, carry, current)
-                loss, metrics = act_loss(outputs, current["labels"], carry.halted, carry.steps, cfg.loss)
-                (loss / cfg.global_batch_size).backward()
+                carry, metrics = self._forward_backward(carry, current)
                 if self.d.world > 1:
                     all_reduce_grads(self.model)
                 lr = warmup_constant_lr(self.step, cfg.lr, cfg.lr_warmup_steps)
@@ -296,9 +312,3 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def train(config: TrainConfig, out_dir: str | Path, device: str | None = None, resume: bool = False,
-          progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) one training run and return its summary."""
-    return Trainer(config, out_dir, device, resume, progress).run()
