@@ -94,16 +94,19 @@ CONFIGS: dict[str, TrainConfig] = {
                                   "pos_encodings": "rope", "halt_max_steps": 16, "halt_exploration_prob": 0.1,
                                   "no_ACT_continue": False},
         data=_SUDOKU_DATA, eval_data=_SUDOKU_EVAL, lr_warmup_steps=1000, ema=None, eval_every_minutes=2.0),
+    # The 900-token configs (official `H_cycles=3 L_cycles=4`) run 384 rows per forward: 768 at once ran out of
+    # one H200's 140 GB (ARC, 2026-11-29); micro-batches give the same gradients.
     "trm-att-maze": TrainConfig(
-        name="trm-att-maze", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope"},
+        name="trm-att-maze", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
         data=["runs/refdata/maze-hard"], augment="dihedral", eval_data={"maze": "runs/refdata/maze-hard"},
-        lr_warmup_steps=1000, eval_every_minutes=4.0),
+        lr_warmup_steps=1000, eval_every_minutes=4.0, micro_batch_size=384),
     # ARC-AGI-1 (+ ConceptARC) as the official README run (`arch.L_cycles=4 ema=True`, ARC recipe of
     # cfg_pretrain.yaml): data from `redge data build arc --num-aug 50 --out runs/refdata/arc1-aug50`.
     "trm-att-arc": TrainConfig(
         name="trm-att-arc", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
         data=["runs/refdata/arc1-aug50"], augment="none", eval_data={"arc": "runs/refdata/arc1-aug50"},
-        weight_decay=0.1, puzzle_emb_lr=1e-2, puzzle_emb_weight_decay=0.1, eval_every_minutes=4.0),
+        weight_decay=0.1, puzzle_emb_lr=1e-2, puzzle_emb_weight_decay=0.1, eval_every_minutes=4.0,
+        micro_batch_size=384),
 }
 
 
