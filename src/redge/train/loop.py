@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 from redge.errors import RedgeInputError
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
-from redge.models.checkpoint import load_checkpoint, save_checkpoint
+from redge.models.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
 from redge.models.layers import Block
 from redge.atomic import atomic_write
 from redge.ranks import Ranks, join
@@ -53,17 +53,11 @@ def model_config_for(config: TrainConfig, stream: PuzzleStream) -> ModelConfig:
 def warm_start(model: RecursiveReasoner, checkpoint: str | Path) -> None:
     """Copy a checkpoint's weights into `model` (same architecture and puzzle-embedding rows, else an input error):
     a run that continues where another machine's run stopped, with a fresh optimizer."""
-    source = load_checkpoint(checkpoint).state_dict()
-    target = model.state_dict()
-    wrong = sorted(k for k in target.keys() | source.keys()
-                   if k not in source or k not in target or source[k].shape != target[k].shape)
-    if wrong:
-        detail = ", ".join(f"{k} {tuple(source[k].shape) if k in source else 'missing'} vs "
-                           f"{tuple(target[k].shape) if k in target else 'missing'}" for k in wrong[:4])
-        raise RedgeInputError(f"init_from: weights do not fit this run's model ({detail})", checkpoint)
-    with torch.no_grad():
-        for k, v in target.items():
-            v.copy_(source[k])
+    try:
+        state = check_state_dict(model, load_checkpoint(checkpoint).state_dict(), Path(checkpoint))
+    except RedgeInputError as exc:  # the message already names the checkpoint
+        raise RedgeInputError(f"init_from: weights do not fit this run's model ({exc})") from None
+    model.load_state_dict(state)
 
 
 def q_continue_target(model: RecursiveReasoner, carry: Carry, batch: dict[str, torch.Tensor]) -> torch.Tensor:
