@@ -77,5 +77,6 @@ def main() -> None:
     args.out.write_text(json.dumps({"cpu_count": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                                     "results": rows}, indent=2))
 
+
 if __name__ == "__main__":
     main()
