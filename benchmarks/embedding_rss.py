@@ -51,7 +51,11 @@ def child(mode: str, emb: Path, hidden: int) -> dict:
     import numpy as np
     import torch
 
-    from redge.deploy.embeddings import HEADER_SIZE, EmbeddingFile, stream_puzzle_embeddings
+    from redge.deploy.embeddings import (
+        HEADER_SIZE,
+        EmbeddingFile,
+        stream_puzzle_embeddings,
+    )
     from redge.models import ModelConfig, build_model
 
     torch.manual_seed(0)

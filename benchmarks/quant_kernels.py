@@ -35,7 +35,8 @@ def _variants(base: torch.nn.Module) -> dict[str, tuple[torch.nn.Module, int | N
         set_mode(model, "packed")
         out[label] = (model, model.quant_report.total_bytes)
     try:
-        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_ as ao_quantize
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig
+        from torchao.quantization import quantize_ as ao_quantize
     except ImportError:
         return out
     ao = copy.deepcopy(base)

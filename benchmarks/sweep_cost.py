@@ -17,10 +17,17 @@ from pathlib import Path
 
 import torch
 
+from redge.core.jsonio import write_json
 from redge.models.checkpoint import load_checkpoint
 from redge.quant.spec import load_recipe
-from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, Variant, build_variant_model, load_data, record_batch
-from redge.tasks.format import write_json
+from redge.study.sweep import (
+    DEFAULT_RECIPES,
+    SweepSpec,
+    Variant,
+    build_variant_model,
+    load_data,
+    record_batch,
+)
 from redge.tasks.metrics import cell_accuracy, exact_accuracy
 
 

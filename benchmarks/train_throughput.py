@@ -20,7 +20,7 @@ OFFICIAL = {"trm-mlp-sudoku": {"official compiled": 7.53, "official eager": 2.9,
 
 def main() -> None:
     """Parse arguments, run the measurement, print the table (rank 0)."""
-    from redge.ranks import joined
+    from redge.core.ranks import joined
     from redge.train.configs import apply_overrides, get_config, parse_overrides
     from redge.train.loop import Trainer
 

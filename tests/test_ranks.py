@@ -1,9 +1,9 @@
-"""`redge.ranks` outside torchrun: one process, rank 0, no group to join or leave (the 2-process case is
+"""`redge.core.ranks` outside torchrun: one process, rank 0, no group to join or leave (the 2-process case is
 tests/train/test_ddp.py)."""
 import torch
 import torch.distributed as dist
 
-from redge.ranks import join, joined, leave
+from redge.core.ranks import join, joined, leave
 
 
 def test_single_process_place_and_safe_leave(monkeypatch):

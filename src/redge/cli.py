@@ -54,7 +54,7 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: runs the app and maps known errors to exit code 2."""
-    from redge.errors import RedgeInputError
+    from redge.core.errors import RedgeInputError
 
     _register_commands()
     args = sys.argv[1:] if argv is None else argv

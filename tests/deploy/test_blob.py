@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from redge.deploy.blob import (ENTRY_SIZE, HEADER_SIZE, TensorMeta, blob_size, pack_nibbles, parse_blob, read_blob,
-                               unpack_nibbles, write_blob)
+from redge.core.errors import RedgeInputError
+from redge.deploy.blob import (
+    ENTRY_SIZE,
+    HEADER_SIZE,
+    TensorMeta,
+    blob_size,
+    pack_nibbles,
+    parse_blob,
+    read_blob,
+    unpack_nibbles,
+    write_blob,
+)
 from redge.deploy.pack import blob_entries, export, model_weights
-from redge.errors import RedgeInputError
 from redge.models import build_model
 from redge.quant.apply import quantize_
 from redge.quant.spec import QuantRecipe, QuantSpec, Rule, load_recipe

@@ -4,8 +4,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from redge.deploy.embeddings import HEADER_SIZE, EmbeddingFile, save_table, stream_puzzle_embeddings
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
+from redge.deploy.embeddings import (
+    HEADER_SIZE,
+    EmbeddingFile,
+    save_table,
+    stream_puzzle_embeddings,
+)
 from redge.models import build_model
 
 

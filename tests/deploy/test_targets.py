@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from redge.core.errors import RedgeInputError
 from redge.deploy.plan import plan_config
 from redge.deploy.targets import BUILTIN, load_target, parse_size
-from redge.errors import RedgeInputError
 from tests.deploy.conftest import TRM_ATT_SUDOKU
 
 USER = """

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.models.checkpoint import load_checkpoint, save_checkpoint
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "fixtures" / "official" / "trm_att_rope" / "step_100"

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.models import ModelConfig, build_model
 from redge.quant.apply import quantize_, set_mode
 from redge.quant.modules import QuantLinear

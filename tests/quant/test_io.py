@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from redge.cli import main
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.models import ModelConfig, build_model
 from redge.models.checkpoint import load_checkpoint, save_checkpoint
 from redge.quant.apply import quantize_

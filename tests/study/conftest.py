@@ -9,7 +9,12 @@ import torch
 
 from redge.models import ModelConfig, build_model
 from redge.models.checkpoint import save_checkpoint
-from redge.tasks.format import grid_metadata, save_identifiers, save_split, single_example_indices
+from redge.tasks.format import (
+    grid_metadata,
+    save_identifiers,
+    save_split,
+    single_example_indices,
+)
 
 torch.set_num_threads(1)  # tiny tensors: threads only add contention on a shared 2-core machine
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from redge.study import sweep
 from redge.study.records import BatchRecord
 from redge.study.report import build_report
 from redge.study.store import RunStore
-from redge.study import sweep
 from redge.study.sweep import SweepSpec, run_sweep
 
 CYCLES = ((None, None), (1, 1), (2, 1))

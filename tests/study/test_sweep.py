@@ -10,9 +10,14 @@ from redge.models.checkpoint import load_checkpoint
 from redge.quant.spec import PRESETS
 from redge.study.evaluate import evaluate_depths
 from redge.study.records import aggregate
-from redge.study.sweep import SweepSpec, Variant, load_data, record_batch, run_sweep
 from redge.study.store import RunStore
-from redge.tasks.metrics import SUDOKU_BLANK_TOKENS, cell_accuracy, exact_accuracy, non_given_cell_accuracy
+from redge.study.sweep import SweepSpec, Variant, load_data, record_batch, run_sweep
+from redge.tasks.metrics import (
+    SUDOKU_BLANK_TOKENS,
+    cell_accuracy,
+    exact_accuracy,
+    non_given_cell_accuracy,
+)
 
 DEPTH = 4
 

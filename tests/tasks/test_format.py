@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from redge.cli import main
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.tasks.format import load_split, validate_dataset
 from redge.tasks.loader import iter_eval_batches, iter_train_batches
 

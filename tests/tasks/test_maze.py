@@ -12,7 +12,6 @@ from redge.cli import main
 from redge.tasks import maze
 from redge.tasks.format import validate_dataset
 
-
 # sha256 of the questions then answers (character grids) of generate(6, default_rng(0), batch=2048): a seed's mazes
 # must not change when the generator is optimised.
 SEED0_DIGEST = "b38caee091de81331a227d30b8ba303917a996b35e1817b51571e6d752741056"

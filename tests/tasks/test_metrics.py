@@ -6,8 +6,13 @@ import math
 import numpy as np
 import torch
 
-from redge.tasks.metrics import (SUDOKU_BLANK_TOKENS, arc_pass_at_k, cell_accuracy, exact_accuracy,
-                                 non_given_cell_accuracy)
+from redge.tasks.metrics import (
+    SUDOKU_BLANK_TOKENS,
+    arc_pass_at_k,
+    cell_accuracy,
+    exact_accuracy,
+    non_given_cell_accuracy,
+)
 
 
 def test_cell_and_exact_accuracy_ignore_labels_and_padding_rows() -> None:

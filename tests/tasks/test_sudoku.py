@@ -11,7 +11,12 @@ import pytest
 from redge.cli import main
 from redge.tasks import sudoku
 from redge.tasks.format import validate_dataset
-from redge.tasks.sudoku_symmetry import apply_transforms, invert_transforms, random_transforms, symmetry_keys
+from redge.tasks.sudoku_symmetry import (
+    apply_transforms,
+    invert_transforms,
+    random_transforms,
+    symmetry_keys,
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.models.checkpoint import load_checkpoint
 from redge.train.data import BatchPrefetcher, open_stream
 from redge.train.loop import Trainer

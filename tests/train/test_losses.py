@@ -1,7 +1,12 @@
 """ACT loss: stablemax matches its definition, metrics count halted rows, Q-continue adds its BCE."""
 import torch
 
-from redge.train.losses import act_loss, log_stablemax, softmax_cross_entropy, stablemax_cross_entropy
+from redge.train.losses import (
+    act_loss,
+    log_stablemax,
+    softmax_cross_entropy,
+    stablemax_cross_entropy,
+)
 
 
 def test_log_stablemax_definition():

@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """One ACT step on an emulated core: instructions, instr/MAC, weight bytes, latency ESTIMATE."""
+        from redge.core.errors import RedgeInputError
         from redge.deploy.bench import bench_mcu
         from redge.deploy.runtime.build import BOARDS
-        from redge.errors import RedgeInputError
 
         if core not in BOARDS:
             raise RedgeInputError(f"--core must be one of {', '.join(BOARDS)}, got {core!r}")

@@ -90,8 +90,8 @@ from typing import Any
 
 import numpy as np
 
-from redge.atomic import atomic_open
-from redge.errors import RedgeInputError
+from redge.core.atomic import atomic_open
+from redge.core.errors import RedgeInputError
 
 MAGIC = b"REDGEBLB"
 VERSION = 1

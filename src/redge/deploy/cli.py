@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.models.config import ConfigError, ModelConfig
 
 _ACTS = "int8 (per-token, default with integer weights), int8-tensor, bf16, fp32"

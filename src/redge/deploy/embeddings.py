@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from redge.atomic import atomic_open
+from redge.core.atomic import atomic_open
+from redge.core.errors import RedgeInputError
 from redge.deploy.blob import DTYPE_CODES, DTYPES
-from redge.errors import RedgeInputError
 
 MAGIC = b"REDGEEMB"
 VERSION = 1

@@ -22,11 +22,18 @@ from typing import Any
 
 import torch
 
-from redge.deploy.blob import DTYPE_CODES, DTYPES, ENTRY_SIZE, HEADER_SIZE, TensorMeta, blob_size
+from redge.core.errors import RedgeInputError
+from redge.deploy.blob import (
+    DTYPE_CODES,
+    DTYPES,
+    ENTRY_SIZE,
+    HEADER_SIZE,
+    TensorMeta,
+    blob_size,
+)
 from redge.deploy.embeddings import embedding_file_size
 from redge.deploy.schedule import ACT_FORMATS, ActFormat, BlockShape, plan_block
 from redge.deploy.targets import IN_PLACE, ITEMS, Target, load_target
-from redge.errors import RedgeInputError
 from redge.models.config import ModelConfig
 from redge.models.layers import swiglu_intermediate
 from redge.quant.spec import QuantRecipe, load_recipe

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 
 REGION_KINDS = ("sram", "psram", "flash")
 NONVOLATILE_ITEMS = ("image", "code", "embeddings")

@@ -20,7 +20,14 @@ import torch
 from torch import nn
 
 from redge.models.config import ModelConfig
-from redge.models.layers import CastedEmbedding, CastedLinear, CosSin, PuzzleEmbedding, RotaryEmbedding, trunc_normal_
+from redge.models.layers import (
+    CastedEmbedding,
+    CastedLinear,
+    CosSin,
+    PuzzleEmbedding,
+    RotaryEmbedding,
+    trunc_normal_,
+)
 
 Batch = dict[str, torch.Tensor]
 

@@ -28,8 +28,9 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from redge.atomic import atomic_path, atomic_write
-from redge.errors import RedgeInputError
+from redge.core.atomic import atomic_path, atomic_write
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json
 from redge.models.carry import RecursiveReasoner
 from redge.models.config import ConfigError, ModelConfig
 from redge.models.layers import swiglu_intermediate
@@ -313,7 +314,10 @@ def load_checkpoint(path: str | Path, forward_dtype: str = "float32", **config_o
     carries a `checkpoint_info` attribute (`CheckpointInfo`).
     """
     if Path(path).is_dir():  # a directory may be a quantized checkpoint written by `redge quantize`
-        from redge.quant.io import is_quantized_checkpoint, load_quantized  # lazy: the only models -> quant link
+        from redge.quant.io import (  # lazy: the only models -> quant link
+            is_quantized_checkpoint,
+            load_quantized,
+        )
 
         if is_quantized_checkpoint(path):
             model = load_quantized(path, forward_dtype, **config_overrides)
@@ -333,10 +337,7 @@ def _read_redge(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Check
         cfg_path = path / "config.json"
         if not cfg_path.exists():
             raise RedgeInputError("not a redge checkpoint directory: config.json is missing", path)
-        try:
-            doc = json.loads(cfg_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RedgeInputError(f"invalid JSON ({exc.__class__.__name__})", cfg_path) from None
+        doc = read_json(cfg_path, dict, "redge config")
         shards = sorted(path.glob("model*.safetensors"))
         if not shards:
             raise RedgeInputError("no model*.safetensors shard", path)

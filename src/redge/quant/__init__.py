@@ -9,7 +9,12 @@ from redge.quant.apply import QuantReport, plan, quantize_, set_mode
 from redge.quant.io import load_quantized, save_quantized
 from redge.quant.modules import QuantEmbedding, QuantLinear
 from redge.quant.observe import ActivationStats, collect_stats
-from redge.quant.qtensor import QuantizedWeight, pack_codes, quantize_weight, unpack_codes
+from redge.quant.qtensor import (
+           QuantizedWeight,
+           pack_codes,
+           quantize_weight,
+           unpack_codes,
+)
 from redge.quant.spec import PRESETS, QuantRecipe, QuantSpec, Rule, load_recipe
 
 __all__ = ["PRESETS", "ActivationStats", "QuantEmbedding", "QuantLinear", "QuantRecipe", "QuantReport", "QuantSpec",

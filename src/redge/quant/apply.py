@@ -16,9 +16,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.models.layers import CastedEmbedding, PuzzleEmbedding
-from redge.quant.modules import MODES, Bf16Embedding, Bf16Linear, QuantEmbedding, QuantLinear
+from redge.quant.modules import (
+    MODES,
+    Bf16Embedding,
+    Bf16Linear,
+    QuantEmbedding,
+    QuantLinear,
+)
 from redge.quant.observe import Batch, collect_stats
 from redge.quant.spec import GROUPS, QuantRecipe, QuantSpec, load_recipe
 

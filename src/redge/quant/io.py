@@ -16,8 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from redge.atomic import atomic_path, atomic_write
-from redge.errors import RedgeInputError
+from redge.core.atomic import atomic_path, atomic_write
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json
 from redge.quant.modules import Bf16Embedding, Bf16Linear, QuantEmbedding, QuantLinear
 from redge.quant.qtensor import QuantizedWeight, pack_codes, unpack_codes
 
@@ -96,7 +97,7 @@ def load_quantized(path: str | Path, forward_dtype: str = "float32", **config_ov
     path = Path(path)
     if not is_quantized_checkpoint(path):
         raise RedgeInputError(f"not a {FORMAT_NAME} directory", path)
-    doc = json.loads((path / "config.json").read_text())
+    doc = read_json(path / "config.json", dict)
     if doc.get("version") != FORMAT_VERSION:
         raise RedgeInputError(f"unsupported {FORMAT_NAME} version {doc.get('version')!r}", path)
     try:

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 
 GRANULARITIES = ("tensor", "channel", "group")
 METHODS = ("minmax", "percentile", "mse", "gptq")

@@ -42,7 +42,7 @@ def default_out(command: str) -> Path:
 
 def parse_cycles(values: list[str] | None) -> tuple[tuple[int | None, int | None], ...]:
     """'T,n' strings -> ((T, n), ...); none given -> the checkpoint's own cycles."""
-    from redge.errors import RedgeInputError
+    from redge.core.errors import RedgeInputError
 
     if not values:
         return ((None, None),)
@@ -68,8 +68,8 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
     from rich.progress import Progress
 
     from redge.cli import path_arg
-    from redge.errors import RedgeInputError
-    from redge.ranks import joined
+    from redge.core.errors import RedgeInputError
+    from redge.core.ranks import joined
     from redge.study.parallel import sweep_device
     from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
 
@@ -140,9 +140,9 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from redge.cli import emit_json
+        from redge.core.jsonio import write_json
         from redge.study.report import build_report, jsonable
         from redge.study.store import RunStore
-        from redge.tasks.format import write_json
 
         keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json,
                                threads)
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
                out: Path = _OUT, as_json: bool = _JSON) -> None:
         """Rebuild the report (Markdown, CSV, JSON, plots) from the runs store."""
         from redge.cli import emit_json, path_arg
-        from redge.errors import RedgeInputError
+        from redge.core.errors import RedgeInputError
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore
 

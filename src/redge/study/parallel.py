@@ -1,6 +1,6 @@
 """Scale-out for the sweep: under `torchrun`, each rank takes every world-th batch and rank 0 gathers the records.
 
-Joining and leaving the job is `redge.ranks`; this module adds the sweep's device choice and its two collectives.
+Joining and leaving the job is `redge.core.ranks`; this module adds the sweep's device choice and its two collectives.
 Outside torchrun everything degrades to one process with no communication. Only rank 0 touches the runs store.
 """
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any
 
 import torch.distributed as dist
 
-from redge.ranks import Ranks, launched_world
+from redge.core.ranks import Ranks, launched_world
 
 
 def sweep_device() -> str | None:
-    """The `device` argument of `redge.ranks.join` for a sweep: under torchrun each rank takes its own GPU when there
+    """The `device` argument of `redge.core.ranks.join` for a sweep: under torchrun each rank takes its own GPU when there
     is one (else the CPU); a single process sweeps on the CPU."""
     return None if launched_world() > 1 else "cpu"
 

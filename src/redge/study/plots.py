@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from redge.atomic import atomic_path  # noqa: E402
+from redge.core.atomic import atomic_path  # noqa: E402
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -16,10 +16,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from redge.core.atomic import atomic_write
 from redge.study import plots
-from redge.study.findings import group_findings, groups, per_depth_rows, side_by_side, variant_rows
+from redge.study.findings import (
+    group_findings,
+    groups,
+    per_depth_rows,
+    side_by_side,
+    variant_rows,
+)
 from redge.study.store import RunStore
-from redge.atomic import atomic_write
 
 SUMMARY_COLUMNS = ("variant", "exact_acc", "cell_acc", "cell_acc_non_given", "exact_kept", "cell_kept",
                    "q_halt_agreement", "halt_step_early_exit", "fidelity", "fidelity_H", "fidelity_L",

@@ -13,16 +13,16 @@ original test tasks (with outputs) for the evaluator.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json, write_json
+from redge.core.progress import progress_bar
 from redge.tasks.augment import dihedral
-from redge.tasks.format import DatasetMetadata, npy_writer, save_identifiers, save_split, write_json
-from redge.tasks.progress import progress_bar
+from redge.tasks.format import DatasetMetadata, npy_writer, save_identifiers, save_split
 from redge.tasks.sources import shared_data_dir
 
 MAX_SIZE = 30
@@ -53,15 +53,6 @@ def to_grid(grid: Any, where: str) -> np.ndarray:
     return arr.astype(np.uint8)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RedgeInputError("no such file", path) from None
-    except json.JSONDecodeError as exc:
-        raise RedgeInputError(f"not valid JSON ({exc.msg})", path) from None
-
-
 def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]]:
     """Tasks of ``{prefix}_{subset}_challenges.json`` with test outputs from ``..._solutions.json``.
 
@@ -70,9 +61,9 @@ def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]
     out = []
     for subset in subsets:
         path = Path(f"{prefix}_{subset}_challenges.json")
-        tasks = _read_json(path)
+        tasks = read_json(path)
         sols_path = Path(f"{prefix}_{subset}_solutions.json")
-        sols = _read_json(sols_path) if sols_path.is_file() else {}
+        sols = read_json(sols_path) if sols_path.is_file() else {}
         for name, task in tasks.items():
             tests = task.get("test", [])
             if sols_path.is_file() and len(sols.get(name, [])) != len(tests):
@@ -97,7 +88,7 @@ def load_folders(dirs: list[str | Path], subsets: list[str] | None = None) -> li
         folders = [d] if any(d.glob("*.json")) else sorted(p for p in d.iterdir() if p.is_dir())
         for folder in folders:
             if subsets is None or folder.name in subsets:
-                out.append((folder.name, {f.stem: _read_json(f) for f in sorted(folder.glob("*.json"))}))
+                out.append((folder.name, {f.stem: read_json(f) for f in sorted(folder.glob("*.json"))}))
     if not out:
         raise RedgeInputError(f"no ARC task folders found in {', '.join(map(str, dirs))}")
     return out

@@ -8,17 +8,17 @@ the fraction of its test inputs whose label is in the top K (TRM's fractional cr
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json, write_json
 from redge.tasks.arc import MAX_SIZE, SEP, to_grid
 from redge.tasks.augment import inverse_dihedral, inverse_permutation
-from redge.tasks.format import load_identifiers, write_json
+from redge.tasks.format import load_identifiers
 from redge.tasks.metrics import arc_pass_at_k
 
 _HRM_NAME = re.compile(r"^(.*)_t([0-7])_(\d{10})$")
@@ -71,7 +71,7 @@ class ArcEvaluator:
         path = data_dir / "test_puzzles.json"
         if not path.is_file():
             raise RedgeInputError("missing test_puzzles.json (build the ARC dataset with redge or TRM)", path)
-        self.test_puzzles: dict[str, Any] = json.loads(path.read_text())
+        self.test_puzzles: dict[str, Any] = read_json(path, dict)
         self.blank = blank_identifier_id
         self.grids: dict[str, np.ndarray] = {}
         self.votes: dict[str, dict[str, list[tuple[str, float]]]] = {}

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 
 data_app = typer.Typer(no_args_is_help=True, help="Task datasets in the official format: build, inspect, score.")
 build_app = typer.Typer(no_args_is_help=True, help="Build a dataset folder (train/, test/, identifiers.json).")

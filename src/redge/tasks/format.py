@@ -14,7 +14,7 @@ Layout of a dataset folder ``DIR``::
 Files are written with ``json.dump`` / ``np.save`` exactly as the official builders do, so the bytes match.
 HRM-built folders lack ``total_puzzles``; they load here (the count is taken from the arrays).
 Every inconsistency found on read raises a one-line
-:class:`~redge.errors.RedgeInputError` naming the file and the field.
+:class:`~redge.core.errors.RedgeInputError` naming the file and the field.
 """
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from redge.atomic import atomic_path, atomic_write
-from redge.errors import RedgeInputError
+from redge.core.atomic import atomic_path, atomic_write
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json, write_json
 
 FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
 SPLITS = ("train", "test")
@@ -81,11 +82,6 @@ class PuzzleSplit:
 
 
 # ----------------------------------------------------------------------------------------------- writing
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Atomically write ``json.dump(obj)`` with the default separators (as the official builders)."""
-    atomic_write(path, lambda f: json.dump(obj, f), mode="w")
 
 
 def save_split(out_dir: str | Path, split: str, arrays: dict[str, np.ndarray], metadata: DatasetMetadata) -> None:
@@ -149,12 +145,7 @@ def _load_metadata(path: Path) -> dict[str, Any]:
     """Parse ``dataset.json`` and type-check its fields (``total_puzzles`` may be absent: HRM)."""
     if not path.is_file():
         raise RedgeInputError("missing dataset.json (not an official dataset split folder)", path)
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RedgeInputError(f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})", path) from None
-    if not isinstance(raw, dict):
-        raise RedgeInputError("expected a JSON object", path)
+    raw = read_json(path, dict)
     for name in _INT_FIELDS:
         v = raw.get(name)
         if isinstance(v, bool) or not isinstance(v, int):
@@ -271,10 +262,7 @@ def load_identifiers(data_dir: str | Path, expected: int | None = None) -> list[
     path = Path(data_dir) / "identifiers.json"
     if not path.is_file():
         raise RedgeInputError("missing identifiers.json", path)
-    try:
-        names = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RedgeInputError(f"not valid JSON ({exc.msg})", path) from None
+    names = read_json(path)
     if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise RedgeInputError("expected a JSON list of identifier names", path)
     if expected is not None and len(names) != expected:

@@ -18,10 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import write_json
+from redge.core.progress import progress_bar
 from redge.tasks.augment import dihedral
-from redge.tasks.format import grid_metadata, save_identifiers, save_split, single_example_indices, write_json
-from redge.tasks.progress import progress_bar
+from redge.tasks.format import (
+    grid_metadata,
+    save_identifiers,
+    save_split,
+    single_example_indices,
+)
 from redge.tasks.sources import read_puzzle_csv, write_puzzle_csv
 
 CHARSET = "# SGo"

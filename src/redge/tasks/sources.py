@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.errors import RedgeInputError
-from redge.atomic import atomic_write
+from redge.core.atomic import atomic_write
+from redge.core.errors import RedgeInputError
 
 ENV_SHARED_DATA = "REDGE_SHARED_DATA"
 

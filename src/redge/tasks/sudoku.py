@@ -11,12 +11,23 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.errors import RedgeInputError
-from redge.tasks.format import (PuzzleSplit, grid_metadata, save_identifiers, save_split, single_example_indices,
-                                write_json)
-from redge.tasks.progress import progress_bar
+from redge.core.errors import RedgeInputError
+from redge.core.progress import progress_bar
+from redge.tasks.format import (
+    PuzzleSplit,
+    grid_metadata,
+    save_identifiers,
+    save_split,
+    single_example_indices,
+    write_json,
+)
 from redge.tasks.sources import read_puzzle_csv, shared_data_dir
-from redge.tasks.sudoku_symmetry import apply_transforms, mix64, random_transforms, symmetry_keys
+from redge.tasks.sudoku_symmetry import (
+    apply_transforms,
+    mix64,
+    random_transforms,
+    symmetry_keys,
+)
 
 VOCAB_SIZE = 11
 SEQ_LEN = 81

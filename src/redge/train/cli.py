@@ -10,7 +10,7 @@ DEPTHS = "1,2,4,8,16"
 
 
 def _parse_depths(text: str) -> list[int]:
-    from redge.errors import RedgeInputError
+    from redge.core.errors import RedgeInputError
 
     try:
         depths = [int(x) for x in text.split(",") if x.strip()]
@@ -36,8 +36,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
         from redge.cli import emit_json
-        from redge.ranks import joined
-        from redge.tasks.format import write_json
+        from redge.core.jsonio import write_json
+        from redge.core.ranks import joined
         from redge.train.configs import apply_overrides, get_config, parse_overrides
         from redge.train.data import ensure_data
         from redge.train.loop import Trainer

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 from redge.tasks.augment import dihedral
 from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import IGNORE_LABEL_ID

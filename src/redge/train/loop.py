@@ -23,13 +23,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from redge.errors import RedgeInputError
+from redge.core.atomic import atomic_write
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import write_json
+from redge.core.ranks import Ranks, join
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
 from redge.models.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
 from redge.models.layers import Block
-from redge.atomic import atomic_write
-from redge.ranks import Ranks, join
-from redge.tasks.format import load_split, write_json
+from redge.tasks.format import load_split
 from redge.train.configs import TrainConfig
 from redge.train.data import BatchPrefetcher, PuzzleStream, open_stream
 from redge.train.ema import EMA
@@ -287,7 +288,13 @@ class _Progress:
         self.bar = None
         if enabled and sys.stderr.isatty() and not os.environ.get("CI"):
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeRemainingColumn(), console=Console(stderr=True))

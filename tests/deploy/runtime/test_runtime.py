@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from redge.core.errors import RedgeInputError
 from redge.deploy.pack import export
 from redge.deploy.runtime import build
 from redge.deploy.runtime.host import HostRuntime
 from redge.deploy.runtime.numerics import c_expf, runtime_numerics
-from redge.errors import RedgeInputError
 from redge.models.config import ModelConfig
 from redge.models.hrm import HRM
 from redge.models.trm import TRM

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 
 ROOT = Path(__file__).resolve().parent
 SOURCES = [ROOT / "src" / "rt_kernels.c", ROOT / "src" / "rt_model.c"]

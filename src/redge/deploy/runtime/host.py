@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from redge.core.errors import RedgeInputError
 from redge.deploy.runtime import build
-from redge.errors import RedgeInputError
 
 ACT_MODES = {"auto": 0, "int8": 1, "f32": 2}
 STATUS = {0: "ok", 1: "bad argument", 2: "bad magic: not a redge blob", 3: "truncated: a size or offset points "

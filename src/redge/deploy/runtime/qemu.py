@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from redge.core.errors import RedgeInputError
 from redge.deploy.runtime import build
 from redge.deploy.runtime.host import ACT_MODES, STATUS
-from redge.errors import RedgeInputError
 
 INPUT_MAGIC = 0x504E4952  # 'RINP'
 KBENCH_MAGIC = 0x4E45424B  # 'KBEN'

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from redge.errors import RedgeInputError
+from redge.core.errors import RedgeInputError
 
 
 def _default_mode() -> int:

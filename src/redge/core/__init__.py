@@ -1,0 +1,1 @@
+"""Helpers every layer uses: errors, atomic writes, JSON io, torchrun ranks, progress."""
