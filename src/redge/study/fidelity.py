@@ -1,6 +1,6 @@
 """Carry-trajectory fidelity: how close a compressed model's recursive state stays to the FP32 reasoning path.
 
-Definition (DESIGN.md): at depth d, the mean over puzzles and positions of cos(c_q(d), c_fp(d)), where c is the
+Definition (docs/ARCHITECTURE.md): at depth d, the mean over puzzles and positions of cos(c_q(d), c_fp(d)), where c is the
 concatenation [z_H, z_L] of one position's carry after ACT step d. z_H and z_L are also scored on their own. All
 S = seq_len + prefix positions count. The reference path is the FP32 model at the checkpoint's own inner cycles
 (T, n), so a variant that changes T or n is scored against the path it replaces, not against itself.

@@ -3,7 +3,7 @@
 Weights: every module that knows its own storage (the quantization engine's modules expose `stored_bytes()`:
 codes bit-packed, scales in their storage dtype, zero points, bias) is counted by it; every other parameter and
 persistent buffer at its dtype's size. The puzzle-embedding table is reported apart (it can be streamed from
-flash row by row, DESIGN.md). Carry: z_H and z_L of one puzzle, S x D each, in the forward dtype.
+flash row by row, docs/ARCHITECTURE.md). Carry: z_H and z_L of one puzzle, S x D each, in the forward dtype.
 """
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Architecture, parameter count, bytes per precision and FLOPs of a checkpoint."""
-        from redge.cli import emit_json
+        from redge.cli.common import emit_json
 
         data = describe_checkpoint(checkpoint, seq_len)
         if as_json:

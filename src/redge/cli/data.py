@@ -24,7 +24,7 @@ def _out(out: Path | None, name: str) -> Path:
 
 
 def _report(data: dict[str, Any], as_json: bool, title: str) -> None:
-    from redge.cli import emit_json
+    from redge.cli.common import emit_json
 
     if as_json:
         emit_json(data)

@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from redge.cli.common import default_out
+
 DEFAULT_CHECKPOINT = Path("checkpoints/tiny-trm-mlp-sudoku")
 DEFAULT_DATA = Path("data/samples/sudoku-easy")
 
@@ -33,11 +35,6 @@ _OUT = typer.Option(None, "--out", help="Output folder. Default: runs/<command>-
 _JSON = typer.Option(False, "--json", help="Print one JSON object; no progress bar.")
 _THREADS = typer.Option(1, "--threads", help="Intra-op CPU threads per process (ACT steps are small: extra threads "
                         "mostly spin; scale out with torchrun ranks instead).")
-
-
-def default_out(command: str) -> Path:
-    """runs/<command>-<timestamp>/."""
-    return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def parse_cycles(values: list[str] | None) -> tuple[tuple[int | None, int | None], ...]:
@@ -67,7 +64,7 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
     import torch
     from rich.progress import Progress
 
-    from redge.cli import path_arg
+    from redge.cli.common import path_arg
     from redge.core.errors import RedgeInputError
     from redge.core.ranks import joined
     from redge.study.parallel import sweep_device
@@ -109,7 +106,7 @@ def register(app: typer.Typer) -> None:
               batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
               as_json: bool = _JSON, threads: int = _THREADS) -> None:
         """Depth x precision sweep: accuracy, fidelity, FLOPs and bytes per variant and depth, and a report."""
-        from redge.cli import emit_json
+        from redge.cli.common import emit_json
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore
 
@@ -139,7 +136,7 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
         from rich.table import Table
 
-        from redge.cli import emit_json
+        from redge.cli.common import emit_json
         from redge.core.jsonio import write_json
         from redge.study.report import build_report, jsonable
         from redge.study.store import RunStore
@@ -170,7 +167,7 @@ def register(app: typer.Typer) -> None:
                    None, "--checkpoint", "-c", help="Only runs of these checkpoints (default: every finished run)."),
                out: Path = _OUT, as_json: bool = _JSON) -> None:
         """Rebuild the report (Markdown, CSV, JSON, plots) from the runs store."""
-        from redge.cli import emit_json, path_arg
+        from redge.cli.common import emit_json, path_arg
         from redge.core.errors import RedgeInputError
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore

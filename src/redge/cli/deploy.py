@@ -77,7 +77,7 @@ def format_plan(plan: dict[str, Any]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `plan` and `export` to the root app."""
-    from redge.cli import emit_json
+    from redge.cli.common import emit_json
 
     @app.command("plan")
     def plan_cmd(

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     ) -> None:
         """Quantize a checkpoint by a recipe and write a checkpoint that `load_checkpoint` reads back."""
-        from redge.cli import emit_json
+        from redge.cli.common import emit_json
         from redge.models.checkpoint import load_checkpoint
         from redge.quant.apply import quantize_
         from redge.quant.io import save_quantized

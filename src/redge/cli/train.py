@@ -6,19 +6,9 @@ from pathlib import Path
 
 import typer
 
+from redge.cli.common import parse_depths
+
 DEPTHS = "1,2,4,8,16"
-
-
-def _parse_depths(text: str) -> list[int]:
-    from redge.core.errors import RedgeInputError
-
-    try:
-        depths = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise RedgeInputError(f"--depths must be comma-separated integers, got {text!r}") from None
-    if not depths or min(depths) < 1:
-        raise RedgeInputError(f"--depths must be positive integers, got {text!r}")
-    return depths
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +25,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
-        from redge.cli import emit_json
+        from redge.cli.common import emit_json
         from redge.core.jsonio import write_json
         from redge.core.ranks import joined
         from redge.train.configs import apply_overrides, get_config, parse_overrides
@@ -50,7 +40,7 @@ def register(app: typer.Typer) -> None:
             trainer = Trainer(cfg, out, device, resume, progress=not as_json)
             summary = trainer.run()
         if final_eval and trainer.d.main:
-            summary["eval"] = trainer.evaluate(tuple(_parse_depths(DEPTHS)))
+            summary["eval"] = trainer.evaluate(tuple(parse_depths(DEPTHS)))
             write_json(Path(out) / "eval.json", summary["eval"])
         if trainer.d.main:
             if as_json:
@@ -73,12 +63,12 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     ) -> None:
         """Accuracy by depth: cell (all cells, non-given cells) and exact accuracy at each depth; ARC pass@K too."""
-        from redge.cli import emit_json, path_arg
+        from redge.cli.common import emit_json, path_arg
         from redge.models.checkpoint import load_checkpoint
         from redge.study.evaluate import evaluate_depths
         from redge.tasks.format import load_split
 
-        depth_list = _parse_depths(depths)
+        depth_list = parse_depths(depths)
         model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(device)
         arc_data = data if split == "test" and (data / "test_puzzles.json").is_file() else None
         result = evaluate_depths(model, load_split(path_arg(data), split), depth_list, batch_size, limit, device,

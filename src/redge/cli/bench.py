@@ -9,7 +9,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the root app."""
-    from redge.cli import emit_json, path_arg
+    from redge.cli.common import emit_json, path_arg
 
     bench = typer.Typer(no_args_is_help=True, help="C runtime benchmarks (emulated Cortex-M, host CPU).")
     app.add_typer(bench, name="bench")
