@@ -79,7 +79,7 @@ def test_weight_bytes_follow_the_quantization_engine(tiny_ckpt) -> None:
 
 def test_sweep_cli_writes_report_and_json(tiny_ckpt, tiny_data, tmp_path, capsys) -> None:
     out = tmp_path / "out"
-    args = ["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32", "-r", "int8", "--depth", "2",
+    args = ["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32", "-r", "int8", "--depths", "2",
             "--batch-size", "12", "--store", str(tmp_path / "s.sqlite"), "--out", str(out), "--json"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
@@ -90,7 +90,7 @@ def test_sweep_cli_writes_report_and_json(tiny_ckpt, tiny_data, tmp_path, capsys
     assert "Cheapest variant within 1 point" in (out / "report.md").read_text()
     assert (out / "per_depth.csv").read_text().count("\n") == 1 + 2 * 2
 
-    assert main(["fidelity", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "int8", "--depth", "2",
+    assert main(["fidelity", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "int8", "--depths", "2",
                  "--batch-size", "12", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "f"),
                  "--json"]) == 0
     fid = json.loads(capsys.readouterr().out)["variants"]

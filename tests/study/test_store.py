@@ -85,7 +85,7 @@ def test_killed_process_resumes_to_the_same_table(tiny_ckpt, tiny_data, tmp_path
     clean_keys = run_sweep(_spec(tiny_ckpt, tiny_data, batch_size=2), tmp_path / "clean.sqlite")
     store = tmp_path / "killed.sqlite"
     cmd = [sys.executable, "-m", "redge", "sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32",
-           "--cycles", "2,2", "--cycles", "1,1", "--cycles", "2,1", "--depth", "3", "--batch-size", "2",
+           "--cycles", "2,2", "--cycles", "1,1", "--cycles", "2,1", "--depths", "3", "--batch-size", "2",
            "--store", str(store), "--out", str(tmp_path / "out"), "--json"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

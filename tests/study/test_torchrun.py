@@ -26,7 +26,7 @@ def test_two_ranks_give_the_same_table_as_one(tiny_ckpt, tiny_data, tmp_path) ->
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "redge", "sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32", "--cycles", "2,2",
-           "--cycles", "1,1", "--depth", "3", "--batch-size", "5", "--store", str(tmp_path / "two.sqlite"),
+           "--cycles", "1,1", "--depths", "3", "--batch-size", "5", "--store", str(tmp_path / "two.sqlite"),
            "--out", str(tmp_path / "out"), "--json"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

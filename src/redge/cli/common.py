@@ -92,3 +92,8 @@ def limit_option() -> Any:
 def json_option() -> Any:
     """`--json`: one JSON object on stdout, no progress bar."""
     return typer.Option(False, "--json", help="Print one JSON object on stdout (no progress bar).")
+
+
+def dtype_option(default: str = "float32") -> Any:
+    """`--dtype float32|bfloat16`: the forward dtype (weights stay as stored)."""
+    return typer.Option(default, "--dtype", help="Forward dtype: float32 or bfloat16.")

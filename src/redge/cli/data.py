@@ -37,7 +37,7 @@ def _report(data: dict[str, Any], as_json: bool, title: str) -> None:
 
 @build_app.command("sudoku")
 def build_sudoku(
-    out: Path = typer.Option(None, "--out", help="Output folder (default runs/data-sudoku-<time>)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/data-sudoku-<time>)."),
     source: Path = typer.Option(None, "--source", help="tdoku CSV(.gz) in HRM layout (default: shared data)."),
     csv_dir: Path = typer.Option(None, "--csv-dir", help="HRM train.csv/test.csv folder: official build instead."),
     train_size: int = typer.Option(1000, "--train-size", help="Train puzzles sampled (HRM's 1k)."),
@@ -47,7 +47,7 @@ def build_sudoku(
     test_size: int = typer.Option(None, "--test-size", help="Sample this many test puzzles (default all)."),
     all_sources: bool = typer.Option(False, "--all-sources", help="Also use the easy 17-clue list."),
     min_difficulty: int = typer.Option(None, "--min-difficulty", help="--csv-dir: minimum rating."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same dataset)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Sudoku-Extreme proxy split by symmetry class (or the official build from HRM CSVs with --csv-dir)."""
@@ -65,13 +65,13 @@ def build_sudoku(
 
 @build_app.command("maze")
 def build_maze(
-    out: Path = typer.Option(None, "--out", help="Output folder (default runs/data-maze-<time>)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/data-maze-<time>)."),
     train: int = typer.Option(1000, "--train", help="Train mazes."),
     test: int = typer.Option(1000, "--test", help="Test mazes."),
     min_path: int = typer.Option(110, "--min-path", help="Keep mazes whose shortest path is longer than this."),
     aug: bool = typer.Option(False, "--aug", help="Add the 8 dihedral copies in train (official --aug)."),
     csv_dir: Path = typer.Option(None, "--csv-dir", help="Read HRM train.csv/test.csv instead of generating."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same dataset)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Maze-Hard: generate 30x30 mazes (or convert HRM CSVs) into the official format and the CSV layout."""
@@ -84,7 +84,7 @@ def build_maze(
 
 @build_app.command("arc")
 def build_arc(
-    out: Path = typer.Option(None, "--out", help="Output folder (default runs/data-arc-<time>)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/data-arc-<time>)."),
     inputs: list[Path] = typer.Option(None, "--input", help="ARC JSON folder(s), or a Kaggle file prefix "
                                       "(…/arc-agi). Default: the shared TRM kaggle/combined files."),
     subsets: str = typer.Option("training,evaluation,concept", "--subsets", help="Comma-separated subsets."),
@@ -92,7 +92,7 @@ def build_arc(
     num_aug: int = typer.Option(1000, "--num-aug", help="Augmented variants per task."),
     tasks_per_subset: int = typer.Option(None, "--tasks-per-subset", help="Keep the first N tasks of each subset "
                                          "(small samples)."),
-    seed: int = typer.Option(42, "--seed"),
+    seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same dataset)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """ARC-AGI (TRM builder, same RNG): dihedral + colour augmentation, identifiers, test split, test_puzzles."""

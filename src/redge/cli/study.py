@@ -7,7 +7,6 @@ work already done. Under `torchrun --nproc-per-node N -m redge sweep ...` the pu
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,24 +14,34 @@ from typing import Any
 
 import typer
 
-from redge.cli.common import default_out
+from redge.cli.common import (
+    checkpoint_option,
+    data_option,
+    default_out,
+    json_option,
+    limit_option,
+    out_option,
+    parse_depths,
+    recipe_option,
+)
 
 DEFAULT_CHECKPOINT = Path("checkpoints/tiny-trm-mlp-sudoku")
 DEFAULT_DATA = Path("data/samples/sudoku-easy")
 
-_CHECKPOINT = typer.Option(None, "--checkpoint", "-c", help="Checkpoint (repeat for a side-by-side table). "
-                           f"Default: {DEFAULT_CHECKPOINT}.")
-_DATA = typer.Option(DEFAULT_DATA, "--data", "-d", help="Official dataset folder.")
+_CHECKPOINT = checkpoint_option(None, help="Checkpoint (repeat for a side-by-side table). "
+                                f"Default: {DEFAULT_CHECKPOINT}.")
+_DATA = data_option(DEFAULT_DATA)
 _SPLIT = typer.Option("test", "--split", help="Split of the dataset folder to evaluate.")
-_RECIPE = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (repeatable). "
-                       "Default: fp32, int8, int4-naive, int4-channel-cal.")
+_RECIPE = recipe_option(None, help="Quantization preset or recipe file (repeatable). "
+                        "Default: fp32, int8, int4-naive, int4-channel-cal.")
 _CYCLES = typer.Option(None, "--cycles", help="Inner cycles 'T,n' (repeatable). Default: the checkpoint's.")
-_DEPTH = typer.Option(16, "--depth", help="Deepest ACT depth D; all of 1..D are recorded from one pass.")
-_BATCH = typer.Option(64, "--batch-size", help="Puzzles per batch.")
-_LIMIT = typer.Option(None, "--limit", help="Use only the first N examples of the split.")
+_DEPTHS = typer.Option("1-16", "--depths", help="ACT depths (1,2,4 or 1-16): one pass runs to the largest and "
+                      "records every depth up to it.")
+_BATCH = typer.Option(64, "--batch-size", min=1, help="Puzzles per batch.")
+_LIMIT = limit_option()
 _STORE = typer.Option(Path("runs/redge-runs.sqlite"), "--store", help="Runs store (SQLite file).")
-_OUT = typer.Option(None, "--out", help="Output folder. Default: runs/<command>-<timestamp>/.")
-_JSON = typer.Option(False, "--json", help="Print one JSON object; no progress bar.")
+_OUT = out_option()
+_JSON = json_option()
 _THREADS = typer.Option(1, "--threads", help="Intra-op CPU threads per process (ACT steps are small: extra threads "
                         "mostly spin; scale out with torchrun ranks instead).")
 
@@ -53,19 +62,15 @@ def parse_cycles(values: list[str] | None) -> tuple[tuple[int | None, int | None
     return tuple(out)
 
 
-def _show_progress(as_json: bool) -> bool:
-    return not as_json and sys.stderr.isatty() and not os.environ.get("CI")
-
-
 def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: list[str] | None,
-              cycles: list[str] | None, depth: int, batch_size: int, limit: int | None, store: Path,
+              cycles: list[str] | None, depths: str, batch_size: int, limit: int | None, store: Path,
               as_json: bool, threads: int) -> tuple[list[str], bool]:
     """Run (or resume) one sweep per checkpoint; return all store keys and whether this is the main rank."""
     import torch
-    from rich.progress import Progress
 
     from redge.cli.common import path_arg
     from redge.core.errors import RedgeInputError
+    from redge.core.progress import progress_bar
     from redge.core.ranks import joined
     from redge.study.parallel import sweep_device
     from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
@@ -73,16 +78,15 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
     if threads < 1:
         raise RedgeInputError(f"--threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
+    depth = max(parse_depths(depths))
     keys: list[str] = []
     with joined(sweep_device()) as ranks:
         for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
             spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
                              parse_cycles(cycles), depth, batch_size, limit)
-            show = _show_progress(as_json) and ranks.main
-            with Progress(transient=True, disable=not show) as bar:
-                task = bar.add_task(f"sweep {ckpt.name}", total=None)
+            with progress_bar(f"sweep {ckpt.name}", None, not as_json and ranks.main) as stage:
                 keys += run_sweep(spec, store, ranks,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                  progress=lambda done, total: stage.update(completed=done, total=total))
     return keys, ranks.main
 
 
@@ -102,7 +106,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def sweep(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
-              recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depth: int = _DEPTH,
+              recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depths: str = _DEPTHS,
               batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
               as_json: bool = _JSON, threads: int = _THREADS) -> None:
         """Depth x precision sweep: accuracy, fidelity, FLOPs and bytes per variant and depth, and a report."""
@@ -111,7 +115,7 @@ def register(app: typer.Typer) -> None:
         from redge.study.store import RunStore
 
         start = time.perf_counter()
-        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json,
+        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
                                threads)
         if not main:
             return
@@ -128,7 +132,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def fidelity(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
-                 recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depth: int = _DEPTH,
+                 recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depths: str = _DEPTHS,
                  batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
                  as_json: bool = _JSON, threads: int = _THREADS) -> None:
         """Label-free carry-trajectory fidelity per variant and depth (cosine to the FP32 carry)."""
@@ -141,7 +145,7 @@ def register(app: typer.Typer) -> None:
         from redge.study.report import build_report, jsonable
         from redge.study.store import RunStore
 
-        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depth, batch_size, limit, store, as_json,
+        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
                                threads)
         if not main:
             return
@@ -163,8 +167,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"Written: {out / 'fidelity.json'}")
 
     @app.command()
-    def report(store: Path = _STORE, checkpoint: list[Path] = typer.Option(
-                   None, "--checkpoint", "-c", help="Only runs of these checkpoints (default: every finished run)."),
+    def report(store: Path = _STORE, checkpoint: list[Path] = checkpoint_option(
+                   None, help="Only runs of these checkpoints (default: every finished run)."),
                out: Path = _OUT, as_json: bool = _JSON) -> None:
         """Rebuild the report (Markdown, CSV, JSON, plots) from the runs store."""
         from redge.cli.common import emit_json, path_arg

@@ -1,12 +1,21 @@
 """CLI commands of the training layer: `redge train`, `redge eval` and `redge train-data`."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
-from redge.cli.common import parse_depths
+from redge.cli.common import (
+    data_option,
+    default_out,
+    depths_option,
+    device_option,
+    dtype_option,
+    json_option,
+    limit_option,
+    out_option,
+    parse_depths,
+)
 
 DEPTHS = "1,2,4,8,16"
 
@@ -16,16 +25,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train_cmd(
-        config: str = typer.Option("tiny", "--config", "-c", help="Named config or a YAML/JSON TrainConfig file."),
-        out: Path = typer.Option(None, "--out", help="Run folder (default runs/train-<config>-<timestamp>)."),
+        config: str = typer.Option("tiny", "--config", help="Named config or a YAML/JSON TrainConfig file."),
+        out: Path = out_option(help="Run folder (default runs/train-<config>-<timestamp>)."),
         overrides: list[str] = typer.Option([], "--set", help="Override a field: key=value, model.hidden_size=128."),
-        device: str = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda if available)."),
+        device: str = device_option(),
         resume: bool = typer.Option(False, "--resume", help="Continue from OUT/state.pt (optimizer state too)."),
         final_eval: bool = typer.Option(True, "--eval/--no-eval", help="Evaluate at depths 1,2,4,8,16 at the end."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
+        as_json: bool = json_option(),
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
         from redge.cli.common import emit_json
+        from redge.core.device import resolve_device
         from redge.core.jsonio import write_json
         from redge.core.ranks import joined
         from redge.train.configs import apply_overrides, get_config, parse_overrides
@@ -35,9 +45,11 @@ def register(app: typer.Typer) -> None:
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
         for path in {*cfg.data, *cfg.eval_data.values()}:
             ensure_data(path)
-        out = out or Path("runs") / f"train-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        with joined(device):  # every rank leaves the job before rank 0 evaluates and the processes exit
-            trainer = Trainer(cfg, out, device, resume, progress=not as_json)
+        out = out or default_out(f"train-{cfg.name}")
+        resolve_device(device)  # an unusable --device fails here, before any data is read
+        place = None if device == "auto" else device  # auto under torchrun: each rank its own GPU (LOCAL_RANK)
+        with joined(place):  # every rank leaves the job before rank 0 evaluates and the processes exit
+            trainer = Trainer(cfg, out, place, resume, progress=not as_json)
             summary = trainer.run()
         if final_eval and trainer.d.main:
             summary["eval"] = trainer.evaluate(tuple(parse_depths(DEPTHS)))
@@ -53,26 +65,32 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
         checkpoint: Path = typer.Argument(..., help="A checkpoint (redge folder or official file)."),
-        data: Path = typer.Option(..., "--data", help="Dataset folder in the official format."),
+        data: Path = data_option(),
         split: str = typer.Option("test", "--split", help="Which split to score."),
-        depths: str = typer.Option(DEPTHS, "--depths", help="Comma-separated ACT-step depths."),
-        limit: int = typer.Option(None, "--limit", help="Score only the first N examples."),
-        batch_size: int = typer.Option(256, "--batch-size"),
-        device: str = typer.Option("cpu", "--device"),
-        dtype: str = typer.Option("float32", "--dtype", help="Forward dtype: float32 or bfloat16."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+        depths: str = depths_option(),
+        limit: int = limit_option(),
+        batch_size: int = typer.Option(256, "--batch-size", min=1, help="Puzzles per forward pass."),
+        device: str = device_option(),
+        dtype: str = dtype_option(),
+        as_json: bool = json_option(),
     ) -> None:
         """Accuracy by depth: cell (all cells, non-given cells) and exact accuracy at each depth; ARC pass@K too."""
         from redge.cli.common import emit_json, path_arg
+        from redge.core.device import resolve_device
+        from redge.core.progress import progress_bar
         from redge.models.checkpoint import load_checkpoint
         from redge.study.evaluate import evaluate_depths
         from redge.tasks.format import load_split
 
         depth_list = parse_depths(depths)
-        model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(device)
-        arc_data = data if split == "test" and (data / "test_puzzles.json").is_file() else None
-        result = evaluate_depths(model, load_split(path_arg(data), split), depth_list, batch_size, limit, device,
-                                 arc_data)
+        with progress_bar(f"eval: loading {checkpoint.name} and {data.name}", None, not as_json) as stage:
+            on = resolve_device(device)
+            model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(on)
+            puzzles = load_split(path_arg(data), split)
+            total = puzzles.num_examples if limit is None else min(limit, puzzles.num_examples)
+            stage.update(total=total, description=f"eval {checkpoint.name} on {data.name}/{split}")
+            arc_data = data if split == "test" and (data / "test_puzzles.json").is_file() else None
+            result = evaluate_depths(model, puzzles, depth_list, batch_size, limit, on, arc_data, progress=stage)
         if as_json:
             emit_json({"checkpoint": str(checkpoint), "data": str(data), "split": split, "depths": result})
             return
@@ -84,11 +102,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train-data")
     def train_data_cmd(
-        out: Path = typer.Option(Path("runs/refdata"), "--out", help="Folder for the reference datasets."),
-        generated_train: int = typer.Option(20000, "--generated-train"),
-        maze_train: int = typer.Option(0, "--maze-train", help="Generated Maze-Hard train mazes (0: no maze set)."),
-        seed: int = typer.Option(0, "--seed"),
-        workers: int = typer.Option(1, "--workers", help="Processes for Sudoku generation (same result for any)."),
+        out: Path = out_option(Path("runs/refdata"), help="Folder for the reference datasets."),
+        generated_train: int = typer.Option(20000, "--generated-train", min=0,
+                                            help="Generated unique-solution Sudoku puzzles in the train split."),
+        maze_train: int = typer.Option(0, "--maze-train", min=0,
+                                       help="Generated Maze-Hard train mazes (0: no maze set)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the generators and of the hard-Sudoku split."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Processes for Sudoku generation (same result for any)."),
     ) -> None:
         """Build the reference datasets: generated + real hard Sudoku (split by symmetry class), Maze-Hard."""
         from redge.train.data import build_reference_data

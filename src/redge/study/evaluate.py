@@ -4,7 +4,7 @@ for an ARC test split also pass@K after TRM's voting over the augmented variants
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +29,14 @@ def blank_tokens(metadata: DatasetMetadata) -> tuple[int, ...] | None:
 @torch.no_grad()
 def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequence[int], batch_size: int = 256,
                     limit: int | None = None, device: torch.device | str = "cpu",
-                    arc_data: str | Path | None = None) -> dict[str, dict[str, float]]:
+                    arc_data: str | Path | None = None, progress: Callable[[int], None] | None = None
+                    ) -> dict[str, dict[str, float]]:
     """{depth: {cell_accuracy, non_given_cell_accuracy, exact_accuracy, count}} over the split (first `limit`
     examples when given), from one pass of `max(depths)` ACT steps per batch.
 
     With `arc_data` (the ARC dataset folder holding `test_puzzles.json`), each depth also gets `ARC/pass@K`: the
-    predictions of every augmented variant vote per task (tasks without scored variants count as failed)."""
+    predictions of every augmented variant vote per task (tasks without scored variants count as failed).
+    `progress(n)` is called after each batch with the puzzles it held."""
     depths = sorted(set(int(d) for d in depths))
     if not depths or depths[0] < 1:
         raise ValueError(f"depths must be positive integers, got {depths}")
@@ -58,6 +60,8 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
         labels.append(batch["labels"].cpu().numpy())
         inputs.append(batch["inputs"].cpu().numpy())
         seen += n
+        if progress is not None:
+            progress(n)
     model.train(was_training)
     y, x = np.concatenate(labels), np.concatenate(inputs)
     blanks = blank_tokens(split.metadata)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import torch.distributed as dist
 from redge.core.atomic import atomic_write
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import write_json
+from redge.core.progress import progress_bar
 from redge.core.ranks import Ranks, join
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
 from redge.models.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
@@ -222,9 +223,10 @@ class Trainer:
         base_elapsed = self.elapsed
         last_ckpt = last_eval = start
         window_t, window_step = start, self.step
-        bar = _Progress(self.progress, cfg.max_steps, self.step)
-        batches = BatchPrefetcher(self.stream, self.d.device)
-        try:
+        with ExitStack() as cleanup:
+            batches = cleanup.enter_context(closing(BatchPrefetcher(self.stream, self.d.device)))
+            bar = cleanup.enter_context(progress_bar("train", cfg.max_steps, self.progress))
+            bar.update(completed=self.step)
             while self.step < cfg.max_steps:
                 if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
                     break
@@ -252,7 +254,7 @@ class Trainer:
                     sums[k] = sums.get(k, 0) + v.detach()
                 sums["_rows"] = sums.get("_rows", 0) + float(current["labels"].shape[0])
                 self.elapsed = base_elapsed + time.perf_counter() - start
-                bar.update(self.step)
+                bar.update(completed=self.step)
                 if self.step % cfg.log_every == 0:
                     now = time.perf_counter()
                     row = {"step": self.step, "minutes": round(self.elapsed / 60, 3), "lr": lr,
@@ -260,7 +262,8 @@ class Trainer:
                            **_reduce_metrics(sums, self.d)}
                     window_t, window_step, sums = now, self.step, {}
                     self.curve.append(row)
-                    bar.describe(row)
+                    bar.update(description=f"train loss {row.get('lm_loss', 0):.3f} "
+                                           f"exact {row.get('exact_accuracy', 0):.3f}")
                 now = time.perf_counter()
                 if cfg.eval_every_minutes and now - last_eval >= cfg.eval_every_minutes * 60 and self.d.main:
                     self.curve.append({"step": self.step, "minutes": round(self.elapsed / 60, 3),
@@ -269,47 +272,8 @@ class Trainer:
                 if cfg.checkpoint_every_minutes and now - last_ckpt >= cfg.checkpoint_every_minutes * 60:
                     self.save()
                     last_ckpt = time.perf_counter()
-        finally:
-            batches.close()
-            bar.close()
         self.save()
         window = [r for r in self.curve if "steps_per_s" in r]
         return {"step": self.step, "minutes": round(self.elapsed / 60, 3),
                 "steps_per_s": window[-1]["steps_per_s"] if window else math.nan,
                 "last": window[-1] if window else {}, "out": str(self.out)}
-
-
-class _Progress:
-    """A rich progress bar on rank 0 when enabled and on a terminal; otherwise nothing."""
-
-    def __init__(self, enabled: bool, total: int, done: int) -> None:
-        import sys
-
-        self.bar = None
-        if enabled and sys.stderr.isatty() and not os.environ.get("CI"):
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn(), console=Console(stderr=True))
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, completed=done)
-
-    def update(self, step: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step)
-
-    def describe(self, row: dict[str, Any]) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, description=f"train loss {row.get('lm_loss', 0):.3f} "
-                                                   f"exact {row.get('exact_accuracy', 0):.3f}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
