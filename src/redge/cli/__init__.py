@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -33,6 +34,18 @@ def _is_usage_error(exc: BaseException) -> bool:
     return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
+def _report_usage_error(exc: Any) -> int:
+    """A usage error as one line naming the command (help asked for by giving no arguments is shown whole)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "redge"
+    message = " ".join(exc.format_message().split())
+    sys.stderr.write(f"{where}: error: {message} (see {where} --help)\n")
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: runs the app and maps errors to exit codes 2 (input) and 1 (internal)."""
     from redge.core.errors import RedgeInputError
@@ -55,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except Exception as exc:
         if _is_usage_error(exc):
-            exc.show()
-            return exc.exit_code
+            return _report_usage_error(exc)
         if debug:
             raise
         sys.stderr.write(f"redge: internal error: {type(exc).__name__}: {exc} "
