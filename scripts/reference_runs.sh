@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reference GPU runs of issue 8 on one 4-GPU (or, NGPU=2, 2-GPU) machine: the data, four trainings side by side (one per GPU, batch 768,
 # bf16, torch.compile), each evaluated at depths 1/2/4/8/16 at the end, then the 4-way DDP throughput benchmark.
-# Run detached from the repository root:  setsid nohup bash checkpoints/reference_runs.sh MINUTES OUT &
+# Run detached from the repository root:  setsid nohup bash scripts/reference_runs.sh MINUTES OUT &
 # Any machine with torch, numpy, safetensors, typer, rich and pyyaml will do (no package index needed).
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1

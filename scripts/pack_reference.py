@@ -4,7 +4,7 @@ For each run folder, the weights (raw or EMA) with the higher exact accuracy at 
 exported to `PACK/<run>/` as a redge checkpoint (shards <= 16 MiB; HRM in bf16, TRM in fp32), with the run's
 config, curve and evaluation; every small file also goes into `PACK/logs.tar.gz`.
 
-    PYTHONPATH=src python3 checkpoints/pack_reference.py runs/gpu runs/pack
+    PYTHONPATH=src python3 scripts/pack_reference.py runs/gpu runs/pack
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 #   GPU 1: the training-throughput benchmark (TRM-MLP with and without the padded mlp_t, TRM-Att), then TRM-Att
 #          Sudoku warm-started from the committed checkpoints/trm-att-sudoku (fresh optimizer, 200 warm-up steps).
 # With NGPU=1 (only a 1-GPU machine was lent) GPU 0 runs ARC, its evaluation, then the benchmark; no TRM-Att run.
-# Run detached from the repository root:  setsid nohup bash checkpoints/reference_runs_2.sh OUT &
+# Run detached from the repository root:  setsid nohup bash scripts/reference_runs_2.sh OUT &
 # Needs torch, numpy, safetensors, typer, rich, pyyaml, and the raw data under $REDGE_SHARED_DATA
 # (trm-kaggle-combined, sudoku-tdoku-benchmarks).
 set -u
