@@ -8,7 +8,8 @@ Signatures, layouts and limits, checked by experiment on torch 2.13.0+cpu (see t
   alone: M=16, K=97, N=64), and with N = 11 (lm_head) it crashed inside a model run. `Int8Kernel` therefore pads
   each group's K to a multiple of 32, N to a multiple of 16 and M to a multiple of 16, with zeros. It runs one
   call per scale group and adds the zero-point term itself.
-* `torch._int_mm(a int8 [M, K], b int8 [K, N]) -> int32 [M, N]`: exact integer GEMM, any M (1 works), K, N.
+* `torch._int_mm(a int8 [M, K], b int8 [K, N]) -> int32 [M, N]`: exact integer GEMM, any M (1 works). On AVX-512 CPUs it
+  returned garbage for K = 1 (a [1, N] operand with strides (1, 1)), so `Int8Kernel` gives it the same K-padded groups.
   Used for W8A8 / W4A8 with per-token int8 activations (`Int8Kernel` with `act_bits=8`).
 * `aten._convert_weight_to_int4pack_for_cpu(w int32 [N, K] values 0..15, innerKTiles) -> uint8 [N, K/2]` and
   `aten._weight_int4pack_mm_for_cpu(x [M, K], packed, qGroupSize, qScaleAndZeros [K/g, N, 2]) -> [M, N]` with
@@ -70,7 +71,9 @@ class Int8Kernel:
         codes = F.pad(qw.codes.to(torch.int16) - (0 if qw.symmetric else 128), (0, 0, 0, n_pad))
         self.slices = [(j, min(j + g, k)) for j in range(0, k, g)]
         self.codes = [F.pad(codes[:, a:b], (0, -(b - a) % 32)).to(torch.int8).contiguous() for a, b in self.slices]
-        self.codes_t = [codes[:, a:b].to(torch.int8).t().contiguous() for a, b in self.slices] if act_bits else []
+        # _int_mm takes the same K-padded groups: on AVX-512 CPUs it returned garbage for a 1-wide group ([1, N] with
+        # strides (1, 1), the last group of K = 97 = 3 x 32 + 1), so no group is narrower than 32.
+        self.codes_t = [c.t().contiguous() for c in self.codes] if act_bits else []
         self.scales = F.pad(qw.scales.expand(n, len(self.slices)), (0, 0, 0, n_pad)).contiguous()  # [N_pad, G]
         self.zeros = None if qw.symmetric else F.pad((qw.zeros.to(torch.float32) - 128).expand(
             n, len(self.slices)), (0, 0, 0, n_pad))
@@ -96,8 +99,8 @@ class Int8Kernel:
         xq, xs = quantize_per_token(x)
         y = None
         for gi, (a, b) in enumerate(self.slices):
-            xg = xq[:, a:b].contiguous() if len(self.slices) > 1 else xq
-            acc = torch._int_mm(xg, self.codes_t[gi]).to(torch.float32)
+            xg = xq[:, a:b] if len(self.slices) > 1 else xq
+            acc = torch._int_mm(F.pad(xg, (0, -(b - a) % 32)).contiguous(), self.codes_t[gi]).to(torch.float32)
             if self.zeros is not None:
                 acc = acc - xg.to(torch.float32).sum(-1, keepdim=True) * self.zeros[:, gi]
             part = acc * self.scales[:, gi]
