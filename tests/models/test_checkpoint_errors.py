@@ -108,7 +108,7 @@ def test_directory_with_invalid_config_json(tmp_path: Path) -> None:
     model = load_checkpoint(OFFICIAL)
     folder = save_checkpoint(model, tmp_path / "run")
     (folder / "config.json").write_text("{not json")
-    expect_error(folder, "invalid JSON", named=folder / "config.json")
+    expect_error(folder, "not valid JSON", named=folder / "config.json")
     doc = {"format": "redge-checkpoint", "version": 99, "config": {}}
     (folder / "config.json").write_text(json.dumps(doc))
     expect_error(folder, "unsupported", "version 99")
