@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from redge.core.errors import RedgeInputError
 from redge.study import sweep
 from redge.study.records import BatchRecord
 from redge.study.report import build_report
@@ -117,3 +118,35 @@ def test_duplicate_batch_writes_are_ignored(tmp_path) -> None:
         assert run["meta"] == {"label": "x"} and run["done"]
         assert store.done_batches(["k"]) == {"k": {0, 1}}
         assert [r.rows for r in store.records("k")] == [1, 1]
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: p.write_bytes(b"not a database at all, just bytes" * 100), "not a usable redge runs store"),
+    (lambda p: sqlite3.connect(p).executescript("CREATE TABLE people (name TEXT);").close(), "not a redge runs store"),
+    (lambda p: sqlite3.connect(p).executescript("CREATE TABLE runs (key TEXT); CREATE TABLE batches (key TEXT);"
+                                                ).close(), "table runs has columns"),
+    (lambda p: p.mkdir(), "is a directory"),
+])
+def test_a_store_that_is_not_ours_is_named_in_one_line(tmp_path, make, needle) -> None:
+    path = tmp_path / "store.sqlite"
+    make(path)
+    with pytest.raises(RedgeInputError, match=needle) as err:
+        RunStore(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_store_under_a_regular_file_is_named(tmp_path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RedgeInputError, match="cannot create its folder") as err:
+        RunStore(tmp_path / "file" / "store.sqlite")
+    assert "store.sqlite" in str(err.value)
+
+
+def test_report_on_a_corrupt_store_exits_2_naming_it(tmp_path, capsys) -> None:
+    from redge.cli import main
+
+    path = tmp_path / "broken.sqlite"
+    path.write_bytes(b"\x00garbage" * 512)
+    assert main(["report", "--store", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and err.count("\n") == 1

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from redge.core.errors import RedgeInputError
 from redge.study.records import BatchRecord
 
 DEFAULT_STORE = Path("runs") / "redge-runs.sqlite"
@@ -43,6 +44,10 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (key, batch)
 );
 """
+
+
+_COLUMNS = {"runs": ("key", "checkpoint_hash", "data_hash", "meta", "n_batches", "done", "created", "finished"),
+            "batches": ("key", "batch", "record")}
 
 
 def digest(obj: Any) -> str:
@@ -73,10 +78,39 @@ class RunStore:
 
     def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        if self.path.is_dir():
+            raise RedgeInputError("is a directory, not a runs store file", self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RedgeInputError(f"cannot create its folder ({exc.strerror or type(exc).__name__})", self.path) \
+                from None
+        with self._named_errors():
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._check_tables()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _named_errors(self) -> Iterator[None]:
+        """SQLite failures (a corrupt or foreign file, a locked or read-only one) as one-line errors naming the store."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise RedgeInputError(f"not a usable redge runs store ({exc})", self.path) from None
+
+    def _check_tables(self) -> None:
+        """Refuse an SQLite file that another program made (other tables, or ours with other columns)."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return
+        if tables != set(_COLUMNS):
+            raise RedgeInputError(f"an SQLite database with tables {sorted(tables)}, not a redge runs store "
+                                  f"(tables {sorted(_COLUMNS)})", self.path)
+        for table, columns in _COLUMNS.items():
+            found = tuple(r[1] for r in self._db.execute(f"PRAGMA table_info({table})"))
+            if found != columns:
+                raise RedgeInputError(f"table {table} has columns {list(found)}, expected {list(columns)}", self.path)
 
     def __enter__(self) -> RunStore:
         return self
@@ -90,13 +124,14 @@ class RunStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._named_errors():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def register(self, key: str, checkpoint_hash: str, data_hash: str, meta: dict[str, Any], n_batches: int) -> None:
         """Declare a run (no-op if it exists already)."""
@@ -108,9 +143,10 @@ class RunStore:
     def done_batches(self, keys: Iterable[str]) -> dict[str, set[int]]:
         """Batch indices already stored, per key."""
         out: dict[str, set[int]] = {}
-        for key in keys:
-            rows = self._db.execute("SELECT batch FROM batches WHERE key = ?", (key,)).fetchall()
-            out[key] = {r[0] for r in rows}
+        with self._named_errors():
+            for key in keys:
+                rows = self._db.execute("SELECT batch FROM batches WHERE key = ?", (key,)).fetchall()
+                out[key] = {r[0] for r in rows}
         return out
 
     def write_batches(self, rows: Iterable[tuple[str, int, BatchRecord]]) -> None:
@@ -126,13 +162,18 @@ class RunStore:
 
     def records(self, key: str) -> list[BatchRecord]:
         """The batch records of a run, in batch order."""
-        rows = self._db.execute("SELECT record FROM batches WHERE key = ? ORDER BY batch", (key,)).fetchall()
-        return [BatchRecord.from_dict(json.loads(r[0])) for r in rows]
+        with self._named_errors():
+            rows = self._db.execute("SELECT record FROM batches WHERE key = ? ORDER BY batch", (key,)).fetchall()
+        try:
+            return [BatchRecord.from_dict(json.loads(r[0])) for r in rows]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RedgeInputError(f"run {key}: a stored batch record is unreadable ({exc})", self.path) from None
 
     def runs(self, keys: Iterable[str] | None = None, done_only: bool = True) -> list[dict[str, Any]]:
         """Run rows (key, hashes, meta, n_batches, done), in creation order; all of them when `keys` is None."""
-        rows = self._db.execute("SELECT key, checkpoint_hash, data_hash, meta, n_batches, done FROM runs "
-                                "ORDER BY created, key").fetchall()
+        with self._named_errors():
+            rows = self._db.execute("SELECT key, checkpoint_hash, data_hash, meta, n_batches, done FROM runs "
+                                    "ORDER BY created, key").fetchall()
         wanted = None if keys is None else set(keys)
         return [{"key": k, "checkpoint_hash": c, "data_hash": d, "meta": json.loads(m), "n_batches": n,
                  "done": bool(done)}
