@@ -85,7 +85,7 @@ def test_sweep_cli_writes_report_and_json(tiny_ckpt, tiny_data, tmp_path, capsys
     data = json.loads(capsys.readouterr().out)
     assert data["report"] == str(out / "report.md") and len(data["variants"]) == 2
     assert {p.name for p in (out / "plots").iterdir()} == {
-        f"trm-mlp-{tiny_ckpt.name}-{n}.png" for n in ("accuracy_vs_depth", "fidelity_vs_depth", "fidelity_vs_exact",
+        f"trm-mlp-{tiny_ckpt.name}-on-{tiny_data.name}-test-24-{n}.png" for n in ("accuracy_vs_depth", "fidelity_vs_depth", "fidelity_vs_exact",
                                                       "pareto")}
     assert "Cheapest variant within 1 point" in (out / "report.md").read_text()
     assert (out / "per_depth.csv").read_text().count("\n") == 1 + 2 * 2
@@ -119,3 +119,17 @@ def test_checkpoint_data_mismatch_is_exit_2(tmp_path, tiny_data, checkpoint_fact
     ckpt = checkpoint_factory(tmp_path / "short", seq_len=16)
     assert main(["sweep", "-c", str(ckpt), "-d", str(tiny_data), "--store", str(tmp_path / "s.sqlite")]) == 2
     assert "seq_len 16" in capsys.readouterr().err
+
+
+def test_runs_on_different_puzzle_sets_are_separate_groups(tiny_ckpt, tiny_data, tmp_path, capsys) -> None:
+    """A store holding the same variant on 4 and on 6 puzzles reports two groups, each with its own plots."""
+    store = str(tmp_path / "s.sqlite")
+    for limit in ("4", "6"):
+        assert main(["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32", "--depths", "2", "--limit",
+                     limit, "--batch-size", "2", "--store", store, "--out", str(tmp_path / limit), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--store", store, "--out", str(tmp_path / "r"), "--json"]) == 0
+    variants = json.loads(capsys.readouterr().out)["variants"]
+    assert sorted(v["puzzles"] for v in variants) == [4, 6]
+    assert len({v["group"] for v in variants}) == 2
+    assert len(list((tmp_path / "r" / "plots").glob("*-accuracy_vs_depth.png"))) == 2

@@ -26,8 +26,10 @@ WITHIN_POINTS = 1.0  # "within 1 point" of the FP32 exact accuracy, in percentag
 
 
 def group_name(meta: dict[str, Any]) -> str:
-    """Human name of a (checkpoint, data) group, e.g. `TRM-MLP tiny-trm-mlp-sudoku`."""
-    return f"{meta['architecture']} {Path(meta['checkpoint']).name}"
+    """Human name of a (checkpoint, data) group, e.g. `TRM-MLP tiny-trm-mlp-sudoku on sudoku-easy/test (500)`: runs on
+    different puzzle sets (another folder, split or --limit) are different groups, never one table or one plot."""
+    return (f"{meta['architecture']} {Path(meta['checkpoint']).name} on {Path(meta['data']).name}/{meta['split']} "
+            f"({meta['examples']})")
 
 
 def per_depth_rows(store: RunStore, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
