@@ -133,3 +133,12 @@ def test_runs_on_different_puzzle_sets_are_separate_groups(tiny_ckpt, tiny_data,
     assert sorted(v["puzzles"] for v in variants) == [4, 6]
     assert len({v["group"] for v in variants}) == 2
     assert len(list((tmp_path / "r" / "plots").glob("*-accuracy_vs_depth.png"))) == 2
+
+
+def test_sweep_out_under_a_file_fails_before_any_compute(tiny_ckpt, tiny_data, tmp_path, capsys) -> None:
+    (tmp_path / "file").write_text("x")
+    store = tmp_path / "s.sqlite"
+    assert main(["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "--store", str(store),
+                 "--out", str(tmp_path / "file" / "out")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert not store.exists()  # nothing was computed or stored

@@ -24,6 +24,7 @@ from redge.cli.common import (
     parse_depths,
     recipe_option,
 )
+from redge.core.atomic import check_output_path
 
 DEFAULT_CHECKPOINT = Path("checkpoints/tiny-trm-mlp-sudoku")
 DEFAULT_DATA = Path("data/samples/sudoku-easy")
@@ -115,13 +116,13 @@ def register(app: typer.Typer) -> None:
         from redge.study.store import RunStore
 
         start = time.perf_counter()
+        out = check_output_path(out or default_out("sweep"), directory=True)  # before the compute, not after
         keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
                                threads)
         if not main:
             return
         with RunStore(store) as db:
             report = build_report(db, keys)
-        out = out or default_out("sweep")
         path = write_report(report, out, "redge " + " ".join(sys.argv[1:]))
         seconds = time.perf_counter() - start
         if as_json:
@@ -145,13 +146,13 @@ def register(app: typer.Typer) -> None:
         from redge.study.report import build_report, jsonable
         from redge.study.store import RunStore
 
+        out = check_output_path(out or default_out("fidelity"), directory=True)
         keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
                                threads)
         if not main:
             return
         with RunStore(store) as db:
             table = fidelity_table(build_report(db, keys))
-        out = out or default_out("fidelity")
         write_json(out / "fidelity.json", jsonable(table))
         if as_json:
             emit_json(jsonable({"out": str(out), "variants": table}))
@@ -176,13 +177,13 @@ def register(app: typer.Typer) -> None:
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore
 
+        out = check_output_path(out or default_out("report"), directory=True)
         with RunStore(path_arg(store)) as db:
             wanted = {str(c) for c in checkpoint or []}
             keys = [r["key"] for r in db.runs() if not wanted or r["meta"]["checkpoint"] in wanted]
             if not keys:
                 raise RedgeInputError("no finished runs" + (" for these checkpoints" if wanted else ""), store)
             data = build_report(db, keys)
-        out = out or default_out("report")
         path = write_report(data, out, "redge " + " ".join(sys.argv[1:]))
         if as_json:
             emit_json(jsonable({"report": str(path), **data}))

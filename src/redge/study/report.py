@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from redge.core.atomic import atomic_write
+from redge.core.atomic import atomic_dir, atomic_write
 from redge.study import plots
 from redge.study.findings import (
     group_findings,
@@ -132,8 +132,14 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_report(report: dict[str, Any], out: Path, command: str = "") -> Path:
-    """Write report.md, report.json, variants.csv, per_depth.csv and plots under `out`; return report.md's path."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write report.md, report.json, variants.csv, per_depth.csv and plots under `out`, all at once (an earlier report
+    there is replaced whole); return report.md's path."""
+    with atomic_dir(out, replaces="report.md") as tmp:
+        _write_files(report, tmp, command)
+    return out / "report.md"
+
+
+def _write_files(report: dict[str, Any], out: Path, command: str) -> None:
     md = ["# redge sweep report", ""]
     if command:
         md += [f"Produced by `{command}`.", ""]
@@ -162,4 +168,3 @@ def write_report(report: dict[str, Any], out: Path, command: str = "") -> Path:
     _write_text(out / "report.json", json.dumps(jsonable(report), indent=1, default=str))
     _write_text(out / "variants.csv", _csv(report["variants"]))
     _write_text(out / "per_depth.csv", _csv(report["per_depth"]))
-    return out / "report.md"
