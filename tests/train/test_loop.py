@@ -89,3 +89,14 @@ def test_micro_batches_train_like_the_whole_batch(micro_config, tmp_path):
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
     whole, micro = (runs[n].model.state_dict() for n in ("whole", "micro"))
     assert all(torch.allclose(whole[k], micro[k], atol=1e-5) for k in whole)
+
+
+@pytest.mark.parametrize("damage", [lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+                                    lambda p: p.write_bytes(b"PK\x03\x04 not a checkpoint"),
+                                    lambda p: torch.save({"model": {}}, p)])
+def test_resume_from_a_damaged_state_is_one_line(micro_config, tmp_path, damage):
+    Trainer(micro_config.replace(max_steps=2), tmp_path / "run", "cpu", progress=False).run()
+    damage(tmp_path / "run" / "state.pt")
+    with pytest.raises(RedgeInputError, match="cannot resume from it") as err:
+        Trainer(micro_config.replace(max_steps=4), tmp_path / "run", "cpu", resume=True, progress=False)
+    assert "state.pt" in str(err.value) and "\n" not in str(err.value)

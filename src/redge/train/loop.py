@@ -139,15 +139,22 @@ class Trainer:
         path = self.out / "state.pt"
         if not path.exists():
             return
-        state = torch.load(path, map_location=self.d.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        if self.ema is not None and "ema" in state:
-            self.ema.load_state_dict(state["ema"])
-        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        try:
+            state = torch.load(path, map_location=self.d.device, weights_only=True)
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            if self.ema is not None and "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        except Exception as exc:  # truncated, corrupt, another run's or another program's file
+            raise RedgeInputError(f"cannot resume from it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+                                  "delete it to start over", path) from None
         curve_path = self.out / "curve.jsonl"
         if curve_path.exists():
-            self.curve = [json.loads(line) for line in curve_path.read_text().splitlines() if line.strip()]
+            try:
+                self.curve = [json.loads(line) for line in curve_path.read_text().splitlines() if line.strip()]
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise RedgeInputError(f"not a JSON-lines learning curve ({exc})", curve_path) from None
 
     def save(self) -> None:
         """Write raw and EMA checkpoints, the resume state and the curve (rank 0 only), atomically."""
