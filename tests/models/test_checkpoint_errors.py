@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from redge.core.errors import RedgeInputError
-from redge.models.checkpoint import load_checkpoint, save_checkpoint
+from redge.models.checkpoints import save_checkpoint
+from redge.quant.load import load_checkpoint
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "fixtures" / "official" / "trm_att_rope" / "step_100"
 KEY = "_orig_mod.model.inner."
@@ -108,7 +109,7 @@ def test_directory_with_invalid_config_json(tmp_path: Path) -> None:
     model = load_checkpoint(OFFICIAL)
     folder = save_checkpoint(model, tmp_path / "run")
     (folder / "config.json").write_text("{not json")
-    expect_error(folder, "invalid JSON", named=folder / "config.json")
+    expect_error(folder, "not valid JSON", named=folder / "config.json")
     doc = {"format": "redge-checkpoint", "version": 99, "config": {}}
     (folder / "config.json").write_text(json.dumps(doc))
     expect_error(folder, "unsupported", "version 99")

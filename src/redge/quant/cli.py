@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Quantize a checkpoint by a recipe and write a checkpoint that `load_checkpoint` reads back."""
         from redge.cli import emit_json
-        from redge.models.checkpoint import load_checkpoint
+        from redge.quant.load import load_checkpoint
         from redge.quant.apply import quantize_
         from redge.quant.io import save_quantized
         from redge.quant.spec import load_recipe

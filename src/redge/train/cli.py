@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Accuracy by depth: cell (all cells, non-given cells) and exact accuracy at each depth; ARC pass@K too."""
         from redge.cli import emit_json, path_arg
-        from redge.models.checkpoint import load_checkpoint
+        from redge.quant.load import load_checkpoint
         from redge.study.evaluate import evaluate_depths
         from redge.tasks.format import load_split
 
