@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from redge.core.jsonio import write_json
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 from redge.quant.spec import load_recipe
 from redge.study.sweep import (
     DEFAULT_RECIPES,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from redge.models.checkpoint import load_checkpoint, save_checkpoint
+from redge.models.checkpoints import save_checkpoint
+from redge.quant.load import load_checkpoint
 
 MAX_SHARD = 15 * 1024 * 1024  # tensor bytes; the safetensors header must fit under 16 MiB too
 

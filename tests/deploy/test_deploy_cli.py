@@ -8,7 +8,7 @@ import torch
 from redge.cli import main
 from redge.deploy.blob import read_blob
 from redge.models import build_model
-from redge.models.checkpoint import save_checkpoint
+from redge.models.checkpoints import save_checkpoint
 
 
 def test_plan_json_and_export_agree(tmp_path, tiny_config, capsys):

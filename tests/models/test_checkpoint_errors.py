@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from redge.core.errors import RedgeInputError
-from redge.models.checkpoint import load_checkpoint, save_checkpoint
+from redge.models.checkpoints import save_checkpoint
+from redge.quant.load import load_checkpoint
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "fixtures" / "official" / "trm_att_rope" / "step_100"
 KEY = "_orig_mod.model.inner."

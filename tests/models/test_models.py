@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from redge.models import HRM, TRM, Carry, ModelConfig, build_model
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "official"
 

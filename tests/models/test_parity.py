@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from redge.models import Carry
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "official"
 MODELS = ["trm_mlp", "trm_att_rope", "trm_att_learned", "hrm"]

@@ -7,9 +7,10 @@ import torch
 from redge.cli import main
 from redge.core.errors import RedgeInputError
 from redge.models import ModelConfig, build_model
-from redge.models.checkpoint import load_checkpoint, save_checkpoint
+from redge.models.checkpoints import save_checkpoint
 from redge.quant.apply import quantize_
 from redge.quant.io import save_quantized
+from redge.quant.load import load_checkpoint
 from redge.quant.modules import QuantLinear
 
 CFG = ModelConfig(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=2, mlp_t=True,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from redge.models import ModelConfig, build_model
-from redge.models.checkpoint import save_checkpoint
+from redge.models.checkpoints import save_checkpoint
 from redge.tasks.format import (
     grid_metadata,
     save_identifiers,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from redge.cli import main
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 from redge.quant import quantize_
 from redge.study.findings import group_findings, side_by_side, variant_rows
 from redge.study.memory import carry_bytes, weight_bytes

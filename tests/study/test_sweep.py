@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 from redge.quant.spec import PRESETS
 from redge.study.evaluate import evaluate_depths
 from redge.study.records import aggregate

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from redge.core.errors import RedgeInputError
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 from redge.train.data import BatchPrefetcher, open_stream
 from redge.train.loop import Trainer
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from redge.cli import main
-from redge.models.checkpoint import load_checkpoint
+from redge.quant.load import load_checkpoint
 from redge.study.evaluate import evaluate_depths
 from redge.tasks import sudoku
 from redge.tasks.format import load_split

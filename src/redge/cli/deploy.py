@@ -1,35 +1,21 @@
 """CLI commands of the deploy layer: `redge plan` (memory plan on a target) and `redge export` (blob + embeddings)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from redge.core.errors import RedgeInputError
-from redge.models.config import ConfigError, ModelConfig
 
 _ACTS = "int8 (per-token, default with integer weights), int8-tensor, bf16, fp32"
-
-
-def read_config(path: Path) -> ModelConfig:
-    """The model config of a checkpoint, reading only `config.json` for a redge checkpoint directory."""
-    cfg_path = path / "config.json"
-    if path.is_dir() and cfg_path.is_file():
-        try:
-            return ModelConfig.from_dict(json.loads(cfg_path.read_text())["config"])
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ConfigError) as exc:
-            raise RedgeInputError(f"invalid redge config ({type(exc).__name__}: {exc})", cfg_path) from None
-    from redge.models.checkpoint import read_checkpoint
-
-    return read_checkpoint(path)[0]
 
 
 def plan_for(checkpoint: Path, recipe: str, target: str, act: str | None = None, carry: str | None = None,
              tile: int | None = None) -> dict[str, Any]:
     """Plan a checkpoint (only its config is read) with a recipe on a target (see `plan.plan_config`)."""
     from redge.deploy.plan import plan_config
+    from redge.quant.load import read_config
 
     config = read_config(checkpoint)
     if config.seq_len is None:
@@ -106,7 +92,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Quantize a checkpoint by a recipe and write the packed blob and the puzzle-embedding file."""
         from redge.deploy.pack import export
-        from redge.models.checkpoint import load_checkpoint
+        from redge.quant.load import load_checkpoint
         from redge.quant.apply import quantize_
         from redge.quant.spec import load_recipe
 

@@ -14,7 +14,7 @@ TASK_SEQ_LEN_BY_VOCAB = {11: ("sudoku", 81), 6: ("maze", 900), 12: ("arc", 900)}
 
 def describe_checkpoint(path: Path, seq_len: int | None = None) -> dict[str, Any]:
     """Architecture, parameter counts, weight bytes per precision and FLOPs of a checkpoint, as one dict."""
-    from redge.models.checkpoint import load_checkpoint
+    from redge.quant.load import load_checkpoint
     from redge.study.flops import flop_count
 
     model = load_checkpoint(path)

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         """Quantize a checkpoint by a recipe and write a checkpoint that `load_checkpoint` reads back."""
         from redge.cli.common import emit_json, path_arg
         from redge.core.progress import progress_bar
-        from redge.models.checkpoint import load_checkpoint
+        from redge.quant.load import load_checkpoint
         from redge.quant.apply import quantize_
         from redge.quant.io import save_quantized
         from redge.quant.spec import load_recipe

@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         from redge.cli.common import emit_json, path_arg
         from redge.core.device import resolve_device
         from redge.core.progress import progress_bar
-        from redge.models.checkpoint import load_checkpoint
+        from redge.quant.load import load_checkpoint
         from redge.study.evaluate import evaluate_depths
         from redge.tasks.format import load_split
 

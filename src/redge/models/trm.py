@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from redge.models.carry import RecursiveReasoner
+from redge.models.reasoner import RecursiveReasoner
 from redge.models.config import ModelConfig
 from redge.models.layers import Block, CosSin, ReasoningModule
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from redge.quant.qtensor import round_codes
+from redge.quant.rounding import round_codes
 
 
 def gptq_round(w: torch.Tensor, hessian: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, bits: int,

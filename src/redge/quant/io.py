@@ -4,7 +4,7 @@
 (`qtensor.pack_codes`: dense LSB-first bitstream, two int4 codes per byte) under `<module>.codes`; scales (fp32),
 zero points (uint8), biases and every float tensor keep their state-dict keys. `config.json` holds the model
 config, the recipe, and per quantized module its class, bits, granularity, group size, scale dtype, act_bits and
-shape, plus the quantization report. `redge.models.checkpoint.load_checkpoint` dispatches here for such a directory.
+shape, plus the quantization report. `redge.quant.load.load_checkpoint` dispatches here for such a directory.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from safetensors.torch import load_file, save_file
 from redge.core.atomic import atomic_path, atomic_write
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json
+from redge.models import ModelConfig, RecursiveReasoner, build_model
+from redge.models.checkpoints import CheckpointInfo, apply_overrides, config_from_doc
 from redge.quant.modules import Bf16Embedding, Bf16Linear, QuantEmbedding, QuantLinear
 from redge.quant.qtensor import QuantizedWeight, pack_codes, unpack_codes
 
@@ -85,27 +87,36 @@ def _rebuild(name: str, meta: dict[str, Any], state: dict[str, torch.Tensor], pa
     return QuantLinear(qw, state.get(f"{name}.bias"), meta.get("act_bits"))
 
 
-def load_quantized(path: str | Path, forward_dtype: str = "float32", **config_overrides: Any) -> torch.nn.Module:
-    """Load a directory written by `save_quantized` into an eval-mode quantized model (fake-quant mode).
-
-    `forward_dtype` and `config_overrides` (e.g. `H_cycles`, `halt_max_steps`) change the stored config exactly as
-    `load_checkpoint` does for float checkpoints (`apply_overrides`); one that would change a shape is refused.
-    """
-    from redge.models import ModelConfig, build_model
-    from redge.models.checkpoint import apply_overrides
-
-    path = Path(path)
+def _read_doc(path: Path) -> dict[str, Any]:
+    """The checked `config.json` document of a quantized checkpoint directory."""
     if not is_quantized_checkpoint(path):
         raise RedgeInputError(f"not a {FORMAT_NAME} directory", path)
     doc = read_json(path / "config.json", dict)
     if doc.get("version") != FORMAT_VERSION:
         raise RedgeInputError(f"unsupported {FORMAT_NAME} version {doc.get('version')!r}", path)
+    return doc
+
+
+def read_quantized_config(path: str | Path) -> ModelConfig:
+    """The model config of a quantized checkpoint directory, without reading its tensors."""
+    path = Path(path)
+    return config_from_doc(_read_doc(path), path)
+
+
+def load_quantized(path: str | Path, forward_dtype: str = "float32", **config_overrides: Any) -> RecursiveReasoner:
+    """Load a directory written by `save_quantized` into an eval-mode quantized model (fake-quant mode).
+
+    `forward_dtype` and `config_overrides` (e.g. `H_cycles`, `halt_max_steps`) change the stored config exactly as
+    for float checkpoints (`apply_overrides`); one that would change a shape is refused. The model carries
+    `checkpoint_info` (source "redge-quant") and `quant_recipe` (the stored recipe).
+    """
+    path = Path(path)
+    doc = _read_doc(path)
     try:
         state = load_file(str(path / "model.safetensors"))
     except (SafetensorError, OSError) as exc:
         raise RedgeInputError(f"unreadable model.safetensors ({str(exc).splitlines()[0]})", path) from None
-    config = apply_overrides(ModelConfig.from_dict(doc["config"]),
-                             {"forward_dtype": forward_dtype, **config_overrides}, path)
+    config = apply_overrides(config_from_doc(doc, path), {"forward_dtype": forward_dtype, **config_overrides}, path)
     model = build_model(config)
     for name, meta in doc["modules"].items():
         parent, _, attr = name.rpartition(".")
@@ -116,4 +127,5 @@ def load_quantized(path: str | Path, forward_dtype: str = "float32", **config_ov
         key = (missing or unexpected)[0]
         raise RedgeInputError(f"{'missing' if missing else 'unexpected'} key {key!r}", path)
     model.quant_recipe = doc.get("recipe")
+    model.checkpoint_info = CheckpointInfo(str(path), "redge-quant", "config.json")
     return model.eval()

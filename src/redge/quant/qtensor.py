@@ -1,4 +1,5 @@
-"""Integer weight quantization: range setting, rounding, and `QuantizedWeight`, the layout-free exchange format.
+"""Integer weight quantization: range setting, quantize_weight (RTN or GPTQ rounding), and `QuantizedWeight`, the
+layout-free exchange format.
 
 Conventions (what a C runtime must reproduce), for a weight W [out, in] quantized to b bits:
 
@@ -18,14 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
+from redge.quant.gptq import gptq_round
+from redge.quant.rounding import code_range, round_codes
 from redge.quant.spec import SCALE_DTYPES, QuantSpec
 
 _TORCH_SCALE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def code_range(bits: int, symmetric: bool) -> tuple[int, int]:
-    """Inclusive integer code range for `bits` (signed for symmetric, unsigned otherwise)."""
-    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if symmetric else (0, 2**bits - 1)
 
 
 def group_width(spec: QuantSpec, in_features: int) -> int:
@@ -112,15 +110,6 @@ def _params_from_range(lo: torch.Tensor, hi: torch.Tensor, spec: QuantSpec) -> t
     return scale, zero
 
 
-def round_codes(w: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None, bits: int) -> torch.Tensor:
-    """Round-to-nearest float codes of `w` for broadcastable scale/zero (zero None = symmetric), clamped to range."""
-    qmin, qmax = code_range(bits, zero is None)
-    q = torch.round(w / scale)
-    if zero is not None:
-        q = q + zero
-    return torch.clamp(q, qmin, qmax)
-
-
 def _dequant(q: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None) -> torch.Tensor:
     return (q - zero if zero is not None else q) * scale
 
@@ -187,8 +176,6 @@ def quantize_weight(w: torch.Tensor, spec: QuantSpec, hessian: torch.Tensor | No
     if hessian is None:
         codes = round_codes(w, scale_full, zero_full, spec.bits)
     else:
-        from redge.quant.gptq import gptq_round
-
         codes = gptq_round(w, hessian, scale_full, zero_full, spec.bits)
     codes = codes.to(torch.int8 if spec.symmetric else torch.uint8)
     return QuantizedWeight(codes, scales, zeros, spec.bits, spec.granularity, g, spec.scale_dtype)

@@ -20,8 +20,7 @@ import torch
 from redge.core.errors import RedgeInputError
 from redge.core.ranks import Ranks, join
 from redge.models import Batch, RecursiveReasoner
-from redge.models.checkpoint import load_checkpoint
-from redge.quant import QuantRecipe, load_recipe, quantize_
+from redge.quant import QuantRecipe, load_checkpoint, load_recipe, quantize_
 from redge.study import evaluate
 from redge.study.fidelity import carry_cosines, lockstep
 from redge.study.flops import flop_count

@@ -29,8 +29,9 @@ from redge.core.jsonio import write_json
 from redge.core.progress import progress_bar
 from redge.core.ranks import Ranks, join
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
-from redge.models.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
+from redge.models.checkpoints import check_state_dict, save_checkpoint
 from redge.models.layers import Block
+from redge.quant.load import load_checkpoint
 from redge.tasks.format import load_split
 from redge.train.configs import TrainConfig
 from redge.train.data import BatchPrefetcher, PuzzleStream, open_stream

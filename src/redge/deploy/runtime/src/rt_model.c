@@ -1,6 +1,6 @@
 /* redge runtime: blob loader (bounds-checked, CRC-verified, no allocation) and the TRM / HRM forward.
  *
- * Forward of one ACT step (matches redge.models: carry.py, trm.py, hrm.py, layers.py):
+ * Forward of one ACT step (matches redge.models: reasoner.py, trm.py, hrm.py, layers.py):
  *   x = sqrt(D) * [puzzle prefix ; embed(tokens)]     (learned positions: sqrt(D) * 0.707106781 * (e + pos))
  *   for h in H_cycles: for l in L_cycles: z_L = Lnet(z_L, z_H + x);  z_H = (TRM: Lnet, HRM: Hnet)(z_H, z_L)
  *   net(h, inj): h = h + inj, then per block (post-norm):
