@@ -8,6 +8,8 @@ import torch
 
 from redge.models import ModelConfig, build_model
 
+TINY = Path(__file__).resolve().parents[2] / "checkpoints" / "tiny-trm-mlp-sudoku"
+
 
 def _redge(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "redge.cli", *args], capture_output=True, text=True, timeout=120)
@@ -57,3 +59,15 @@ def test_info_bad_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and str(path) in lines[0] and words in lines[0], result.stderr
         assert "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+def test_info_on_a_quantized_checkpoint_counts_the_architecture(tmp_path) -> None:
+    """A quantized checkpoint keeps its weights as codes: info still counts the float architecture's parameters and
+    reports the bytes the checkpoint actually stores."""
+    q = tmp_path / "q4"
+    assert _redge("quantize", str(TINY), "-r", "int4-channel-cal", "-o", str(q), "--json").returncode == 0
+    quant = json.loads(_redge("info", str(q), "--json").stdout)
+    float_ = json.loads(_redge("info", str(TINY), "--json").stdout)
+    assert quant["params"] == float_["params"] > 200_000
+    assert quant["quantization"] == "int4-channel-cal" and float_["quantization"] is None
+    assert float_["stored_weight_bytes"] / 8 < quant["stored_weight_bytes"] < float_["stored_weight_bytes"] / 4

@@ -14,8 +14,14 @@ TASK_SEQ_LEN_BY_VOCAB = {11: ("sudoku", 81), 6: ("maze", 900), 12: ("arc", 900)}
 
 def describe_checkpoint(path: Path, seq_len: int | None = None) -> dict[str, Any]:
     """Architecture, parameter counts, weight bytes per precision and FLOPs of a checkpoint, as one dict."""
+    import torch
+
+    from redge.core.jsonio import read_json
+    from redge.models import build_model
+    from redge.quant.io import is_quantized_checkpoint
     from redge.quant.load import load_checkpoint
     from redge.study.flops import flop_count
+    from redge.study.memory import weight_bytes
 
     model = load_checkpoint(path)
     cfg = model.config
@@ -25,8 +31,12 @@ def describe_checkpoint(path: Path, seq_len: int | None = None) -> dict[str, Any
     if seq_len is None:
         task, seq_len = TASK_SEQ_LEN_BY_VOCAB.get(cfg.vocab_size, ("unknown", 81))
         notes.append(f"seq_len = {seq_len} assumed from vocab size {cfg.vocab_size} ({task}); pass --seq-len to change")
-    params = model.num_parameters()
-    params_emb = model.num_parameters(include_puzzle_emb=True)
+    # Counts of the float architecture (a quantized checkpoint keeps its weights as codes, not parameters).
+    with torch.device("meta"):
+        architecture = build_model(cfg)
+    params = architecture.num_parameters()
+    params_emb = architecture.num_parameters(include_puzzle_emb=True)
+    stored = weight_bytes(model)
     flops = flop_count(model, seq_len)
     name = "HRM" if cfg.arch == "hrm" else ("TRM-MLP" if cfg.mlp_t else "TRM-Att")
     return {
@@ -39,8 +49,10 @@ def describe_checkpoint(path: Path, seq_len: int | None = None) -> dict[str, Any
         "params": params,
         "params_with_puzzle_emb": params_emb,
         "puzzle_emb_rows": cfg.num_puzzle_identifiers if cfg.puzzle_emb_ndim else 0,
-        # Weights only; scales and zero points of quantized formats are reported by `redge quantize`/`redge plan`.
+        # Codes only per precision; `stored_weight_bytes` is what this checkpoint holds (scales and zero points in).
         "weight_bytes": {"fp32": params * 4, "bf16": params * 2, "int8": params, "int4": params // 2},
+        "stored_weight_bytes": stored["weights"],
+        "quantization": read_json(path / "config.json")["recipe"]["name"] if is_quantized_checkpoint(path) else None,
         "puzzle_emb_bytes_fp32": (params_emb - params) * 4,
         "flops_per_act_step": flops.per_step,
         "flops_per_act_step_formula": flops.per_step_formula,
@@ -65,6 +77,7 @@ def _print_table(info: dict[str, Any]) -> None:
     table.add_row("params (with puzzle emb)", f"{info['params_with_puzzle_emb']:,} ({info['puzzle_emb_rows']:,} rows)")
     for prec, nbytes in info["weight_bytes"].items():
         table.add_row(f"weights {prec}", f"{nbytes / 1e6:,.2f} MB")
+    table.add_row("weights as stored here", f"{info['stored_weight_bytes'] / 1e6:,.2f} MB")
     table.add_row("puzzle emb fp32", f"{info['puzzle_emb_bytes_fp32'] / 1e6:,.2f} MB")
     table.add_row("FLOPs / ACT step", f"{info['flops_per_act_step'] / 1e9:,.2f} G "
                                       f"(formula {info['flops_per_act_step_formula'] / 1e9:,.2f} G)")
