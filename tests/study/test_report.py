@@ -142,3 +142,18 @@ def test_sweep_out_under_a_file_fails_before_any_compute(tiny_ckpt, tiny_data, t
                  "--out", str(tmp_path / "file" / "out")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert not store.exists()  # nothing was computed or stored
+
+
+def test_puzzle_identifiers_beyond_the_embedding_table_are_exit_2(tmp_path, tiny_data, checkpoint_factory,
+                                                                  capsys) -> None:
+    """An ARC-style model (one embedding row per puzzle) scored on another build of the data is refused."""
+    import shutil
+
+    ckpt = checkpoint_factory(tmp_path / "arcish", num_puzzle_identifiers=5)
+    other = tmp_path / "other-build"
+    shutil.copytree(tiny_data, other)
+    meta_path = other / "test" / "dataset.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "num_puzzle_identifiers": 9}))
+    assert main(["eval", str(ckpt), "-d", str(other), "--device", "cpu"]) == 2
+    assert "puzzle-embedding table has 5 rows" in capsys.readouterr().err

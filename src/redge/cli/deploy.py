@@ -92,8 +92,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Quantize a checkpoint by a recipe and write the packed blob and the puzzle-embedding file."""
         from redge.deploy.pack import export
-        from redge.quant.load import load_checkpoint
         from redge.quant.apply import quantize_
+        from redge.quant.load import load_checkpoint
         from redge.quant.spec import load_recipe
 
         quant_recipe = load_recipe(recipe)

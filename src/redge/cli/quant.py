@@ -38,9 +38,9 @@ def register(app: typer.Typer) -> None:
         """Quantize a checkpoint by a recipe and write a checkpoint that `load_checkpoint` reads back."""
         from redge.cli.common import emit_json, path_arg
         from redge.core.progress import progress_bar
-        from redge.quant.load import load_checkpoint
         from redge.quant.apply import quantize_
         from redge.quant.io import save_quantized
+        from redge.quant.load import load_checkpoint
         from redge.quant.spec import load_recipe
 
         rec = load_recipe(recipe)  # fails on a bad recipe before the checkpoint is read

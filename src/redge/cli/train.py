@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         from redge.core.device import resolve_device
         from redge.core.progress import progress_bar
         from redge.quant.load import load_checkpoint
-        from redge.study.evaluate import evaluate_depths
+        from redge.study.evaluate import check_compatible, evaluate_depths
         from redge.tasks.format import load_split
 
         depth_list = parse_depths(depths)
@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
             on = resolve_device(device)
             model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(on)
             puzzles = load_split(path_arg(data), split)
+            check_compatible(model, puzzles, checkpoint)
             total = puzzles.num_examples if limit is None else min(limit, puzzles.num_examples)
             stage.update(total=total, description=f"eval {checkpoint.name} on {data.name}/{split}")
             arc_data = data if split == "test" and (data / "test_puzzles.json").is_file() else None

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from redge.core.errors import RedgeInputError
 from redge.models import RecursiveReasoner
 from redge.tasks import metrics
 from redge.tasks.arc_eval import ArcEvaluator
@@ -27,6 +28,23 @@ def blank_tokens(metadata: DatasetMetadata) -> tuple[int, ...] | None:
 
 
 @torch.no_grad()
+def check_compatible(model: RecursiveReasoner, split: PuzzleSplit, checkpoint: Path) -> None:
+    """Fail with a one-line error when the checkpoint cannot read the split: sequence length, vocabulary, or puzzle
+    identifiers beyond its puzzle-embedding table (an ARC model scored on another build of the data)."""
+    cfg, meta = model.config, split.metadata
+    if cfg.seq_len is not None and cfg.seq_len != meta.seq_len:
+        raise RedgeInputError(f"checkpoint expects seq_len {cfg.seq_len}, the data at {split.path} has {meta.seq_len}",
+                              checkpoint)
+    if meta.vocab_size > cfg.vocab_size:
+        raise RedgeInputError(f"checkpoint vocabulary {cfg.vocab_size} < data vocabulary {meta.vocab_size} "
+                              f"({split.path})", checkpoint)
+    rows, ids = cfg.num_puzzle_identifiers, meta.num_puzzle_identifiers
+    if cfg.puzzle_emb_ndim and (ids > rows or 1 < ids != rows):  # 1 id: the task has no per-puzzle identity
+        raise RedgeInputError(f"its puzzle-embedding table has {cfg.num_puzzle_identifiers:,} rows but the data at "
+                              f"{split.path} numbers {meta.num_puzzle_identifiers:,} puzzle identifiers (another "
+                              "build of the data?)", checkpoint)
+
+
 def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequence[int], batch_size: int = 256,
                     limit: int | None = None, device: torch.device | str = "cpu",
                     arc_data: str | Path | None = None, progress: Callable[[int], None] | None = None

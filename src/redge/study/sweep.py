@@ -117,17 +117,6 @@ def load_data(spec: SweepSpec) -> SweepData:
     return data
 
 
-def check_compatible(model: RecursiveReasoner, split: PuzzleSplit, checkpoint: Path) -> None:
-    """Fail with a one-line error when the checkpoint cannot read the split (sequence length, vocabulary)."""
-    cfg, meta = model.config, split.metadata
-    if cfg.seq_len is not None and cfg.seq_len != meta.seq_len:
-        raise RedgeInputError(f"checkpoint expects seq_len {cfg.seq_len}, the data at {split.path} has {meta.seq_len}",
-                              checkpoint)
-    if meta.vocab_size > cfg.vocab_size:
-        raise RedgeInputError(f"checkpoint vocabulary {cfg.vocab_size} < data vocabulary {meta.vocab_size} "
-                              f"({split.path})", checkpoint)
-
-
 def plan_variants(model: RecursiveReasoner, spec: SweepSpec) -> list[Variant]:
     """Recipes x cycles, with None cycles resolved to the checkpoint's own T and n."""
     recipes = [load_recipe(r) for r in spec.recipes]
@@ -221,7 +210,7 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
     if depth < 1:
         raise RedgeInputError(f"--depth must be >= 1, got {depth}")
     data = load_data(spec)
-    check_compatible(model, data.split, spec.checkpoint)
+    evaluate.check_compatible(model, data.split, spec.checkpoint)
     variants = plan_variants(model, spec)
     ckpt_hash = hash_files(spec.checkpoint)
     keys = [run_key(ckpt_hash, data.hash, {**v.describe(), "depth": depth}) for v in variants]
