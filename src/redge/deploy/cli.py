@@ -1,40 +1,12 @@
 """CLI commands of the deploy layer: `redge plan` (memory plan on a target) and `redge export` (blob + embeddings)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from redge.core.errors import RedgeInputError
-from redge.models.config import ConfigError, ModelConfig
-
 _ACTS = "int8 (per-token, default with integer weights), int8-tensor, bf16, fp32"
-
-
-def read_config(path: Path) -> ModelConfig:
-    """The model config of a checkpoint, reading only `config.json` for a redge checkpoint directory."""
-    cfg_path = path / "config.json"
-    if path.is_dir() and cfg_path.is_file():
-        try:
-            return ModelConfig.from_dict(json.loads(cfg_path.read_text())["config"])
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ConfigError) as exc:
-            raise RedgeInputError(f"invalid redge config ({type(exc).__name__}: {exc})", cfg_path) from None
-    from redge.models.checkpoint import read_checkpoint
-
-    return read_checkpoint(path)[0]
-
-
-def plan_for(checkpoint: Path, recipe: str, target: str, act: str | None = None, carry: str | None = None,
-             tile: int | None = None) -> dict[str, Any]:
-    """Plan a checkpoint (only its config is read) with a recipe on a target (see `plan.plan_config`)."""
-    from redge.deploy.plan import plan_config
-
-    config = read_config(checkpoint)
-    if config.seq_len is None:
-        raise RedgeInputError("the checkpoint does not fix seq_len, which the plan needs", checkpoint)
-    return plan_config(config, recipe, target, act, carry, tile)
 
 
 def _kb(n: int) -> str:
@@ -82,15 +54,19 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
         checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge); only its config is used."),
-        recipe: str = typer.Option("fp32", "--recipe", "-r", help="Quantization preset or recipe file."),
+        recipe: str = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (default fp32; "
+                                   "a quantized checkpoint is planned as it is)."),
         target: str = typer.Option(..., "--target", "-t", help="Built-in target or a target YAML file."),
         act: str = typer.Option(None, "--act", help=f"Activation storage: {_ACTS}."),
         carry: str = typer.Option(None, "--carry", help="Carry storage (default: as --act)."),
         tile: int = typer.Option(None, "--tile", help="Force a token tile of this many rows."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Memory plan: flash and RAM bytes per region on a target, fits or not, with the margin."""
-        result = plan_for(checkpoint, recipe, target, act, carry, tile)
+        """Memory plan: flash and RAM bytes per region on a target, fits or not, with the margin (refuses what the
+        target's C runtime would reject)."""
+        from redge.deploy.export import plan_checkpoint
+
+        result = plan_checkpoint(checkpoint, recipe, target, act, carry, tile)
         if as_json:
             emit_json(result)
         else:
@@ -98,25 +74,28 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export_cmd(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge)."),
-        recipe: str = typer.Option("fp32", "--recipe", "-r", help="Quantization preset or recipe file."),
+        checkpoint: Path = typer.Argument(..., help="Checkpoint (official, redge, or quantized by `redge quantize`)."),
+        recipe: str = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (default fp32; "
+                                   "leave out for a quantized checkpoint, which is exported as it is)."),
         out: Path = typer.Option(..., "--out", "-o", help="Blob file to write."),
+        target: str = typer.Option(None, "--target", "-t", help="Built-in target or target YAML: refuse what its "
+                                   "runtime build would reject (default: any build of the C runtime)."),
+        calib: Path = typer.Option(None, "--calib", help="Dataset directory (official npy format) for calibration "
+                                   "(GPTQ and calibrated recipes)."),
+        calib_split: str = typer.Option("train", "--calib-split", help="Split of --calib to calibrate on."),
+        calib_batches: int = typer.Option(4, "--calib-batches", help="Calibration batches."),
+        calib_batch_size: int = typer.Option(16, "--calib-batch-size", help="Puzzles per calibration batch."),
         emb_out: Path = typer.Option(None, "--emb-out", help="Puzzle-embedding file (default: OUT with .emb)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Quantize a checkpoint by a recipe and write the packed blob and the puzzle-embedding file."""
-        from redge.deploy.pack import export
-        from redge.models.checkpoint import load_checkpoint
-        from redge.quant.apply import quantize_
-        from redge.quant.spec import load_recipe
+        """Quantize a checkpoint by a recipe (or take a quantized one as it is) and write the packed blob and the
+        puzzle-embedding file; refuses what the C runtime would reject."""
+        from redge.deploy.export import export_checkpoint
 
-        quant_recipe = load_recipe(recipe)
-        model = load_checkpoint(checkpoint)
-        quantize_(model, quant_recipe)
-        written = export(model, out, quant_recipe.name, emb_out)
-        result = {"recipe": quant_recipe.name,
-                  **{f"{kind}": {"path": str(path), "bytes": size} for kind, (path, size) in written.items()}}
+        result = export_checkpoint(checkpoint, out, recipe, target, calib, emb_out, calib_split, calib_batches,
+                                   calib_batch_size)
         if as_json:
             emit_json(result)
         else:
-            typer.echo("wrote " + " and ".join(f"{path} ({size:,} B)" for path, size in written.values()))
+            typer.echo("wrote " + " and ".join(f"{v['path']} ({v['bytes']:,} B)" for k, v in result.items()
+                                               if k in ("blob", "embeddings")))

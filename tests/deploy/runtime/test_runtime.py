@@ -181,10 +181,12 @@ def test_python_binding_rejects_bad_blob(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(ARM_MISSING is not None, reason=f"Arm toolchain absent: {ARM_MISSING}")
-@pytest.mark.parametrize("core,mlp_t", [("m55", True), ("m55", False), ("m4", True)])
-def test_emulated_core_matches_host(tmp_path: Path, core: str, mlp_t: bool) -> None:
+@pytest.mark.parametrize("target,mlp_t", [("stm32n6", True), ("stm32n6", False), ("cortex-m4", True),
+                                           ("stm32h743", False)])
+def test_emulated_core_matches_host(tmp_path: Path, target: str, mlp_t: bool) -> None:
     """The emulated core gives the host's predictions, Q logits and logits bit for bit (W8A8 and weight-only;
-    TRM-MLP, and TRM-Att on the M55 for the Helium attention / exp paths)."""
+    TRM-MLP, and TRM-Att on the M55 for the Helium attention / exp paths): Helium (stm32n6, M55), DSP (cortex-m4,
+    stm32h743 = M7) and the host's portable kernels agree."""
     from redge.deploy.runtime import qemu
 
     model = tiny_model(mlp_t=mlp_t, hidden=32, puzzle_emb_ndim=0)
@@ -192,7 +194,7 @@ def test_emulated_core_matches_host(tmp_path: Path, core: str, mlp_t: bool) -> N
     rt = HostRuntime(blob)
     tokens = sudoku_puzzles(3, seed=4)
     for act in ("auto", "f32"):
-        outs, prof = qemu.run_model(core, blob, tokens, act=act, depth=1, H_cycles=1, L_cycles=1, logits=True,
+        outs, prof = qemu.run_model(target, blob, tokens, act=act, depth=1, H_cycles=1, L_cycles=1, logits=True,
                                     mem=False, timeout=120)
         assert len(outs) == len(tokens) and prof.instructions > 0
         for tok, out in zip(tokens, outs):

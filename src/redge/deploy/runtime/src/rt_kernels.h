@@ -1,5 +1,5 @@
 /* Internal kernel interface of the redge runtime. rt_kernels.c holds the ISA-independent part; each kernel set
- * (isa/*.c, picked by the build from the target's `runtime.kernels`) defines the functions marked [ISA]. */
+ * (the files in isa/, picked by the build from the target's `runtime.kernels`) defines the functions marked [ISA]. */
 #ifndef RT_KERNELS_H
 #define RT_KERNELS_H
 
