@@ -19,7 +19,7 @@ from redge.models.config import ModelConfig
 from redge.models.hrm import HRM
 from redge.models.trm import TRM
 from redge.quant.apply import quantize_
-from redge.quant.spec import QuantRecipe, QuantSpec, Rule
+from redge.quant.spec import QuantRecipe
 from redge.tasks.format import load_split
 
 ARM_MISSING = build.arm_toolchain_missing()
@@ -52,12 +52,6 @@ def tiny_model(arch: str = "trm", mlp_t: bool = True, hidden: int = 64, seed: in
         with torch.no_grad():
             model.puzzle_emb.weights.normal_(0, 0.5)
     return model.eval()
-
-
-def w8a8(bits: int = 8, granularity: str = "channel", group: int | None = None) -> QuantRecipe:
-    spec = QuantSpec(bits=bits, granularity=granularity, group_size=group, act_bits=8)
-    return QuantRecipe(f"w{bits}a8", (Rule("q_head", None), Rule("@linears", spec),
-                                      Rule("embed_tokens", QuantSpec(bits=8))))
 
 
 def exported(model: torch.nn.Module, recipe: str | QuantRecipe, tmp: Path) -> Path:
@@ -129,7 +123,7 @@ def test_host_parity_w8a8_200_sudoku(tmp_path: Path) -> None:
     recipe -- the quant engine's fake path (exact integer GEMM in kernel order) with the runtime's exp/SiLU and
     RMSNorm (runtime.numerics) -- bit for bit: same predictions and identical logits (so within 1 int8 step)."""
     model = tiny_model(mlp_t=True)
-    rt = HostRuntime(exported(model, w8a8(), tmp_path))
+    rt = HostRuntime(exported(model, "w8a8", tmp_path))
     with torch.no_grad(), runtime_numerics():
         same, worst, within = compare(model, rt, sample_sudoku(200), depth=2)
     assert same == 1.0
@@ -190,7 +184,7 @@ def test_emulated_core_matches_host(tmp_path: Path, target: str, mlp_t: bool) ->
     from redge.deploy.runtime import qemu
 
     model = tiny_model(mlp_t=mlp_t, hidden=32, puzzle_emb_ndim=0)
-    blob = exported(model, w8a8(), tmp_path)
+    blob = exported(model, "w8a8", tmp_path)
     rt = HostRuntime(blob)
     tokens = sudoku_puzzles(3, seed=4)
     for act in ("auto", "f32"):
