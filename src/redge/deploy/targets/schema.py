@@ -21,7 +21,8 @@ A target file (built-ins live beside this module as `<name>.yaml`; a user passes
     runtime:                   # how the C runtime is built for this core, and what it then supports
       kernels: helium          # kernel set: c (portable), dsp (Arm DSP: SXTB16/SMLAD), helium (MVE)
       cflags: [-mcpu=cortex-m55, -mfloat-abi=hard]   # compiler flags for the core (arm-none-eabi-gcc)
-      weight_codes: [i8, i4]   # optional narrowing of what the C runtime implements (runtime/support.py)
+      weight_codes: [i8, i4]   # optional: narrow what plan/export accept for this board (default: everything
+                               # the C runtime implements, runtime/support.py; a wider list is an error)
       float_weights: [f32]
       scale_dtypes: [f32, f16, bf16]
       act_bits: [0, 8]
