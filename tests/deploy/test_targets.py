@@ -5,7 +5,7 @@ import pytest
 
 from redge.core.errors import RedgeInputError
 from redge.deploy.plan import plan_config
-from redge.deploy.runtime import support
+from redge.deploy import capabilities
 from redge.deploy.targets import BUILTIN_DIR, builtin_names, load_target, parse_size
 from tests.deploy.conftest import TRM_ATT_SUDOKU
 
@@ -50,7 +50,7 @@ def test_user_yaml_target_is_planned_and_defaults_to_what_the_runtime_implements
     path = tmp_path / "t.yaml"
     path.write_text(USER)
     target = load_target(str(path))
-    assert target.runtime.weight_codes == support.WEIGHT_CODES and target.runtime.max_layers == 16
+    assert target.runtime.weight_codes == capabilities.WEIGHT_CODES and target.runtime.max_layers == 16
     assert target.runtime.limit_defines() == ["-DRT_MAX_LAYERS=16", "-DRT_MAX_SEQ=8192", "-DRT_MAX_DIM=65536"]
     plan = plan_config(TRM_ATT_SUDOKU, "int8", str(path))
     assert plan["target"]["name"] == "my-m55" and plan["fits"]
@@ -111,3 +111,14 @@ def test_bad_user_target_is_one_line_naming_file_and_field(tmp_path, edit, messa
 def test_unknown_target_lists_the_builtins():
     with pytest.raises(RedgeInputError, match="not a built-in .*stm32n6.* nor a YAML file"):
         load_target("nowhere")
+
+
+def test_kernel_sets_are_files_and_the_shared_sources_select_no_instruction_set():
+    """Adding a target needs no #elif: ISA code lives only in the kernel-set files the build picks from the YAML."""
+    from redge.deploy.runtime import build
+
+    for name, files in capabilities.KERNEL_SETS.items():
+        assert all(p.is_file() for p in build.runtime_sources(name)), name
+    shared = build.SOURCES + build.HEADERS + list(build.FIRMWARE.values())
+    assert not [p.name for p in shared if "__ARM_FEATURE" in p.read_text()]
+    assert {load_target(n).runtime.kernels for n in builtin_names()} <= set(capabilities.KERNEL_SETS)

@@ -12,11 +12,10 @@ from pathlib import Path
 
 from redge.core.errors import RedgeInputError
 from redge.deploy.blob import TensorMeta, header_fields
-from redge.deploy.runtime import support
 from redge.deploy.targets import RuntimeSupport, Target
 from redge.models.config import ModelConfig
 
-_ANY = RuntimeSupport(kernels="c")  # the C runtime's own ceiling (runtime/support.py)
+_ANY = RuntimeSupport(kernels="c")  # the C runtime's own ceiling (deploy/capabilities.py)
 
 
 def _config_rejections(config: ModelConfig, rt: RuntimeSupport) -> list[str]:
@@ -51,7 +50,7 @@ def _entry_problem(e: TensorMeta, rt: RuntimeSupport) -> str | None:
     if e.role == "zero":
         return None  # reported with its codes entry
     if e.dtype in ("u8", "u4") or e.zero_index != -1:
-        return None if support.ASYMMETRIC else "asymmetric codes with zero points (only symmetric codes are supported)"
+        return "asymmetric codes with zero points (the C runtime reads symmetric codes only)"
     if e.granularity == "none":
         return None if e.dtype in rt.float_weights else \
             f"{e.dtype} float weights (supported: {', '.join(rt.float_weights)}; integer codes otherwise)"

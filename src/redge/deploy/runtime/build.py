@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from redge.core.errors import RedgeInputError
-from redge.deploy.runtime import support
+from redge.deploy import capabilities
 from redge.deploy.targets import QemuMachine, Target
 
 ROOT = Path(__file__).resolve().parent
@@ -28,7 +28,7 @@ HOST_KERNELS = "c"  # the host build runs the portable kernels
 
 def runtime_sources(kernels: str) -> list[Path]:
     """The runtime's C files for a kernel set (`runtime.kernels` of a target): the shared part + that set's files."""
-    return SOURCES + [ROOT / "src" / name for name in support.KERNEL_SETS[kernels]]
+    return SOURCES + [ROOT / "src" / name for name in capabilities.KERNEL_SETS[kernels]]
 
 
 def cache_dir() -> Path:

@@ -22,11 +22,11 @@ A target file (built-ins live beside this module as `<name>.yaml`; a user passes
       kernels: helium          # kernel set: c (portable), dsp (Arm DSP: SXTB16/SMLAD), helium (MVE)
       cflags: [-mcpu=cortex-m55, -mfloat-abi=hard]   # compiler flags for the core (arm-none-eabi-gcc)
       weight_codes: [i8, i4]   # optional: narrow what plan/export accept for this board (default: everything
-                               # the C runtime implements, runtime/support.py; a wider list is an error)
+                               # the C runtime implements, deploy/capabilities.py; a wider list is an error)
       float_weights: [f32]
       scale_dtypes: [f32, f16, bf16]
       act_bits: [0, 8]
-      max_layers: 16           # compile-time limits (-DRT_MAX_LAYERS ...); defaults from runtime/support.py
+      max_layers: 16           # compile-time limits (-DRT_MAX_LAYERS ...); defaults from deploy/capabilities.py
       max_seq: 8192
       max_dim: 65536
     cycle_model:               # optional: latency ESTIMATE for `redge bench mcu` (QEMU counts instructions only)
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redge.core.errors import RedgeInputError
-from redge.deploy.runtime import support
+from redge.deploy import capabilities
 
 REGION_KINDS = ("sram", "psram", "flash")
 NONVOLATILE_ITEMS = ("image", "code", "embeddings")
@@ -89,17 +89,17 @@ class RuntimeSupport:
 
     kernels: str
     cflags: tuple[str, ...] = ()
-    weight_codes: tuple[str, ...] = support.WEIGHT_CODES
-    float_weights: tuple[str, ...] = support.FLOAT_WEIGHTS
-    scale_dtypes: tuple[str, ...] = support.SCALE_DTYPES
-    act_bits: tuple[int, ...] = support.ACT_BITS
-    max_layers: int = support.LIMITS["max_layers"]
-    max_seq: int = support.LIMITS["max_seq"]
-    max_dim: int = support.LIMITS["max_dim"]
+    weight_codes: tuple[str, ...] = capabilities.WEIGHT_CODES
+    float_weights: tuple[str, ...] = capabilities.FLOAT_WEIGHTS
+    scale_dtypes: tuple[str, ...] = capabilities.SCALE_DTYPES
+    act_bits: tuple[int, ...] = capabilities.ACT_BITS
+    max_layers: int = capabilities.LIMITS["max_layers"]
+    max_seq: int = capabilities.LIMITS["max_seq"]
+    max_dim: int = capabilities.LIMITS["max_dim"]
 
     def limit_defines(self) -> list[str]:
         """The -D flags that compile these limits into the runtime."""
-        return [f"-D{macro}={getattr(self, key)}" for key, macro in support.LIMIT_MACROS.items()]
+        return [f"-D{macro}={getattr(self, key)}" for key, macro in capabilities.LIMIT_MACROS.items()]
 
 
 @dataclass(frozen=True)
@@ -280,20 +280,20 @@ def _place(r: _Reader, regions: tuple[Region, ...]) -> dict[str, tuple[str, ...]
 
 def _runtime(r: _Reader) -> RuntimeSupport:
     rt = r.mapping("runtime", ("kernels", "cflags", "weight_codes", "float_weights", "scale_dtypes", "act_bits",
-                               *support.LIMITS))
+                               *capabilities.LIMITS))
     kernels = rt.text("kernels")
-    if kernels not in support.KERNEL_SETS:
-        raise r.bad(f"runtime.kernels must be one of {list(support.KERNEL_SETS)}, got {kernels!r}")
+    if kernels not in capabilities.KERNEL_SETS:
+        raise r.bad(f"runtime.kernels must be one of {list(capabilities.KERNEL_SETS)}, got {kernels!r}")
     cflags = rt.raw("cflags", [])
     if not isinstance(cflags, list) or not all(isinstance(f, str) for f in cflags):
         raise r.bad(f"runtime.cflags must be a list of compiler flags, got {cflags!r}")
     return RuntimeSupport(
         kernels=kernels, cflags=tuple(cflags),
-        weight_codes=rt.choices("weight_codes", support.WEIGHT_CODES, support.WEIGHT_CODES),
-        float_weights=rt.choices("float_weights", support.FLOAT_WEIGHTS, support.FLOAT_WEIGHTS),
-        scale_dtypes=rt.choices("scale_dtypes", support.SCALE_DTYPES, support.SCALE_DTYPES),
-        act_bits=rt.choices("act_bits", support.ACT_BITS, support.ACT_BITS),
-        **{key: int(rt.number(key, default, integer=True)) for key, default in support.LIMITS.items()})
+        weight_codes=rt.choices("weight_codes", capabilities.WEIGHT_CODES, capabilities.WEIGHT_CODES),
+        float_weights=rt.choices("float_weights", capabilities.FLOAT_WEIGHTS, capabilities.FLOAT_WEIGHTS),
+        scale_dtypes=rt.choices("scale_dtypes", capabilities.SCALE_DTYPES, capabilities.SCALE_DTYPES),
+        act_bits=rt.choices("act_bits", capabilities.ACT_BITS, capabilities.ACT_BITS),
+        **{key: int(rt.number(key, default, integer=True)) for key, default in capabilities.LIMITS.items()})
 
 
 def _cycle_model(r: _Reader) -> CycleModel | None:
