@@ -72,4 +72,5 @@ def test_export_cli_refuses_and_writes_nothing(tmp_path, capsys):
         assert why in err and err.count("\n") == 1
         assert not (tmp_path / "m.blob").exists()
     assert main(["plan", str(tmp_path / "ck"), "--recipe", "bf16", "--target", "stm32n6"]) == 2
-    assert "would reject" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"redge: error: {tmp_path / 'ck'}: recipe 'bf16'") and "would reject" in err

@@ -117,7 +117,7 @@ def test_kernel_sets_are_files_and_the_shared_sources_select_no_instruction_set(
     """Adding a target needs no #elif: ISA code lives only in the kernel-set files the build picks from the YAML."""
     from redge.deploy.runtime import build
 
-    for name, files in capabilities.KERNEL_SETS.items():
+    for name in capabilities.KERNEL_SETS:
         assert all(p.is_file() for p in build.runtime_sources(name)), name
     shared = build.SOURCES + build.HEADERS + list(build.FIRMWARE.values())
     assert not [p.name for p in shared if "__ARM_FEATURE" in p.read_text()]

@@ -58,11 +58,11 @@ def plan_checkpoint(checkpoint: Path, recipe: str | None, target: str | Path | T
     one as it is (see `plan.plan_config`, `plan.plan_model`)."""
     if is_quantized_checkpoint(checkpoint):
         model = _load_quantized(checkpoint, recipe)
-        return plan_model(model, stored_recipe_name(model), target, act, carry, tile)
+        return plan_model(model, stored_recipe_name(model), target, act, carry, tile, checkpoint)
     config = read_config(checkpoint)
     if config.seq_len is None:
         raise RedgeInputError("the checkpoint does not fix seq_len, which the plan needs", checkpoint)
-    return plan_config(config, recipe or "fp32", target, act, carry, tile)
+    return plan_config(config, recipe or "fp32", target, act, carry, tile, checkpoint)
 
 
 def calibration_batches(data: Path, split: str = "train", batches: int = 4, batch_size: int = 16) -> list[dict]:

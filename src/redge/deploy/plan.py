@@ -242,11 +242,12 @@ def _check_options(act: str | None, carry: str | None, tile: int | None) -> None
 
 
 def plan_config(config: ModelConfig, recipe: str | Path | QuantRecipe, target: str | Path | Target,
-                act: str | None = None, carry: str | None = None, tile: int | None = None) -> dict[str, Any]:
+                act: str | None = None, carry: str | None = None, tile: int | None = None,
+                source: str | Path | None = None) -> dict[str, Any]:
     """Plan a model config (built on the meta device: shapes only) with a recipe on a target (name, YAML or Target).
 
-    `act`/`carry`: storage formats (ACT_FORMATS; default from the weights); `tile`: force a token tile of that many rows.
-    Refuses (RedgeInputError) what the target's C runtime would reject.
+    `act`/`carry`: storage formats (ACT_FORMATS; default from the weights); `tile`: force a token tile of that many
+    rows. Refuses (RedgeInputError, naming `source`: the checkpoint) what the target's C runtime would reject.
     """
     from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
     from redge.models import build_model
@@ -257,18 +258,18 @@ def plan_config(config: ModelConfig, recipe: str | Path | QuantRecipe, target: s
     with torch.device("meta"):
         model = build_model(config)
     entries = blob_entries(model_weights(model, quant_recipe, with_values=False))
-    check_runtime(config, entries, target, quant_recipe.name)
+    check_runtime(config, entries, target, quant_recipe.name, source)
     return make_plan(request(config, entries, embedding_dtype(model, quant_recipe), target, quant_recipe.name,
                              act, carry, tile))
 
 
 def plan_model(model: torch.nn.Module, recipe_name: str, target: str | Path | Target, act: str | None = None,
-               carry: str | None = None, tile: int | None = None) -> dict[str, Any]:
+               carry: str | None = None, tile: int | None = None, source: str | Path | None = None) -> dict[str, Any]:
     """Plan an already-quantized model (e.g. a `redge quantize` checkpoint) as it is, with its own formats."""
     from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
 
     _check_options(act, carry, tile)
     target = load_target(target)
     entries = blob_entries(model_weights(model, with_values=False))
-    check_runtime(model.config, entries, target, recipe_name)
+    check_runtime(model.config, entries, target, recipe_name, source)
     return make_plan(request(model.config, entries, embedding_dtype(model), target, recipe_name, act, carry, tile))
