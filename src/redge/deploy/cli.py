@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("plan")
     def plan_cmd(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge); only its config is used."),
+        checkpoint: Path = typer.Argument(..., help="Checkpoint (official, redge, or quantized by `redge quantize`)."),
         recipe: str = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (default fp32; "
                                    "a quantized checkpoint is planned as it is)."),
         target: str = typer.Option(..., "--target", "-t", help="Built-in target or a target YAML file."),
