@@ -3,7 +3,7 @@
  *
  * Instruction-set kernels live in isa/, one file per set, and the build compiles the files of the target's kernel
  * set (deploy/capabilities.py KERNEL_SETS, chosen by `runtime.kernels` in the target YAML):
- *   - isa/int_c.c, isa/int_dsp.c, isa/int_mve.c: rt_kernel_path, rk_chunk, rk_prep, rk_dot_rows_fast
+ *   - isa/int_c.c, isa/int_dsp.c, isa/int_mve.c: rt_kernel_path, rk_prep, rk_dot_rows_fast
  *     (portable C; Arm DSP SXTB16 + SMLAD; Helium VLDRB + VMLADAVA);
  *   - isa/vec_c.c, isa/vec_mve.c: rk_silu_mul, rk_dot_f32, rk_axpy_f32, rk_exp_shift, rk_quant_row.
  * Group-wise scales: the fast paths need group sizes that are multiples of 32 (or one group per row); others use

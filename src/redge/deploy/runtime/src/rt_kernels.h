@@ -7,8 +7,6 @@
 #include <stdint.h>
 #include "redge_rt.h"
 
-/* [ISA] Chunk (elements) whose activations rk_prep permutes, per path and weight width. */
-uint32_t rk_chunk(int bits);
 /* Bytes of the prepared-activation buffer for `k` inputs. */
 size_t rk_prep_bytes(uint32_t k);
 /* [ISA] Per-row symmetric int8 quantization: returns the scale (max|x|/127, or 1 for an all-zero row). */

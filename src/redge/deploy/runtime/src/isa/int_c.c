@@ -5,8 +5,6 @@
 
 const char *rt_kernel_path(void) { return "c"; }
 
-uint32_t rk_chunk(int bits) { (void)bits; return 1u; }
-
 void rk_prep(const int8_t *q, uint32_t k, int bits, void *buf) { (void)bits; memcpy(buf, q, k); }
 
 void rk_dot_rows_fast(const rt_lin *L, uint32_t r0, uint32_t nrows, uint32_t k0, uint32_t len, const int8_t *q,

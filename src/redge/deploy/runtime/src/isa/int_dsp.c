@@ -13,10 +13,11 @@
 
 const char *rt_kernel_path(void) { return "dsp"; }
 
-uint32_t rk_chunk(int bits) { return bits == 4 ? 8u : 4u; }
+/* Elements per permuted chunk of the prepared activations, by weight width. */
+static uint32_t chunk(int bits) { return bits == 4 ? 8u : 4u; }
 
 void rk_prep(const int8_t *q, uint32_t k, int bits, void *buf) {
-    uint32_t c = rk_chunk(bits), full = k / c * c, i, j;
+    uint32_t c = chunk(bits), full = k / c * c, i, j;
     int16_t *o = buf;
     if (bits == 4) {   /* per 8: x0 x4 | x2 x6 | x1 x5 | x3 x7 */
         static const uint8_t perm[8] = {0, 4, 2, 6, 1, 5, 3, 7};

@@ -15,10 +15,11 @@
 
 const char *rt_kernel_path(void) { return "mve"; }
 
-uint32_t rk_chunk(int bits) { return bits == 4 ? 32u : 16u; }
+/* Elements per permuted chunk of the prepared activations, by weight width. */
+static uint32_t chunk(int bits) { return bits == 4 ? 32u : 16u; }
 
 void rk_prep(const int8_t *q, uint32_t k, int bits, void *buf) {
-    uint32_t c = rk_chunk(bits), full = k / c * c, i, j;
+    uint32_t c = chunk(bits), full = k / c * c, i, j;
     int8_t *o = buf;
     if (bits == 4) {
         for (i = 0; i < full; i += 32)
