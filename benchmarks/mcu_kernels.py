@@ -1,6 +1,7 @@
 """Instructions per MAC of the redge C runtime's int8 / int4 mat-vec kernels on emulated Cortex-M4 / M7 / M55
-(QEMU 7.2 + our TCG plugin), against the CMSIS-NN anchors (shared/reference/edge_targets.md §0.1), and optionally
-whole-model instructions per ACT step vs its MAC count (`--blob`).
+(QEMU 7.2 + our TCG plugin; the built-in targets cortex-m4, stm32h743, stm32n6), against the CMSIS-NN anchors
+(shared/reference/edge_targets.md §0.1), and optionally whole-model instructions per ACT step vs its MAC count
+(`--blob`).
 
     python benchmarks/mcu_kernels.py [--blob FILE] [--out runs/mcu_kernels.json]
 
@@ -17,22 +18,24 @@ from pathlib import Path
 
 from redge.deploy.bench import CMSIS_NN, MATRIX_FUNCS, bench_mcu
 from redge.deploy.runtime import build, qemu
+from redge.deploy.targets import load_target
 
 MACS = 512 * 512
 CASES = (("int8", 8, 0), ("int4", 4, 0), ("int4-g32", 4, 32), ("int8-g32", 8, 32))
+TARGETS = ("cortex-m4", "stm32h743", "stm32n6")  # M4, M7, M55
 
 
 def kernel_table() -> list[dict]:
     rows = []
-    for core in ("m4", "m7", "m55"):
+    for target in map(load_target, TARGETS):
         for name, bits, group in CASES:
-            prof = qemu.run_kbench(core, bits, group)
+            prof = qemu.run_kbench(target, bits, group)
             matrix = prof.insns(MATRIX_FUNCS)
             quant = prof.insns(("rk_quant_row", "rk_prep"))
-            anchor = CMSIS_NN.get(name, {}).get(core)
-            rows.append({"core": core, "kernel": name, "instructions": matrix, "instr_per_mac": matrix / MACS,
-                         "act_quant_instructions": quant, "weight_bytes": prof.functions.get("dot_rows_fast",
-                                                                                             [0, 0])[1],
+            anchor = CMSIS_NN.get(name, {}).get(target.core)
+            rows.append({"target": target.name, "core": target.core, "kernel": name, "instructions": matrix,
+                         "instr_per_mac": matrix / MACS, "act_quant_instructions": quant,
+                         "weight_bytes": prof.functions.get("rk_dot_rows_fast", [0, 0])[1],
                          "cmsis_nn_instr_per_mac": anchor})
     return rows
 
@@ -47,16 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {missing}", file=sys.stderr)
         return 2
     rows = kernel_table()
-    print(f"{'core':5} {'kernel':9} {'instructions':>12} {'instr/MAC':>9} {'CMSIS-NN':>8}  act-quant instr")
+    print(f"{'core':10} {'kernel':9} {'instructions':>12} {'instr/MAC':>9} {'CMSIS-NN':>8}  act-quant instr")
     for r in rows:
         anchor = f"{r['cmsis_nn_instr_per_mac']:.2f}" if r["cmsis_nn_instr_per_mac"] else "-"
-        print(f"{r['core']:5} {r['kernel']:9} {r['instructions']:12,} {r['instr_per_mac']:9.3f} {anchor:>8}  "
+        print(f"{r['core']:10} {r['kernel']:9} {r['instructions']:12,} {r['instr_per_mac']:9.3f} {anchor:>8}  "
               f"{r['act_quant_instructions']:,}")
     result = {"kernels": rows}
     if args.blob:
-        result["model"] = [bench_mcu(args.blob, core) for core in ("m55", "m7", "m4")]
+        result["model"] = [bench_mcu(args.blob, target) for target in reversed(TARGETS)]
         for m in result["model"]:
-            print(f"{m['core']}: {m['instructions_per_step']:,} instr/ACT step, matrix {m['instr_per_mac_matrix']:.3f} "
+            print(f"{m['target']} ({m['core']}): {m['instructions_per_step']:,} instr/ACT step, matrix "
+                  f"{m['instr_per_mac_matrix']:.3f} "
                   f"instr/MAC, step {m['instr_per_mac_step']:.3f} instr/MAC, outside matrix "
                   f"{m['non_matrix_fraction']:.1%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from redge.cli import main
-from redge.quant.load import load_checkpoint
 from redge.quant import quantize_
+from redge.quant.load import load_checkpoint
 from redge.study.findings import group_findings, side_by_side, variant_rows
 from redge.study.memory import carry_bytes, weight_bytes
 from redge.study.stats import pairwise_agreement, spearman, spearman_bootstrap

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import typer
 
+from redge.cli.common import json_option
+
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the root app."""
     from redge.cli.common import emit_json, path_arg
+    from redge.core.progress import progress_bar
 
     bench = typer.Typer(no_args_is_help=True, help="C runtime benchmarks (emulated Cortex-M, host CPU).")
     app.add_typer(bench, name="bench")
@@ -17,28 +20,29 @@ def register(app: typer.Typer) -> None:
     @bench.command("mcu")
     def mcu_cmd(
         blob: Path = typer.Argument(..., help="Blob from `redge export`."),
-        core: str = typer.Option("m55", "--core", help="m55 (mps3-an547), m7 (mps2-an500) or m4 (mps2-an386)."),
+        target: str = typer.Option("stm32n6", "--target", "-t", help="Built-in target or target YAML with a `qemu:` "
+                                   "machine: stm32n6 (M55), stm32h743 (M7), cortex-m4 (M4)."),
         act: str = typer.Option("auto", "--act", help="auto (as the blob says), int8 or f32 activations."),
         exact: bool = typer.Option(False, "--exact", help="Emulate the whole ACT step (slow at full size)."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        as_json: bool = json_option(),
     ) -> None:
-        """One ACT step on an emulated core: instructions, instr/MAC, weight bytes, latency ESTIMATE."""
-        from redge.core.errors import RedgeInputError
+        """One ACT step on the target's emulated core: instructions, instr/MAC, weight bytes, latency ESTIMATE."""
         from redge.deploy.bench import bench_mcu
-        from redge.deploy.runtime.build import BOARDS
 
-        if core not in BOARDS:
-            raise RedgeInputError(f"--core must be one of {', '.join(BOARDS)}, got {core!r}")
-        r = bench_mcu(path_arg(blob), core, act, exact)
+        with progress_bar(f"bench mcu {blob.name} on {target}", None, not as_json):
+            r = bench_mcu(path_arg(blob), target, act, exact)
         if as_json:
             emit_json(r)
             return
         lat = r["latency_per_step"]
-        typer.echo(f"{core}: {r['instructions_per_step']:,} instructions per ACT step ({r['forwards_per_step']} "
-                   f"forwards x {r['instructions_per_forward']:,}); {r['macs_per_forward']:,} MACs/forward")
+        typer.echo(f"{r['target']} ({r['core']}): {r['instructions_per_step']:,} instructions per ACT step "
+                   f"({r['forwards_per_step']} forwards x {r['instructions_per_forward']:,}); {r['macs_per_forward']:,} MACs/forward")
         typer.echo(f"  matrix kernels {r['instr_per_mac_matrix']:.3f} instr/MAC, whole step "
                    f"{r['instr_per_mac_step']:.3f} instr/MAC, outside matrix kernels {r['non_matrix_fraction']:.1%}")
         typer.echo(f"  weight bytes streamed per step: {r['weight_bytes_per_step']:,}")
+        if lat is None:
+            typer.echo("  no latency estimate: the target has no cycle_model")
+            return
         typer.echo(f"  latency ESTIMATE at {lat['clock_mhz']:.0f} MHz ({lat['part']}; {lat['model']}): "
                    f"{lat['compute_s'][0]:.2f}-{lat['compute_s'][1]:.2f} s compute, "
                    f"{lat['with_flash_stream_s'][0]:.2f}-{lat['with_flash_stream_s'][1]:.2f} s with weight streaming")
@@ -46,15 +50,16 @@ def register(app: typer.Typer) -> None:
     @bench.command("cpu")
     def cpu_cmd(
         blob: Path = typer.Argument(..., help="Blob from `redge export`."),
-        puzzles: int = typer.Option(4, "--puzzles", help="Random puzzles to time."),
-        depth: int = typer.Option(0, "--depth", help="ACT steps per puzzle (0: halt_max_steps)."),
+        puzzles: int = typer.Option(4, "--puzzles", min=1, help="Random puzzles to time."),
+        depth: int = typer.Option(0, "--depth", min=0, help="ACT steps per puzzle (0: halt_max_steps)."),
         act: str = typer.Option("auto", "--act", help="auto, int8 or f32 activations."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        as_json: bool = json_option(),
     ) -> None:
         """Host latency of the C runtime per ACT step and per puzzle."""
         from redge.deploy.bench import bench_cpu
 
-        r = bench_cpu(path_arg(blob), puzzles, depth, act)
+        with progress_bar(f"bench cpu {blob.name}", None, not as_json):
+            r = bench_cpu(path_arg(blob), puzzles, depth, act)
         if as_json:
             emit_json(r)
         else:

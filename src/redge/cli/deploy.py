@@ -6,21 +6,9 @@ from typing import Any
 
 import typer
 
-from redge.core.errors import RedgeInputError
+from redge.cli.common import json_option, out_option
 
 _ACTS = "int8 (per-token, default with integer weights), int8-tensor, bf16, fp32"
-
-
-def plan_for(checkpoint: Path, recipe: str, target: str, act: str | None = None, carry: str | None = None,
-             tile: int | None = None) -> dict[str, Any]:
-    """Plan a checkpoint (only its config is read) with a recipe on a target (see `plan.plan_config`)."""
-    from redge.deploy.plan import plan_config
-    from redge.quant.load import read_config
-
-    config = read_config(checkpoint)
-    if config.seq_len is None:
-        raise RedgeInputError("the checkpoint does not fix seq_len, which the plan needs", checkpoint)
-    return plan_config(config, recipe, target, act, carry, tile)
 
 
 def _kb(n: int) -> str:
@@ -67,16 +55,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("plan")
     def plan_cmd(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge); only its config is used."),
-        recipe: str = typer.Option("fp32", "--recipe", "-r", help="Quantization preset or recipe file."),
+        checkpoint: Path = typer.Argument(..., help="Checkpoint (official, redge, or quantized by `redge quantize`)."),
+        recipe: str = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (default fp32; "
+                                   "a quantized checkpoint is planned as it is)."),
         target: str = typer.Option(..., "--target", "-t", help="Built-in target or a target YAML file."),
         act: str = typer.Option(None, "--act", help=f"Activation storage: {_ACTS}."),
         carry: str = typer.Option(None, "--carry", help="Carry storage (default: as --act)."),
         tile: int = typer.Option(None, "--tile", help="Force a token tile of this many rows."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        as_json: bool = json_option(),
     ) -> None:
-        """Memory plan: flash and RAM bytes per region on a target, fits or not, with the margin."""
-        result = plan_for(checkpoint, recipe, target, act, carry, tile)
+        """Memory plan: flash and RAM bytes per region on a target, fits or not, with the margin (refuses what the
+        target's C runtime would reject)."""
+        from redge.deploy.export import plan_checkpoint
+
+        result = plan_checkpoint(checkpoint, recipe, target, act, carry, tile)
         if as_json:
             emit_json(result)
         else:
@@ -84,25 +76,30 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export_cmd(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint (official or redge)."),
-        recipe: str = typer.Option("fp32", "--recipe", "-r", help="Quantization preset or recipe file."),
-        out: Path = typer.Option(..., "--out", "-o", help="Blob file to write."),
+        checkpoint: Path = typer.Argument(..., help="Checkpoint (official, redge, or quantized by `redge quantize`)."),
+        recipe: str = typer.Option(None, "--recipe", "-r", help="Quantization preset or recipe file (default fp32; "
+                                   "leave out for a quantized checkpoint, which is exported as it is)."),
+        out: Path = out_option(..., help="Blob file to write."),
+        target: str = typer.Option(None, "--target", "-t", help="Built-in target or target YAML: refuse what its "
+                                   "runtime build would reject (default: any build of the C runtime)."),
+        calib: Path = typer.Option(None, "--calib", help="Dataset directory (official npy format) for calibration "
+                                   "(GPTQ and calibrated recipes)."),
+        calib_split: str = typer.Option("train", "--calib-split", help="Split of --calib to calibrate on."),
+        calib_batches: int = typer.Option(4, "--calib-batches", min=1, help="Calibration batches."),
+        calib_batch_size: int = typer.Option(16, "--calib-batch-size", min=1, help="Puzzles per calibration batch."),
         emb_out: Path = typer.Option(None, "--emb-out", help="Puzzle-embedding file (default: OUT with .emb)."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        as_json: bool = json_option(),
     ) -> None:
-        """Quantize a checkpoint by a recipe and write the packed blob and the puzzle-embedding file."""
-        from redge.deploy.pack import export
-        from redge.quant.apply import quantize_
-        from redge.quant.load import load_checkpoint
-        from redge.quant.spec import load_recipe
+        """Quantize a checkpoint by a recipe (or take a quantized one as it is) and write the packed blob and the
+        puzzle-embedding file; refuses what the C runtime would reject."""
+        from redge.core.progress import progress_bar
+        from redge.deploy.export import export_checkpoint
 
-        quant_recipe = load_recipe(recipe)
-        model = load_checkpoint(checkpoint)
-        quantize_(model, quant_recipe)
-        written = export(model, out, quant_recipe.name, emb_out)
-        result = {"recipe": quant_recipe.name,
-                  **{f"{kind}": {"path": str(path), "bytes": size} for kind, (path, size) in written.items()}}
+        with progress_bar(f"export {checkpoint.name}", None, not as_json):
+            result = export_checkpoint(checkpoint, out, recipe, target, calib, emb_out, calib_split, calib_batches,
+                                       calib_batch_size)
         if as_json:
             emit_json(result)
         else:
-            typer.echo("wrote " + " and ".join(f"{path} ({size:,} B)" for path, size in written.values()))
+            typer.echo("wrote " + " and ".join(f"{v['path']} ({v['bytes']:,} B)" for k, v in result.items()
+                                               if k in ("blob", "embeddings")))

@@ -1,21 +1,11 @@
 """CLI of the quantization layer: `redge quantize CHECKPOINT --recipe NAME|FILE --out PATH`."""
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import typer
 
 from redge.cli.common import json_option, out_option, recipe_option
-
-
-def _calibration_batches(data: Path, split: str, batches: int, batch_size: int) -> list[dict]:
-    """The first `batches` batches of an official-format split (the calibration set)."""
-    from redge.tasks.format import load_split
-    from redge.tasks.loader import iter_eval_batches
-
-    loaded = load_split(data, split)
-    return [b for b, _ in itertools.islice(iter_eval_batches(loaded, batch_size, pad=False), batches)]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +29,7 @@ def register(app: typer.Typer) -> None:
         from redge.cli.common import emit_json, path_arg
         from redge.core.progress import progress_bar
         from redge.quant.apply import quantize_
+        from redge.quant.calibration import calibration_batches
         from redge.quant.io import save_quantized
         from redge.quant.load import load_checkpoint
         from redge.quant.spec import load_recipe
@@ -46,7 +37,7 @@ def register(app: typer.Typer) -> None:
         rec = load_recipe(recipe)  # fails on a bad recipe before the checkpoint is read
         with progress_bar(f"quantize {checkpoint.name}: loading", None, not json_out) as stage:
             model = load_checkpoint(path_arg(checkpoint))
-            batches = None if calib is None else _calibration_batches(path_arg(calib), calib_split, calib_batches,
+            batches = None if calib is None else calibration_batches(path_arg(calib), calib_split, calib_batches,
                                                                       calib_batch_size)
             stage.update(description=f"quantize {checkpoint.name} ({rec.name}"
                          + (f", calibrating on {len(batches)} batches)" if batches else ")"))

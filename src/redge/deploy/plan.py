@@ -12,6 +12,9 @@ tiled schedule is always reported beside the untiled one for long sequences, wit
 ACT step (compute is unchanged). Placement: every item goes to one of its candidate regions (target `place`); the
 first combination in preference order that fits wins; if none fits, the plan reports the closest one and, per
 overflowing region, what is short.
+
+Before any of that, the plan refuses (one-line RedgeInputError naming why) a model + recipe that the target's C
+runtime would reject (`compat.check_runtime`): a plan that says FITS is a blob the runtime loads.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from redge.deploy.blob import (
     TensorMeta,
     blob_size,
 )
+from redge.deploy.compat import check_runtime
 from redge.deploy.embeddings import embedding_file_size
 from redge.deploy.schedule import ACT_FORMATS, ActFormat, BlockShape, plan_block
 from redge.deploy.targets import IN_PLACE, ITEMS, Target, load_target
@@ -229,24 +233,43 @@ def request(config: ModelConfig, entries: list[TensorMeta], embedding_dtype: str
                        ACT_FORMATS[carry or act_name], tile)
 
 
-def plan_config(config: ModelConfig, recipe: str | Path | QuantRecipe, target: str | Path | Target,
-                act: str | None = None, carry: str | None = None, tile: int | None = None) -> dict[str, Any]:
-    """Plan a model config (built on the meta device: shapes only) with a recipe on a target (name, YAML or Target).
-
-    `act`/`carry`: storage formats (ACT_FORMATS; default from the weights); `tile`: force a token tile of that many rows.
-    """
-    from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
-    from redge.models import build_model
-
+def _check_options(act: str | None, carry: str | None, tile: int | None) -> None:
     for name, value in (("--act", act), ("--carry", carry)):
         if value is not None and value not in ACT_FORMATS:
             raise RedgeInputError(f"{name} must be one of {', '.join(ACT_FORMATS)}, got {value!r}")
     if tile is not None and tile < 1:
         raise RedgeInputError(f"--tile must be a positive number of rows, got {tile}")
+
+
+def plan_config(config: ModelConfig, recipe: str | Path | QuantRecipe, target: str | Path | Target,
+                act: str | None = None, carry: str | None = None, tile: int | None = None,
+                source: str | Path | None = None) -> dict[str, Any]:
+    """Plan a model config (built on the meta device: shapes only) with a recipe on a target (name, YAML or Target).
+
+    `act`/`carry`: storage formats (ACT_FORMATS; default from the weights); `tile`: force a token tile of that many
+    rows. Refuses (RedgeInputError, naming `source`: the checkpoint) what the target's C runtime would reject.
+    """
+    from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
+    from redge.models import build_model
+
+    _check_options(act, carry, tile)
     quant_recipe = load_recipe(recipe)
-    target = target if isinstance(target, Target) else load_target(target)
+    target = load_target(target)
     with torch.device("meta"):
         model = build_model(config)
     entries = blob_entries(model_weights(model, quant_recipe, with_values=False))
+    check_runtime(config, entries, target, quant_recipe.name, source)
     return make_plan(request(config, entries, embedding_dtype(model, quant_recipe), target, quant_recipe.name,
                              act, carry, tile))
+
+
+def plan_model(model: torch.nn.Module, recipe_name: str, target: str | Path | Target, act: str | None = None,
+               carry: str | None = None, tile: int | None = None, source: str | Path | None = None) -> dict[str, Any]:
+    """Plan an already-quantized model (e.g. a `redge quantize` checkpoint) as it is, with its own formats."""
+    from redge.deploy.pack import blob_entries, embedding_dtype, model_weights
+
+    _check_options(act, carry, tile)
+    target = load_target(target)
+    entries = blob_entries(model_weights(model, with_values=False))
+    check_runtime(model.config, entries, target, recipe_name, source)
+    return make_plan(request(model.config, entries, embedding_dtype(model), target, recipe_name, act, carry, tile))

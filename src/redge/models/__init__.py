@@ -1,7 +1,7 @@
 """TRM and HRM re-implemented for any device, with the official module names and a step-by-step carry API."""
-from redge.models.reasoner import Batch, Carry, RecursiveReasoner
 from redge.models.config import ConfigError, ModelConfig
 from redge.models.hrm import HRM
+from redge.models.reasoner import Batch, Carry, RecursiveReasoner
 from redge.models.trm import TRM
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from redge.models.reasoner import RecursiveReasoner
 from redge.models.config import ModelConfig
 from redge.models.layers import Block, CosSin, ReasoningModule
+from redge.models.reasoner import RecursiveReasoner
 
 
 class TRM(RecursiveReasoner):

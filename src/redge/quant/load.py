@@ -17,7 +17,11 @@ from typing import Any
 
 from redge.models import ModelConfig, RecursiveReasoner
 from redge.models.checkpoints import load_float_checkpoint, read_float_config
-from redge.quant.io import is_quantized_checkpoint, load_quantized, read_quantized_config
+from redge.quant.io import (
+    is_quantized_checkpoint,
+    load_quantized,
+    read_quantized_config,
+)
 
 
 def load_checkpoint(path: str | Path, forward_dtype: str = "float32", **config_overrides: Any) -> RecursiveReasoner:

@@ -186,6 +186,17 @@ def _uniform(name: str, spec: QuantSpec | None, description: str) -> QuantRecipe
                        description=description)
 
 
+def _act8(name: str, linear: QuantSpec, description: str) -> QuantRecipe:
+    """A preset with int8 per-token activations into every linear (W8A8, W4A8): the halting head stays fp32, the
+    token table is int8 per row (an embedding lookup has no input activations to quantize)."""
+    rules = (
+        Rule("q_head", None, "halting head (2 outputs): decides ACT halting, negligible bytes"),
+        Rule("@linears", linear),
+        Rule("embed_tokens", QuantSpec(bits=8, granularity="channel")),
+    )
+    return QuantRecipe(name=name, rules=rules, description=description)
+
+
 PRESETS: dict[str, QuantRecipe] = {
     r.name: r for r in (
         _uniform("fp32", None, "no quantization (reference)"),
@@ -198,6 +209,10 @@ PRESETS: dict[str, QuantRecipe] = {
                  "int4 per-output-channel with MSE-optimal clipping (grid search per channel)"),
         _uniform("int4-g32", QuantSpec(bits=4, granularity="group", group_size=32), "int4 groups of 32, min-max"),
         _uniform("int4-g128", QuantSpec(bits=4, granularity="group", group_size=128), "int4 groups of 128, min-max"),
+        _act8("w8a8", QuantSpec(bits=8, granularity="channel", act_bits=8),
+              "int8 per-channel weights, int8 per-token activations (the C runtime's deployment recipe)"),
+        _act8("w4a8", QuantSpec(bits=4, granularity="channel", method="mse", act_bits=8),
+              "int4 per-channel weights with MSE-optimal clipping, int8 per-token activations"),
     )
 }
 

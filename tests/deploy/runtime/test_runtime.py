@@ -19,7 +19,7 @@ from redge.models.config import ModelConfig
 from redge.models.hrm import HRM
 from redge.models.trm import TRM
 from redge.quant.apply import quantize_
-from redge.quant.spec import QuantRecipe, QuantSpec, Rule
+from redge.quant.spec import QuantRecipe
 from redge.tasks.format import load_split
 
 ARM_MISSING = build.arm_toolchain_missing()
@@ -52,12 +52,6 @@ def tiny_model(arch: str = "trm", mlp_t: bool = True, hidden: int = 64, seed: in
         with torch.no_grad():
             model.puzzle_emb.weights.normal_(0, 0.5)
     return model.eval()
-
-
-def w8a8(bits: int = 8, granularity: str = "channel", group: int | None = None) -> QuantRecipe:
-    spec = QuantSpec(bits=bits, granularity=granularity, group_size=group, act_bits=8)
-    return QuantRecipe(f"w{bits}a8", (Rule("q_head", None), Rule("@linears", spec),
-                                      Rule("embed_tokens", QuantSpec(bits=8))))
 
 
 def exported(model: torch.nn.Module, recipe: str | QuantRecipe, tmp: Path) -> Path:
@@ -129,7 +123,7 @@ def test_host_parity_w8a8_200_sudoku(tmp_path: Path) -> None:
     recipe -- the quant engine's fake path (exact integer GEMM in kernel order) with the runtime's exp/SiLU and
     RMSNorm (runtime.numerics) -- bit for bit: same predictions and identical logits (so within 1 int8 step)."""
     model = tiny_model(mlp_t=True)
-    rt = HostRuntime(exported(model, w8a8(), tmp_path))
+    rt = HostRuntime(exported(model, "w8a8", tmp_path))
     with torch.no_grad(), runtime_numerics():
         same, worst, within = compare(model, rt, sample_sudoku(200), depth=2)
     assert same == 1.0
@@ -181,18 +175,20 @@ def test_python_binding_rejects_bad_blob(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(ARM_MISSING is not None, reason=f"Arm toolchain absent: {ARM_MISSING}")
-@pytest.mark.parametrize("core,mlp_t", [("m55", True), ("m55", False), ("m4", True)])
-def test_emulated_core_matches_host(tmp_path: Path, core: str, mlp_t: bool) -> None:
+@pytest.mark.parametrize("target,mlp_t", [("stm32n6", True), ("stm32n6", False), ("cortex-m4", True),
+                                           ("stm32h743", False)])
+def test_emulated_core_matches_host(tmp_path: Path, target: str, mlp_t: bool) -> None:
     """The emulated core gives the host's predictions, Q logits and logits bit for bit (W8A8 and weight-only;
-    TRM-MLP, and TRM-Att on the M55 for the Helium attention / exp paths)."""
+    TRM-MLP, and TRM-Att on the M55 for the Helium attention / exp paths): Helium (stm32n6, M55), DSP (cortex-m4,
+    stm32h743 = M7) and the host's portable kernels agree."""
     from redge.deploy.runtime import qemu
 
     model = tiny_model(mlp_t=mlp_t, hidden=32, puzzle_emb_ndim=0)
-    blob = exported(model, w8a8(), tmp_path)
+    blob = exported(model, "w8a8", tmp_path)
     rt = HostRuntime(blob)
     tokens = sudoku_puzzles(3, seed=4)
     for act in ("auto", "f32"):
-        outs, prof = qemu.run_model(core, blob, tokens, act=act, depth=1, H_cycles=1, L_cycles=1, logits=True,
+        outs, prof = qemu.run_model(target, blob, tokens, act=act, depth=1, H_cycles=1, L_cycles=1, logits=True,
                                     mem=False, timeout=120)
         assert len(outs) == len(tokens) and prof.instructions > 0
         for tok, out in zip(tokens, outs):

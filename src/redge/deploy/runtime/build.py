@@ -8,45 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from redge.core.errors import RedgeInputError
+from redge.deploy import capabilities
+from redge.deploy.targets import QemuMachine, Target
 
 ROOT = Path(__file__).resolve().parent
 SOURCES = [ROOT / "src" / "rt_kernels.c", ROOT / "src" / "rt_model.c"]
-HEADERS = [ROOT / "include" / "redge_rt.h", ROOT / "src" / "rt_kernels.h"]
+HEADERS = [ROOT / "include" / "redge_rt.h", ROOT / "src" / "rt_kernels.h", ROOT / "src" / "rt_scalar.h"]
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
+INCLUDES = [f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}"]
 FIRMWARE = {"model": ROOT / "fw" / "model_fw.c", "kbench": ROOT / "fw" / "kbench.c"}
+HOST_KERNELS = "c"  # the host build runs the portable kernels
 
 
-@dataclass(frozen=True)
-class Board:
-    """A QEMU Cortex-M machine: CPU flags, weight region base, part clock for latency estimates."""
-
-    core: str
-    machine: str
-    cpu_flags: tuple[str, ...]
-    weights_base: int
-    weights_size: int = 0x1000000
-
-    @property
-    def input_addr(self) -> int:
-        """Where the host loads the run's input block (last MB of the 16 MB weight region)."""
-        return self.weights_base + 0xF00000
-
-    @property
-    def max_blob(self) -> int:
-        return 0xF00000
-
-
-BOARDS: dict[str, Board] = {
-    "m4": Board("m4", "mps2-an386", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 0x21000000),
-    "m7": Board("m7", "mps2-an500", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), 0x60000000),
-    "m55": Board("m55", "mps3-an547", ("-mcpu=cortex-m55", "-mfloat-abi=hard"), 0x60000000),
-}
+def runtime_sources(kernels: str) -> list[Path]:
+    """The runtime's C files for a kernel set (`runtime.kernels` of a target): the shared part + that set's files."""
+    return SOURCES + [ROOT / "src" / name for name in capabilities.KERNEL_SETS[kernels]]
 
 
 def cache_dir() -> Path:
@@ -94,14 +76,15 @@ def _host_gcc(tag: str, filename: str, sources: list[Path], flags: list[str], li
 
 def host_library(sanitize: bool = False) -> Path:
     """The host shared library (portable C path), built if needed; `sanitize` adds ASan + UBSan."""
-    flags = WARN + ["-O2", "-g", "-fPIC", "-shared", f"-I{ROOT / 'include'}"] + (SANITIZE if sanitize else [])
-    return _host_gcc("host", "libredge_rt.so", SOURCES, flags, ["-lm"], "host build")
+    flags = WARN + ["-O2", "-g", "-fPIC", "-shared", *INCLUDES] + (SANITIZE if sanitize else [])
+    return _host_gcc("host", "libredge_rt.so", runtime_sources(HOST_KERNELS), flags, ["-lm"], "host build")
 
 
 def host_test_binary(sanitize: bool = True) -> Path:
     """The C test driver (tests/test_rt.c linked with the runtime), with ASan + UBSan by default."""
-    flags = WARN + ["-O1", "-g", f"-I{ROOT / 'include'}"] + (SANITIZE if sanitize else [])
-    return _host_gcc("ctest", "test_rt", [*SOURCES, ROOT / "tests" / "test_rt.c"], flags, ["-lm"], "C test build")
+    flags = WARN + ["-O1", "-g", *INCLUDES] + (SANITIZE if sanitize else [])
+    return _host_gcc("ctest", "test_rt", [*runtime_sources(HOST_KERNELS), ROOT / "tests" / "test_rt.c"], flags,
+                     ["-lm"], "C test build")
 
 
 def plugin() -> Path:
@@ -110,25 +93,42 @@ def plugin() -> Path:
     return _host_gcc("plugin", "libprof.so", [ROOT / "plugin" / "prof.c"], flags, [], "plugin build")
 
 
-def firmware(core: str, kind: str = "model") -> tuple[Path, Path]:
-    """(ELF, symbol file) of the `model` or `kbench` firmware for a core (m4, m7, m55)."""
-    if core not in BOARDS:
-        raise RedgeInputError(f"unknown core {core!r} (known: {', '.join(BOARDS)})")
+def linker_memory(qemu: QemuMachine) -> str:
+    """The firmware's MEMORY block on the target's QEMU machine (board/sections.ld does the rest)."""
+    windows = (("FLASH", "rx", qemu.code), ("RAM", "rwx", qemu.ram), ("WEIGHTS", "r", qemu.weights),
+               ("ARENA", "rw", qemu.arena))
+    lines = [f"  {name} ({mode}) : ORIGIN = {w.origin:#010x}, LENGTH = {w.size:#x}" for name, mode, w in windows]
+    return f"/* generated from the target YAML (qemu.memory of {qemu.machine}) */\nMEMORY\n{{\n" + "\n".join(lines) + \
+        "\n}\nINCLUDE sections.ld\n"
+
+
+def firmware(target: Target, kind: str = "model") -> tuple[Path, Path]:
+    """(ELF, symbol file) of the `model` or `kbench` firmware for a target with a QEMU machine, built as its YAML says:
+    its kernel set, compiler flags and limits, linked to its `qemu.memory` map."""
+    if target.qemu is None:
+        raise RedgeInputError(f"target {target.name!r} names no QEMU machine (qemu:), so it cannot be emulated",
+                              target.source or None)
     reason = arm_toolchain_missing()
     if reason:
         raise RedgeInputError(reason)
-    board = BOARDS[core]
     board_dir = ROOT / "board"
-    srcs = [board_dir / "startup.c", *SOURCES, FIRMWARE[kind]]
-    flags = [*board.cpu_flags, "-mthumb", *WARN, "-O2", "-g", "-ffunction-sections", "-fdata-sections",
-             f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}", "--specs=rdimon.specs", "-nostartfiles",
-             f"-L{board_dir}", "-T", str(board_dir / f"{board.machine}.ld"), "-Wl,--gc-sections"]
-    deps = srcs + HEADERS + [board_dir / "sections.ld", board_dir / f"{board.machine}.ld"]
-    out_dir = cache_dir() / f"fw-{kind}-{core}-{_digest(deps, flags)}"
-    elf, syms = out_dir / "fw.elf", out_dir / "fw.syms"
+    srcs = [board_dir / "startup.c", *runtime_sources(target.runtime.kernels), FIRMWARE[kind]]
+    memory = linker_memory(target.qemu)
+    flags = [*target.runtime.cflags, *WARN, *target.runtime.limit_defines(), "-O2", "-g", "-ffunction-sections",
+             "-fdata-sections", *INCLUDES, "--specs=rdimon.specs", "-nostartfiles", f"-L{board_dir}"]
+    digest = _digest(srcs + HEADERS + [board_dir / "sections.ld"], [*flags, memory])
+    out_dir = cache_dir() / f"fw-{kind}-{re.sub(r'[^A-Za-z0-9_.-]', '_', target.name)}-{digest}"
+    elf, syms, script = out_dir / "fw.elf", out_dir / "fw.syms", out_dir / "memory.ld"
     if not syms.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
-        _run(["arm-none-eabi-gcc", *flags, *map(str, srcs), "-o", str(elf), "-lm"], f"{core} firmware build")
+        script.write_text(memory)
+        cmd = ["arm-none-eabi-gcc", *flags, "-T", str(script), "-Wl,--gc-sections", *map(str, srcs), "-o", str(elf),
+               "-lm"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+            raise RedgeInputError(f"target {target.name!r}: firmware build failed ({first.strip()})",
+                                  target.source or None)
         nm = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
                             check=True).stdout
         lines = [f"{p[0]} {p[1]} {p[3]}" for p in (ln.split() for ln in nm.splitlines())

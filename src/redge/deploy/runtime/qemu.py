@@ -1,8 +1,9 @@
 """Run redge firmware on QEMU's Cortex-M machines and read the TCG plugin's per-function counts.
 
-The blob is placed at the start of the board's weight region (PSRAM on mps2-an386/an500, DDR on mps3-an547) and
-the input block at weight base + 0xF00000, both with QEMU's generic loader; the plugin counts executed
-instructions per function and bytes loaded from the weight region (`flash=` range = the blob's bytes).
+The machine, compiler flags, kernel set and memory map come from the target's YAML (`qemu:` and `runtime:`). The blob
+is placed at the start of its weight window (PSRAM on mps2-an386/an500, DDR on mps3-an547) and the input block in
+the window's last MiB, both with QEMU's generic loader; the plugin counts executed instructions per function and
+bytes loaded from the weight window (`flash=` range = the blob's bytes).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 from redge.core.errors import RedgeInputError
 from redge.deploy.runtime import build
 from redge.deploy.runtime.host import ACT_MODES, STATUS
+from redge.deploy.targets import QemuMachine, Target, load_target
 
 INPUT_MAGIC = 0x504E4952  # 'RINP'
 KBENCH_MAGIC = 0x4E45424B  # 'KBEN'
@@ -68,10 +70,9 @@ def _f32(word: str) -> float:
     return float(np.array([int(word, 16)], dtype=np.uint32).view(np.float32)[0])
 
 
-def run_qemu(core: str, elf: Path, syms: Path, files: list[tuple[Path, int]], weight_range: tuple[int, int],
+def run_qemu(board: QemuMachine, elf: Path, syms: Path, files: list[tuple[Path, int]], weight_range: tuple[int, int],
              timeout: float = 600, mem: bool = True) -> tuple[str, Profile]:
-    """Run `elf` on the core's machine with data `files` loaded at addresses; return (stdout, profile)."""
-    board = build.BOARDS[core]
+    """Run `elf` on a QEMU machine with data `files` loaded at addresses; return (stdout, profile)."""
     with tempfile.TemporaryDirectory() as tmp:
         prof_path = Path(tmp) / "prof.txt"
         cmd = ["qemu-system-arm", "-M", board.machine, "-nographic", "-semihosting", "-monitor", "none",
@@ -98,20 +99,23 @@ def input_block(tokens: np.ndarray, rows: np.ndarray | None, act: str, depth: in
     return head + body
 
 
-def run_model(core: str, blob: Path, tokens: np.ndarray, rows: np.ndarray | None = None, act: str = "auto",
-              depth: int = 0, early_exit: bool = False, H_cycles: int = 0, L_cycles: int = 0,
+def run_model(target: str | Path | Target, blob: Path, tokens: np.ndarray, rows: np.ndarray | None = None,
+              act: str = "auto", depth: int = 0, early_exit: bool = False, H_cycles: int = 0, L_cycles: int = 0,
               logits: bool = False, mem: bool = True, timeout: float = 600) -> tuple[list[PuzzleOut], Profile]:
-    """Run puzzles (tokens [N, seq_len]) through the model firmware on an emulated core."""
-    board = build.BOARDS[core]
+    """Run puzzles (tokens [N, seq_len]) through the model firmware on the target's emulated core."""
+    target = load_target(target)
+    elf, syms = build.firmware(target, "model")
+    board = target.qemu
     size = Path(blob).stat().st_size
     if size > board.max_blob:
-        raise RedgeInputError(f"blob is {size:,} B; the {core} firmware takes at most {board.max_blob:,} B", blob)
-    elf, syms = build.firmware(core, "model")
+        raise RedgeInputError(f"blob is {size:,} B; the {target.name} firmware on {board.machine} takes at most "
+                              f"{board.max_blob:,} B (qemu.memory.weights less 1 MiB)", blob)
+    base = board.weights.origin
     with tempfile.TemporaryDirectory() as tmp:
         inp = Path(tmp) / "input.bin"
         inp.write_bytes(input_block(tokens, rows, act, depth, early_exit, H_cycles, L_cycles, logits=logits))
-        out, prof = run_qemu(core, elf, syms, [(Path(blob), board.weights_base), (inp, board.input_addr)],
-                             (board.weights_base, board.weights_base + size), timeout, mem)
+        out, prof = run_qemu(board, elf, syms, [(Path(blob), base), (inp, board.input_addr)], (base, base + size),
+                             timeout, mem)
     results: list[PuzzleOut] = []
     for line in out.splitlines():
         parts = line.split()
@@ -122,17 +126,18 @@ def run_model(core: str, blob: Path, tokens: np.ndarray, rows: np.ndarray | None
             results[-1].logits = np.array([int(w, 16) for w in parts[2:]], dtype=np.uint32).view(np.float32)
         elif parts[:1] == ["done"] and parts[1] != "0":
             code = int(parts[1])
-            raise RuntimeError(f"firmware on {core}: {STATUS.get(code, code)} ({' '.join(parts[2:])})")
+            raise RuntimeError(f"firmware on {target.name}: {STATUS.get(code, code)} ({' '.join(parts[2:])})")
     return results, prof
 
 
-def run_kbench(core: str, bits: int, group: int = 0, mem: bool = True) -> Profile:
+def run_kbench(target: str | Path | Target, bits: int, group: int = 0, mem: bool = True) -> Profile:
     """Profile one 512x512 mat-vec (int8 activations, `bits`-bit weights, per-channel or `group` scales)."""
-    board = build.BOARDS[core]
-    elf, syms = build.firmware(core, "kbench")
+    target = load_target(target)
+    elf, syms = build.firmware(target, "kbench")
+    board = target.qemu
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "cfg.bin"
         cfg.write_bytes(struct.pack("<4I", KBENCH_MAGIC, bits, group, 1))
-        _, prof = run_qemu(core, elf, syms, [(cfg, board.input_addr)],
-                           (board.weights_base, board.weights_base + 0x100000), 120, mem)
+        _, prof = run_qemu(board, elf, syms, [(cfg, board.input_addr)],
+                           (board.weights.origin, board.weights.origin + 0x100000), 120, mem)
     return prof

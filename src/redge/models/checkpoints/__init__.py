@@ -13,7 +13,11 @@ This package knows nothing of quantization (models sit below quant). The one ent
 quantized checkpoints included, is `redge.quant.load.load_checkpoint` (also `redge.quant.load_checkpoint`).
 """
 from redge.models.checkpoints.info import CheckpointInfo
-from redge.models.checkpoints.load import load_float_checkpoint, read_checkpoint, read_float_config
+from redge.models.checkpoints.load import (
+           load_float_checkpoint,
+           read_checkpoint,
+           read_float_config,
+)
 from redge.models.checkpoints.overrides import apply_overrides
 from redge.models.checkpoints.redge_format import config_from_doc, save_checkpoint
 from redge.models.checkpoints.state import check_state_dict

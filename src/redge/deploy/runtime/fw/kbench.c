@@ -1,5 +1,6 @@
 /* Kernel benchmark firmware: one mat-vec y = W x (W: OUT x IN codes in the weight region) with int8 per-token
- * activations, configured by a 16-byte block the host loads at WEIGHTS + 0xF00000 (QEMU -device loader):
+ * activations, configured by a 16-byte block the host loads at __input_start (the weight window's last MiB, QEMU
+ * -device loader):
  *   u32 magic 'KBEN', u32 bits (8 or 4), u32 group (0 = per channel), u32 reps.
  * Prints "kbench bits group checksum" over semihosting. Instruction counts come from the TCG plugin. */
 #include <stdint.h>
@@ -11,7 +12,7 @@
 #define OUT 512
 #define IN 512
 
-extern uint8_t __weights_start[];
+extern uint8_t __weights_start[], __input_start[];
 __attribute__((section(".arena"))) static float scales[OUT * (IN / 32)];
 __attribute__((section(".arena"))) static float x[IN];
 __attribute__((section(".arena"))) static float y[OUT];
@@ -28,7 +29,7 @@ __attribute__((noinline)) static void bench_quant(void) {
 }
 
 int main(void) {
-    const uint32_t *cfg = (const uint32_t *)(__weights_start + 0xF00000);
+    const uint32_t *cfg = (const uint32_t *)(const void *)__input_start;
     uint32_t bits = 8, group = 0, reps = 1, seed = 12345, i;
     rt_lin L;
     float xs, sum = 0.0f;

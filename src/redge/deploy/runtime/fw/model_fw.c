@@ -1,7 +1,7 @@
 /* Model firmware: runs puzzles through the redge runtime on an emulated Cortex-M core.
  *
  * The host (redge.deploy.runtime.qemu) loads the blob at the start of the weight region and an input block at
- * WEIGHTS + 0xF00000 with QEMU's generic loader. Input block (little-endian):
+ * __input_start (the weight window's last MiB) with QEMU's generic loader. Input block (little-endian):
  *   u32 magic 'RINP', u32 n_puzzles, i32 act_mode, i32 depth, i32 early_exit, i32 H_cycles, i32 L_cycles,
  *   u32 check_crc, u32 has_rows, u32 print_logits, 6 x u32 reserved (64 bytes in all),
  *   then n_puzzles x seq_len i32 tokens, then (has_rows) n_puzzles x puzzle_emb_ndim f32 rows.
@@ -14,17 +14,17 @@
 
 #include "redge_rt.h"
 
-extern uint8_t __weights_start[], __arena_start[], __arena_end[];
+extern uint8_t __weights_start[], __input_start[], __arena_start[], __arena_end[];
 extern void initialise_monitor_handles(void);
 
 static rt_model model;
-static int32_t preds[8192];
+static int32_t preds[RT_MAX_SEQ];
 static float logits_buf[65536];
 
 static uint32_t bits_of(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
 int main(void) {
-    const uint32_t *in = (const uint32_t *)(const void *)(__weights_start + 0xF00000);
+    const uint32_t *in = (const uint32_t *)(const void *)__input_start;
     const int32_t *tokens;
     const float *rows;
     rt_opts opts;
@@ -37,13 +37,13 @@ int main(void) {
     n = in[1];
     opts.act_mode = (int32_t)in[2]; opts.depth = (int32_t)in[3]; opts.early_exit = (int32_t)in[4];
     opts.H_cycles = (int32_t)in[5]; opts.L_cycles = (int32_t)in[6];
-    rc = rt_load(&model, __weights_start, 0xF00000, (int)in[7]);
+    rc = rt_load(&model, __weights_start, (size_t)(__input_start - __weights_start), (int)in[7]);
     if (rc) { printf("done %d load\n", rc); return 1; }
     need = rt_arena_size(&model);
     printf("arena %lu\n", (unsigned long)need);
     rc = rt_set_arena(&model, __arena_start, (size_t)(__arena_end - __arena_start));
     if (rc) { printf("done %d arena\n", rc); return 1; }
-    if (model.seq_len > 8192 || (size_t)model.seq_len * model.vocab > 65536) { printf("done %d io\n", RT_ERR_CONFIG); return 1; }
+    if (model.seq_len > RT_MAX_SEQ || (size_t)model.seq_len * model.vocab > 65536) { printf("done %d io\n", RT_ERR_CONFIG); return 1; }
     tokens = (const int32_t *)(const void *)(in + 16);
     rows = (const float *)(const void *)(tokens + (size_t)n * model.seq_len);
     for (i = 0; i < n; i++) {

@@ -25,7 +25,16 @@
 extern "C" {
 #endif
 
+/* Compile-time limits; a target YAML's runtime.max_layers / max_seq / max_dim override them (-D flags). */
+#ifndef RT_MAX_LAYERS
 #define RT_MAX_LAYERS 16      /* per level (L_level, H_level) */
+#endif
+#ifndef RT_MAX_SEQ
+#define RT_MAX_SEQ 8192       /* positions (tokens + puzzle prefix) */
+#endif
+#ifndef RT_MAX_DIM
+#define RT_MAX_DIM 65536      /* vocab, hidden and SwiGLU widths */
+#endif
 
 enum rt_status {
     RT_OK = 0,

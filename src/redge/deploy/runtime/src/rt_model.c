@@ -18,8 +18,6 @@
 
 #define HDR 256u
 #define ENT 128u
-#define MAX_DIM 65536u
-#define MAX_SEQ 8192u
 
 size_t rt_model_size(void) { return sizeof(rt_model); }
 
@@ -222,16 +220,16 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     m->halt_max_steps = rd32(h + 104); m->puzzle_emb_ndim = rd32(h + 112);
     m->eps = rdf(h + 116); m->rope_theta = rdf(h + 120);
     if (m->arch > 1 || m->pos > 2 || m->mlp_t > 1) return RT_ERR_CONFIG;
-    if (!m->vocab || m->vocab > MAX_DIM || !m->seq_len || m->seq_len > MAX_SEQ || m->prefix > MAX_SEQ) return RT_ERR_CONFIG;
-    if (!m->hidden || m->hidden > MAX_DIM || !m->heads || m->hidden % m->heads || (m->hidden / m->heads) % 2)
+    if (!m->vocab || m->vocab > RT_MAX_DIM || !m->seq_len || m->seq_len > RT_MAX_SEQ || m->prefix > RT_MAX_SEQ) return RT_ERR_CONFIG;
+    if (!m->hidden || m->hidden > RT_MAX_DIM || !m->heads || m->hidden % m->heads || (m->hidden / m->heads) % 2)
         return RT_ERR_CONFIG;
-    if (!m->inter || m->inter > MAX_DIM || m->token_inter > MAX_DIM || (m->mlp_t && !m->token_inter)) return RT_ERR_CONFIG;
+    if (!m->inter || m->inter > RT_MAX_DIM || m->token_inter > RT_MAX_DIM || (m->mlp_t && !m->token_inter)) return RT_ERR_CONFIG;
     if (!m->L_layers || m->L_layers > RT_MAX_LAYERS || m->H_layers > RT_MAX_LAYERS) return RT_ERR_CONFIG;
     if (m->arch == 1 && (!m->H_layers || m->mlp_t)) return RT_ERR_CONFIG;
     if (m->puzzle_emb_ndim > (uint64_t)m->prefix * m->hidden) return RT_ERR_CONFIG;
     if (!(m->eps > 0.0f) || !(m->rope_theta > 0.0f)) return RT_ERR_CONFIG;
     m->S = m->seq_len + m->prefix;
-    if (m->S > MAX_SEQ) return RT_ERR_CONFIG;
+    if (m->S > RT_MAX_SEQ) return RT_ERR_CONFIG;
     m->head_dim = m->hidden / m->heads;
     /* tensors */
     if ((rc = get_f32(&b, "H_init", m->hidden, &m->H_init))) return rc;

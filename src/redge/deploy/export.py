@@ -1,0 +1,86 @@
+"""`redge plan` / `redge export` on a checkpoint: float (quantized here by a recipe, calibrated on data if given) or
+already quantized by `redge quantize` (taken as it is, with its own recipe).
+
+Both refuse, before any file is written, what the target's C runtime would reject (`compat.check_runtime`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from redge.core.errors import RedgeInputError
+from redge.deploy.compat import check_runtime
+from redge.deploy.pack import blob_entries, export, model_weights
+from redge.deploy.plan import plan_config, plan_model
+from redge.deploy.targets import Target, load_target
+from redge.quant.calibration import calibration_batches
+from redge.quant.io import is_quantized_checkpoint
+from redge.quant.load import read_config
+
+
+def stored_recipe_name(model: nn.Module) -> str:
+    """The recipe name a quantized checkpoint was made with (`redge quantize` stores it), else 'quantized'."""
+    recipe = getattr(model, "quant_recipe", None)
+    return str(recipe.get("name") or "quantized") if isinstance(recipe, dict) else "quantized"
+
+
+def _load_quantized(checkpoint: Path, recipe: str | None) -> nn.Module:
+    """A `redge quantize` checkpoint as it is; a --recipe on top is refused (it would quantize a second time)."""
+    from redge.quant.load import load_checkpoint
+
+    model = load_checkpoint(checkpoint)
+    if recipe is not None:
+        raise RedgeInputError(f"the checkpoint is already quantized (recipe {stored_recipe_name(model)!r}); leave "
+                              f"out --recipe {recipe} to use it as it is, or start from the float checkpoint",
+                              checkpoint)
+    return model
+
+
+def plan_checkpoint(checkpoint: Path, recipe: str | None, target: str | Path | Target, act: str | None = None,
+                    carry: str | None = None, tile: int | None = None) -> dict[str, Any]:
+    """Plan a checkpoint on a target: a float one with `recipe` (default fp32; only its config is read), a quantized
+    one as it is (see `plan.plan_config`, `plan.plan_model`)."""
+    if is_quantized_checkpoint(checkpoint):
+        model = _load_quantized(checkpoint, recipe)
+        return plan_model(model, stored_recipe_name(model), target, act, carry, tile, checkpoint)
+    config = read_config(checkpoint)
+    if config.seq_len is None:
+        raise RedgeInputError("the checkpoint does not fix seq_len, which the plan needs", checkpoint)
+    return plan_config(config, recipe or "fp32", target, act, carry, tile, checkpoint)
+
+
+def export_checkpoint(checkpoint: Path, out: Path, recipe: str | None = None, target: str | Path | None = None,
+                      calib: Path | None = None, emb_out: Path | None = None, calib_split: str = "train",
+                      calib_batches: int = 4, calib_batch_size: int = 16) -> dict[str, Any]:
+    """Write the blob (and puzzle-embedding file) of a checkpoint for the C runtime.
+
+    A float checkpoint is quantized by `recipe` (default fp32), with calibration batches from `calib` (an
+    official-format dataset directory) when given (required by GPTQ recipes); a quantized checkpoint is written as
+    it is. The runtime check (against `target`'s runtime, or any build without one) runs before quantizing and again
+    on the quantized model, so nothing is written that the runtime would reject.
+    """
+    from redge.quant.apply import quantize_
+    from redge.quant.load import load_checkpoint
+    from redge.quant.spec import load_recipe
+
+    tgt = load_target(target) if target is not None else None
+    if is_quantized_checkpoint(checkpoint):
+        if calib is not None:
+            raise RedgeInputError("--calib only applies to a float checkpoint (this one is already quantized)",
+                                  checkpoint)
+        model = _load_quantized(checkpoint, recipe)
+        name = stored_recipe_name(model)
+    else:
+        quant_recipe = load_recipe(recipe or "fp32")
+        name = quant_recipe.name
+        model = load_checkpoint(checkpoint)
+        check_runtime(model.config, blob_entries(model_weights(model, quant_recipe, with_values=False)), tgt, name,
+                      checkpoint)
+        batches = None if calib is None else calibration_batches(calib, calib_split, calib_batches, calib_batch_size)
+        quantize_(model, quant_recipe, calib=batches)
+    check_runtime(model.config, blob_entries(model_weights(model, with_values=False)), tgt, name, checkpoint)
+    written = export(model, out, name, emb_out)
+    return {"recipe": name, "target": None if tgt is None else tgt.name,
+            **{kind: {"path": str(path), "bytes": size} for kind, (path, size) in written.items()}}
