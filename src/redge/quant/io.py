@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from redge.core.atomic import atomic_path, atomic_write
+from redge.core.atomic import atomic_dir
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json
 from redge.models import ModelConfig, RecursiveReasoner, build_model
@@ -50,9 +50,9 @@ def _module_meta(module: torch.nn.Module) -> dict[str, Any]:
 
 
 def save_quantized(model: torch.nn.Module, path: str | Path, recipe: dict[str, Any] | None = None) -> Path:
-    """Write a quantized model (after `quantize_`) to directory `path`, atomically per file."""
+    """Write a quantized model (after `quantize_`) to directory `path`: weights and config.json appear together or not
+    at all (an earlier quantized checkpoint there is replaced whole; a folder of other files is refused)."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     quantized = {n: m for n, m in model.named_modules() if type(m).__name__ in _CLASSES}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     for name, module in quantized.items():
@@ -62,9 +62,9 @@ def save_quantized(model: torch.nn.Module, path: str | Path, recipe: dict[str, A
     doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "config": model.config.to_dict(),
            "recipe": recipe, "modules": {n: _module_meta(m) for n, m in quantized.items()},
            "report": None if report is None else report.to_dict()}
-    with atomic_path(path / "model.safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT_NAME})
-    atomic_write(path / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
+    with atomic_dir(path, replaces="config.json") as folder:
+        save_file(state, str(folder / "model.safetensors"), metadata={"format": FORMAT_NAME})
+        (folder / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return path
 
 
