@@ -1,6 +1,7 @@
 """Accuracy by depth over a dataset: one run of `model.iterate` per batch records, at each requested depth (ACT
-step), the official cell accuracy over all cells, the honest cell accuracy over non-given cells, and exact accuracy;
-for an ARC test split also pass@K after TRM's voting over the augmented variants.
+step), the metrics of the split's task (task registry): the official cell accuracy over all cells, the honest cell
+accuracy over non-given cells, and exact accuracy; for an ARC test split also pass@K after TRM's voting over the
+augmented variants.
 """
 from __future__ import annotations
 
@@ -11,37 +12,29 @@ import numpy as np
 import torch
 
 from redge.models import RecursiveReasoner
-from redge.tasks import metrics
-from redge.tasks.arc_eval import ArcEvaluator
-from redge.tasks.format import DatasetMetadata, PuzzleSplit
+from redge.tasks import registry
+from redge.tasks.format import PuzzleSplit
 from redge.tasks.loader import iter_eval_batches
-
-
-def blank_tokens(metadata: DatasetMetadata) -> tuple[int, ...] | None:
-    """Input tokens of the cells a solver must fill: Sudoku (vocab 11, 81 cells) and Maze (vocab 6); None for ARC."""
-    if metadata.vocab_size == 11 and metadata.seq_len == 81:
-        return metrics.SUDOKU_BLANK_TOKENS
-    if metadata.vocab_size == 6:
-        return metrics.MAZE_BLANK_TOKENS
-    return None
 
 
 @torch.no_grad()
 def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequence[int], batch_size: int = 256,
                     limit: int | None = None, device: torch.device | str = "cpu",
                     arc_data: str | Path | None = None) -> dict[str, dict[str, float]]:
-    """{depth: {cell_accuracy, non_given_cell_accuracy, exact_accuracy, count}} over the split (first `limit`
-    examples when given), from one pass of `max(depths)` ACT steps per batch.
+    """{depth: {<the task's metrics>, count}} over the split (first `limit` examples when given), from one pass of
+    `max(depths)` ACT steps per batch; a split of no registered task gets cell and exact accuracy.
 
-    With `arc_data` (the ARC dataset folder holding `test_puzzles.json`), each depth also gets `ARC/pass@K`: the
-    predictions of every augmented variant vote per task (tasks without scored variants count as failed)."""
+    With `arc_data` (the dataset folder of a task that votes, ARC: the folder holding `test_puzzles.json`), each
+    depth also gets the voting scores, `ARC/pass@K`: the predictions of every augmented variant vote per task
+    (tasks without scored variants count as failed)."""
     depths = sorted(set(int(d) for d in depths))
     if not depths or depths[0] < 1:
         raise ValueError(f"depths must be positive integers, got {depths}")
     was_training = model.training
     model.eval()
     preds: dict[int, list[np.ndarray]] = {d: [] for d in depths}
-    arc = {d: ArcEvaluator(arc_data) for d in depths} if arc_data is not None else {}
+    voting = {d: registry.voting_evaluator(split.metadata, arc_data) for d in depths} if arc_data is not None else {}
+    arc = {d: v for d, v in voting.items() if v is not None}
     labels, inputs = [], []
     seen = 0
     for batch, n in iter_eval_batches(split, batch_size, pad=False):
@@ -60,14 +53,9 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
         seen += n
     model.train(was_training)
     y, x = np.concatenate(labels), np.concatenate(inputs)
-    blanks = blank_tokens(split.metadata)
     out: dict[str, dict[str, float]] = {}
     for d in depths:
-        p = np.concatenate(preds[d])
-        row = {"cell_accuracy": metrics.cell_accuracy(p, y), "exact_accuracy": metrics.exact_accuracy(p, y),
-               "count": int(len(y))}
-        if blanks is not None:
-            row["non_given_cell_accuracy"] = metrics.non_given_cell_accuracy(p, y, x, blanks)
+        row = {**registry.score(split.metadata, np.concatenate(preds[d]), y, x), "count": int(len(y))}
         if d in arc:
             row.update(arc[d].result())
         out[str(d)] = row

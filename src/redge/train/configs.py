@@ -26,7 +26,7 @@ class TrainConfig:
     model: dict[str, Any]
     data: list[str]  # dataset folders (official format); their `train` splits are mixed
     data_weights: list[float] | None = None
-    augment: str = "sudoku"  # none | sudoku | dihedral, applied on the fly
+    augment: str | None = None  # none | sudoku | dihedral, applied on the fly; None: the data task's (registry)
     eval_data: dict[str, str] = field(default_factory=dict)  # name -> dataset folder (its `test` split)
     global_batch_size: int = 768
     micro_batch_size: int | None = None  # rows per forward/backward (same gradients, less memory); None: all local rows
