@@ -33,8 +33,9 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
     was_training = model.training
     model.eval()
     preds: dict[int, list[np.ndarray]] = {d: [] for d in depths}
-    voting = {d: registry.voting_evaluator(split.metadata, arc_data) for d in depths} if arc_data is not None else {}
-    arc = {d: v for d, v in voting.items() if v is not None}
+    voting: dict[int, registry.VotingEvaluator] = {}
+    if arc_data is not None:
+        voting = {d: e for d in depths if (e := registry.voting_evaluator(split.metadata, arc_data)) is not None}
     labels, inputs = [], []
     seen = 0
     for batch, n in iter_eval_batches(split, batch_size, pad=False):
@@ -45,9 +46,9 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
         for depth, (_, outputs) in enumerate(model.iterate(batch, depth=depths[-1]), start=1):
             if depth in preds:
                 preds[depth].append(outputs["logits"].argmax(-1).cpu().numpy())
-            if depth in arc:
-                arc[depth].update(batch["inputs"], batch["puzzle_identifiers"], preds[depth][-1],
-                                  outputs["q_halt_logits"].float())
+            if depth in voting:
+                voting[depth].update(batch["inputs"], batch["puzzle_identifiers"], preds[depth][-1],
+                                     outputs["q_halt_logits"].float())
         labels.append(batch["labels"].cpu().numpy())
         inputs.append(batch["inputs"].cpu().numpy())
         seen += n
@@ -56,7 +57,7 @@ def evaluate_depths(model: RecursiveReasoner, split: PuzzleSplit, depths: Sequen
     out: dict[str, dict[str, float]] = {}
     for d in depths:
         row = {**registry.score(split.metadata, np.concatenate(preds[d]), y, x), "count": int(len(y))}
-        if d in arc:
-            row.update(arc[d].result())
+        if d in voting:
+            row.update(voting[d].result())
         out[str(d)] = row
     return out

@@ -98,13 +98,13 @@ CONFIGS: dict[str, TrainConfig] = {
     # one H200's 140 GB (ARC, 2026-11-29); micro-batches give the same gradients.
     "trm-att-maze": TrainConfig(
         name="trm-att-maze", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
-        data=["runs/refdata/maze-hard"], augment="dihedral", eval_data={"maze": "runs/refdata/maze-hard"},
+        data=["runs/refdata/maze-hard"], eval_data={"maze": "runs/refdata/maze-hard"},
         lr_warmup_steps=1000, eval_every_minutes=4.0, micro_batch_size=384),
     # ARC-AGI-1 (+ ConceptARC) as the official README run (`arch.L_cycles=4 ema=True`, ARC recipe of
     # cfg_pretrain.yaml): data from `redge data build arc --num-aug 50 --out runs/refdata/arc1-aug50`.
     "trm-att-arc": TrainConfig(
         name="trm-att-arc", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
-        data=["runs/refdata/arc1-aug50"], augment="none", eval_data={"arc": "runs/refdata/arc1-aug50"},
+        data=["runs/refdata/arc1-aug50"], eval_data={"arc": "runs/refdata/arc1-aug50"},
         weight_decay=0.1, puzzle_emb_lr=1e-2, puzzle_emb_weight_decay=0.1, eval_every_minutes=4.0,
         micro_batch_size=384),
 }
