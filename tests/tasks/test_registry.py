@@ -44,7 +44,9 @@ def test_each_task_recognises_its_dataset(name: str, fixtures: Path) -> None:
 
 
 def test_dataset_of_no_task_is_unknown(fixtures: Path) -> None:
-    meta = dataclasses.replace(load_split(fixtures / "official_sudoku", "test").metadata, seq_len=80)
+    sudoku = load_split(fixtures / "official_sudoku", "test").metadata
+    assert task_of_dataset(dataclasses.replace(sudoku, pad_id=3)) is None
+    meta = dataclasses.replace(sudoku, seq_len=80)
     assert task_of_dataset(meta) is None
     assert registry.blank_tokens(meta) == ()
     assert set(registry.score(meta, np.array([[2, 3]]), np.array([[2, 4]]), np.array([[1, 1]]))) == {

@@ -6,9 +6,9 @@ official inner cycles and ACT depth, training augmentation, builder, checks, met
 the module in :data:`TASK_MODULES`, the one place; the modules are imported on the first lookup, so nothing
 registers itself as a side effect of an import elsewhere.
 
-Recognition: a dataset split is a task's when its ``dataset.json`` has the task's ``vocab_size`` and ``seq_len``;
-a checkpoint is when its vocabulary matches and its sequence length (when the weights fix one) does too. No two
-registered tasks may share (vocab_size, seq_len), so a dataset names at most one task.
+Recognition: a dataset split is a task's when its ``dataset.json`` has the task's ``vocab_size``, ``seq_len`` and
+``pad_id``; a checkpoint is when its vocabulary matches and its sequence length (when the weights fix one) does
+too. No two registered tasks may share (vocab_size, seq_len), so a dataset names at most one task.
 """
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ class Task:
             raise ValueError(f"task {self.name}: augmentation {self.augment!r} not in {', '.join(AUGMENTATIONS)}")
 
     def matches_dataset(self, metadata: DatasetMetadata) -> bool:
-        """Whether a split with this ``dataset.json`` holds this task."""
-        return metadata.vocab_size == self.vocab_size and metadata.seq_len == self.seq_len
+        """Whether a split with this ``dataset.json`` holds this task (vocabulary, sequence length and pad token)."""
+        return (metadata.vocab_size, metadata.seq_len, metadata.pad_id) == (self.vocab_size, self.seq_len,
+                                                                             self.pad_token)
 
     def matches_checkpoint(self, vocab_size: int, seq_len: int | None) -> bool:
         """Whether a model with this vocabulary (and sequence length, None when its weights do not fix one) fits."""
