@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         from redge.cli import emit_json
         from redge.core.jsonio import write_json
         from redge.core.ranks import joined
-        from redge.train.configs import apply_overrides, get_config, parse_overrides
         from redge.tasks.reference import ensure_data
+        from redge.train.configs import apply_overrides, get_config, parse_overrides
         from redge.train.loop import Trainer
 
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
