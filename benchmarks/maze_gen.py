@@ -4,7 +4,7 @@
 
 Prints a table and writes the same numbers as JSON. Rates are given per wall second and per CPU second of this
 process: on a shared machine the wall rate falls with the other load, the CPU rate does not. `--build-train N`
-adds a row for `maze.build(train_size=N, test_size=1000)`, the call `redge.train.data.build_reference_data` makes
+adds a row for `maze.build(train_size=N, test_size=1000)`, the call `redge.tasks.reference.build_reference_data` makes
 (it always builds 1000 test mazes, so its time barely depends on N).
 """
 from __future__ import annotations

@@ -71,3 +71,17 @@ def test_info_on_a_quantized_checkpoint_counts_the_architecture(tmp_path) -> Non
     assert quant["params"] == float_["params"] > 200_000
     assert quant["quantization"] == "int4-channel-cal" and float_["quantization"] is None
     assert float_["stored_weight_bytes"] / 8 < quant["stored_weight_bytes"] < float_["stored_weight_bytes"] / 4
+
+
+def test_info_asks_the_task_registry_what_rope_weights_cannot_tell(tmp_path: Path) -> None:
+    """A RoPE model's weights fix no sequence length or cycles: the task with its vocabulary gives them (Maze: 900
+    cells, T=3 n=4); a vocabulary of no registered task needs --seq-len and says so in one line."""
+    maze = _official_file(tmp_path, ModelConfig(vocab_size=6, hidden_size=64, num_heads=2))
+    info = json.loads(_redge("info", str(maze), "--json").stdout)
+    assert info["seq_len"] == 900 and (info["config"]["H_cycles"], info["config"]["L_cycles"]) == (3, 4)
+    assert any("task maze" in note for note in info["assumptions"])
+    (tmp_path / "other").mkdir()
+    other = _official_file(tmp_path / "other", ModelConfig(vocab_size=7, hidden_size=64, num_heads=2))
+    result = _redge("info", str(other))
+    assert result.returncode == 2 and "--seq-len" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(_redge("info", str(other), "--seq-len", "50", "--json").stdout)["seq_len"] == 50

@@ -38,3 +38,18 @@ def test_arc_split_gets_pass_at_k_per_depth(solve: bool, expected: float) -> Non
 def test_without_arc_data_no_pass_at_k() -> None:
     result = evaluate_depths(_FixedPredictor(True), load_split(ARC, "test"), [1])
     assert not any(k.startswith("ARC/") for k in result["1"])
+
+
+def test_a_registered_toy_task_is_scored_by_its_own_blank_tokens(monkeypatch, tmp_path: Path) -> None:
+    """evaluate_depths asks the registry: a task added as one module gets its non-given accuracy, no edit here."""
+    from redge.tasks import registry
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "tasks"))
+    monkeypatch.setattr(registry, "TASK_MODULES", [*registry.TASK_MODULES, "toy_task"])
+    registry.get_task("toy").build(tmp_path, n=10, progress=False)
+    split = load_split(tmp_path, "test")
+    assert "non_given_cell_accuracy" not in evaluate_depths(_FixedPredictor(True), load_split(ARC, "test"), [1])["1"]
+    row = evaluate_depths(_FixedPredictor(True), split, [1, 2])["2"]
+    assert row["non_given_cell_accuracy"] == row["exact_accuracy"] == 1.0 and row["count"] == 10
+    row = evaluate_depths(_FixedPredictor(False), split, [1])["1"]  # constant token 5: wrong on every cell
+    assert row["non_given_cell_accuracy"] == row["cell_accuracy"] == 0.0

@@ -13,11 +13,11 @@ from redge.study.records import aggregate
 from redge.study.store import RunStore
 from redge.study.sweep import SweepSpec, Variant, load_data, record_batch, run_sweep
 from redge.tasks.metrics import (
-    SUDOKU_BLANK_TOKENS,
     cell_accuracy,
     exact_accuracy,
     non_given_cell_accuracy,
 )
+from redge.tasks.sudoku import BLANK_TOKENS as SUDOKU_BLANK_TOKENS
 
 DEPTH = 4
 

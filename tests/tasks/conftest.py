@@ -22,3 +22,13 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture
+def toy_task(monkeypatch: pytest.MonkeyPatch):
+    """Register `toy_task.py` (beside this file) as a fourth task for one test; returns its `Task`."""
+    from redge.tasks import registry
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    monkeypatch.setattr(registry, "TASK_MODULES", [*registry.TASK_MODULES, "toy_task"])
+    return registry.get_task("toy")

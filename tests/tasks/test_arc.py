@@ -9,7 +9,8 @@ import pytest
 
 from redge.cli import main
 from redge.tasks import arc
-from redge.tasks.arc_eval import ArcEvaluator, crop, parse_identifier, to_task_frame
+from redge.tasks.arc_eval import ArcEvaluator, parse_identifier, to_task_frame
+from redge.tasks.arc_grid import crop, encode_pair
 from redge.tasks.augment import dihedral, inverse_dihedral
 from redge.tasks.format import load_identifiers, load_split
 
@@ -35,10 +36,10 @@ def test_variant_identifiers_invert_their_augmentation() -> None:
 def test_crop_edge_cases() -> None:
     g = np.zeros((3, 4), np.uint8) + 5
     for off in ((0, 0), (0, 0)):
-        tokens, _ = arc.encode_pair(g, g, off)
+        tokens, _ = encode_pair(g, g, off)
         assert np.array_equal(crop(tokens), g)
     full = np.full((30, 30), 3, np.uint8)
-    assert crop(arc.encode_pair(full, full, (0, 0))[0]).shape == (30, 30)
+    assert crop(encode_pair(full, full, (0, 0))[0]).shape == (30, 30)
     assert crop(np.zeros(900, np.uint8)).shape == (0, 0)
     ragged = np.zeros((30, 30), np.uint8)
     ragged[0, :5], ragged[1, :3], ragged[2, :3] = 2, 2, 2  # area 5 vs 9: takes the 3x3
@@ -53,7 +54,7 @@ def _ground_truth(ev: ArcEvaluator, data: Path, wrong: dict[str, int] | None = N
     for row, ident in enumerate(ids):
         task = parse_identifier(names[ident])[0]
         if wrong and task in wrong and wrong[task] == row:
-            preds[row] = arc.encode_pair(np.zeros((1, 1), np.uint8), np.full((2, 2), 7, np.uint8), (0, 0))[1]
+            preds[row] = encode_pair(np.zeros((1, 1), np.uint8), np.full((2, 2), 7, np.uint8), (0, 0))[1]
     ev.update(test.inputs, ids, preds, np.zeros(len(ids)))
 
 
@@ -89,7 +90,7 @@ def test_votes_rank_by_count_then_mean_q(fixtures: Path) -> None:
     test = load_split(fixtures / "official_arc", "test")
     ids = np.repeat(test.puzzle_identifiers, np.diff(test.puzzle_indices))
     black = np.zeros((2, 2), np.uint8)  # the same grid in every variant frame (black is never permuted)
-    wrong = np.array([arc.encode_pair(black, black, (0, 0))[1]] * len(ids))
+    wrong = np.array([encode_pair(black, black, (0, 0))[1]] * len(ids))
     ev.update(test.inputs, ids, wrong, np.full(len(ids), 5.0))  # wrong grid, confident
     ev.update(test.inputs, ids, test.labels, np.full(len(ids), -5.0))  # right grid, same count, low q
     assert ev.result(ks=(1, 2)) == {"ARC/pass@1": 0.0, "ARC/pass@2": 1.0}

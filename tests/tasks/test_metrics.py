@@ -7,12 +7,12 @@ import numpy as np
 import torch
 
 from redge.tasks.metrics import (
-    SUDOKU_BLANK_TOKENS,
     arc_pass_at_k,
     cell_accuracy,
     exact_accuracy,
     non_given_cell_accuracy,
 )
+from redge.tasks.sudoku import BLANK_TOKENS as SUDOKU_BLANK_TOKENS
 
 
 def test_cell_and_exact_accuracy_ignore_labels_and_padding_rows() -> None:

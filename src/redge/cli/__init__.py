@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("REDGE_DEBUG", "") not in ("", "0")
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)  # click returns (not raises) Exit's code in this mode
     except (RedgeInputError, FileNotFoundError) as exc:
         if debug:
             raise
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"redge: internal error: {type(exc).__name__}: {exc} "
                          "(rerun with REDGE_DEBUG=1 for the traceback)\n")
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -51,15 +51,13 @@ def build_sudoku(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Sudoku-Extreme proxy split by symmetry class (or the official build from HRM CSVs with --csv-dir)."""
-    from redge.tasks import sudoku
+    from redge.tasks.registry import get_task
 
     out = _out(out, "sudoku")
-    if csv_dir is not None:
-        info = sudoku.build_from_csv(csv_dir, out, None if full else train_size, min_difficulty,
-                                     1000 if num_aug is None else num_aug, seed, not as_json)
-    else:
-        info = sudoku.build_proxy(out, source, train_size, num_aug, full, test_fraction, test_size,
-                                  not all_sources, seed, not as_json)
+    info = get_task("sudoku").build(out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
+                                    full=full, test_fraction=test_fraction, test_size=test_size,
+                                    all_sources=all_sources, min_difficulty=min_difficulty, seed=seed,
+                                    progress=not as_json)
     _report({"out": str(out), **info}, as_json, "sudoku")
 
 
@@ -75,10 +73,11 @@ def build_maze(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Maze-Hard: generate 30x30 mazes (or convert HRM CSVs) into the official format and the CSV layout."""
-    from redge.tasks import maze
+    from redge.tasks.registry import get_task
 
     out = _out(out, "maze")
-    info = maze.build(out, train, test, seed, min_path, aug, csv_dir, not as_json)
+    info = get_task("maze").build(out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
+                                  csv_dir=csv_dir, progress=not as_json)
     _report({"out": str(out), **info}, as_json, "maze")
 
 
@@ -96,67 +95,29 @@ def build_arc(
     as_json: bool = JSON_OPT,
 ) -> None:
     """ARC-AGI (TRM builder, same RNG): dihedral + colour augmentation, identifiers, test split, test_puzzles."""
-    from redge.tasks import arc
+    from redge.tasks.registry import get_task
 
-    names = [s for s in subsets.split(",") if s]
-    paths = list(inputs or [arc.default_kaggle_prefix()])
-    if all(p.is_dir() for p in paths):
-        tasks = arc.load_folders(paths, names)
-    elif len(paths) == 1:
-        tasks = arc.load_kaggle(paths[0], names)
-    else:
-        raise RedgeInputError("--input: give ARC JSON folders, or one Kaggle file prefix")
-    if tasks_per_subset is not None:
-        tasks = [(s, dict(list(t.items())[:tasks_per_subset])) for s, t in tasks]
     out = _out(out, "arc")
-    info = arc.build(out, tasks, test_set, num_aug, seed, not as_json)
+    info = get_task("arc").build(out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
+                                 test_set=test_set, num_aug=num_aug, tasks_per_subset=tasks_per_subset, seed=seed,
+                                 progress=not as_json)
     _report({"out": str(out), **info}, as_json, "arc")
-
-
-def describe(data_dir: Path) -> dict[str, Any]:
-    """Metadata and sizes of every split of a dataset folder (validated)."""
-    from redge.tasks.format import validate_dataset
-
-    splits = validate_dataset(data_dir)
-    return {"path": str(data_dir), "task": _task_of(next(iter(splits.values()))),
-            **{name: {**s.metadata.__dict__, "examples": s.num_examples} for name, s in splits.items()}}
-
-
-def _task_of(split: Any) -> str:
-    m = split.metadata
-    return {(11, 81): "sudoku", (6, 900): "maze", (12, 900): "arc"}.get((m.vocab_size, m.seq_len), "unknown")
-
-
-def task_checks(data_dir: Path) -> dict[str, int]:
-    """Task-specific checks on a validated folder; each value counts failures (0 = pass)."""
-    from redge.tasks import maze, sudoku
-    from redge.tasks.format import validate_dataset
-
-    splits = validate_dataset(data_dir)
-    task = _task_of(next(iter(splits.values())))
-    out: dict[str, int] = {}
-    for name, s in splits.items():
-        if task == "sudoku":
-            out[f"{name}/invalid_solutions"] = int(sudoku.invalid_solutions(s.inputs, s.labels).sum())
-        elif task == "maze":
-            for k, bad in maze.check_mazes(np.asarray(s.inputs), np.asarray(s.labels)).items():
-                out[f"{name}/{k}"] = int(bad.sum())
-    if task == "sudoku" and {"train", "test"} <= splits.keys():
-        out["test_equivalent_to_train"] = len(sudoku.leaked_test_puzzles(splits["train"], splits["test"]))
-    return out
 
 
 @data_app.command("info")
 def info(data_dir: Path = typer.Argument(..., help="Dataset folder."), as_json: bool = JSON_OPT) -> None:
     """Metadata and sizes of a dataset folder (official HRM/TRM or redge-built)."""
-    d = describe(data_dir)
-    _report(d, as_json, f"dataset {data_dir}")
+    from redge.tasks.validate import describe_dataset
+
+    _report(describe_dataset(data_dir), as_json, f"dataset {data_dir}")
 
 
 @data_app.command("validate")
 def validate(data_dir: Path = typer.Argument(..., help="Dataset folder."), as_json: bool = JSON_OPT) -> None:
     """Check format consistency and the task's properties; exit 1 when a check fails."""
-    checks = task_checks(data_dir)
+    from redge.tasks.validate import check_dataset
+
+    checks = check_dataset(data_dir)
     ok = not any(checks.values())
     _report({"path": str(data_dir), "ok": ok, **checks}, as_json, f"validate {data_dir}")
     if not ok:

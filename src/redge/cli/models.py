@@ -8,29 +8,32 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-# Sequence lengths of the official tasks, used only when a checkpoint cannot tell its own (RoPE models).
-TASK_SEQ_LEN_BY_VOCAB = {11: ("sudoku", 81), 6: ("maze", 900), 12: ("arc", 900)}
-
 
 def describe_checkpoint(path: Path, seq_len: int | None = None) -> dict[str, Any]:
     """Architecture, parameter counts, weight bytes per precision and FLOPs of a checkpoint, as one dict."""
     import torch
 
+    from redge.core.errors import RedgeInputError
     from redge.core.jsonio import read_json
     from redge.models import build_model
     from redge.quant.io import is_quantized_checkpoint
     from redge.quant.load import load_checkpoint
     from redge.study.flops import flop_count
     from redge.study.memory import weight_bytes
+    from redge.tasks.registry import task_of_checkpoint
 
     model = load_checkpoint(path)
     cfg = model.config
     notes = list(model.checkpoint_info.assumptions)
     if seq_len is None:
         seq_len = cfg.seq_len
-    if seq_len is None:
-        task, seq_len = TASK_SEQ_LEN_BY_VOCAB.get(cfg.vocab_size, ("unknown", 81))
-        notes.append(f"seq_len = {seq_len} assumed from vocab size {cfg.vocab_size} ({task}); pass --seq-len to change")
+    if seq_len is None:  # RoPE weights fix no sequence length: take the task's (task registry)
+        task = task_of_checkpoint(cfg.vocab_size, None)
+        if task is None:
+            raise RedgeInputError(f"no registered task has vocab size {cfg.vocab_size}, so the sequence length is "
+                                  "unknown: pass --seq-len", path)
+        seq_len = task.seq_len
+        notes.append(f"seq_len = {seq_len} of task {task.name} (vocab size {cfg.vocab_size}); pass --seq-len to change")
     # Counts of the float architecture (a quantized checkpoint keeps its weights as codes, not parameters).
     with torch.device("meta"):
         architecture = build_model(cfg)

@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         from redge.core.device import resolve_device
         from redge.core.jsonio import write_json
         from redge.core.ranks import joined
+        from redge.tasks.reference import ensure_data
         from redge.train.configs import apply_overrides, get_config, parse_overrides
-        from redge.train.data import ensure_data
         from redge.train.loop import Trainer
 
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", min=1, help="Processes for Sudoku generation (same result for any)."),
     ) -> None:
         """Build the reference datasets: generated + real hard Sudoku (split by symmetry class), Maze-Hard."""
-        from redge.train.data import build_reference_data
+        from redge.tasks.reference import build_reference_data
 
         for name, path in build_reference_data(out, generated_train, maze_train=maze_train, seed=seed, workers=workers).items():
             typer.echo(f"{name}: {path}")

@@ -28,6 +28,7 @@ from redge.study.memory import carry_bytes, weight_bytes
 from redge.study.parallel import broadcast, gather, sweep_device
 from redge.study.records import BatchRecord, StepRecorder
 from redge.study.store import RunStore, digest, hash_files, run_key
+from redge.tasks import registry
 from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import iter_eval_batches
 
@@ -107,7 +108,7 @@ def load_data(spec: SweepSpec) -> SweepData:
     if examples == 0:
         raise RedgeInputError("the split holds no examples", split.path)
     selection = {"split": spec.split, "examples": examples, "batch_size": spec.batch_size}
-    data = SweepData(split, examples, spec.batch_size, tuple(evaluate.blank_tokens(split.metadata) or ()),
+    data = SweepData(split, examples, spec.batch_size, registry.blank_tokens(split.metadata),
                      digest({"files": hash_files(split.path), **selection}))
     calib_split = load_split(spec.data, "train") if (Path(spec.data) / "train").is_dir() else split
     for i, (batch, _) in enumerate(iter_eval_batches(calib_split, spec.batch_size)):

@@ -13,6 +13,7 @@ original test tasks (with outputs) for the evaluator.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,18 @@ import numpy as np
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json, write_json
 from redge.core.progress import progress_bar
+from redge.tasks.arc_grid import MAX_SIZE, SEP, VOCAB_SIZE, crop, encode_pair, to_grid
 from redge.tasks.augment import dihedral
-from redge.tasks.format import DatasetMetadata, npy_writer, save_identifiers, save_split
+from redge.tasks.format import (
+    DatasetMetadata,
+    PuzzleSplit,
+    npy_writer,
+    save_identifiers,
+    save_split,
+)
+from redge.tasks.registry import Task, VotingEvaluator
 from redge.tasks.sources import shared_data_dir
 
-MAX_SIZE = 30
-VOCAB_SIZE = 12
-SEP = "|||"
 RETRIES_FACTOR = 5
 Example = tuple[np.ndarray, np.ndarray]
 Puzzle = dict[str, list[Example]]  # split -> examples of one task variant
@@ -36,21 +42,6 @@ Puzzle = dict[str, list[Example]]  # split -> examples of one task variant
 def default_kaggle_prefix() -> Path:
     """``arc-agi`` prefix of TRM's kaggle/combined files in the shared data folder."""
     return shared_data_dir() / "trm-kaggle-combined" / "arc-agi"
-
-
-def to_grid(grid: Any, where: str) -> np.ndarray:
-    """A JSON grid (list of rows of 0..9, at most 30x30) as a uint8 array; ``where`` names it in errors."""
-    try:
-        arr = np.array(grid)
-    except ValueError:
-        arr = None
-    if arr is None or arr.ndim != 2 or arr.dtype.kind not in "iu" or arr.size == 0:
-        raise RedgeInputError(f"{where}: not a rectangular grid of integers")
-    if arr.shape[0] > MAX_SIZE or arr.shape[1] > MAX_SIZE:
-        raise RedgeInputError(f"{where}: grid {arr.shape} larger than 30x30")
-    if arr.min() < 0 or arr.max() > 9:
-        raise RedgeInputError(f"{where}: colour outside 0..9")
-    return arr.astype(np.uint8)
 
 
 def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]]:
@@ -114,22 +105,6 @@ def _augment(name: str, base: Puzzle, num_aug: int, rs: np.random.RandomState) -
         if len(group) >= num_aug + 1:
             break
     return group
-
-
-def encode_pair(inp: np.ndarray, out: np.ndarray, offset: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Both grids as 900 tokens at the same top-left ``offset``, each closed by its EOS row and column."""
-    r, c = offset
-    rows = []
-    for g in (inp, out):
-        canvas = np.zeros((MAX_SIZE, MAX_SIZE), np.uint8)
-        h, w = g.shape
-        canvas[r:r + h, c:c + w] = g + 2
-        if r + h < MAX_SIZE:
-            canvas[r + h, c:c + w] = 1
-        if c + w < MAX_SIZE:
-            canvas[r:r + h, c + w] = 1
-        rows.append(canvas.reshape(-1))
-    return rows[0], rows[1]
 
 
 def build(out: str | Path, tasks: list[tuple[str, dict]], test_set: str = "evaluation", num_aug: int = 1000,
@@ -211,3 +186,48 @@ def _write_split(out: str | Path, split: str, groups: list, ids: dict[str, int],
                             "puzzle_indices": np.array(puzzle_idx, np.int32),
                             "group_indices": np.array(group_idx, np.int32)}, meta)
     return {"examples": n_examples, "puzzles": n_puzzles, "groups": len(groups)}
+
+
+def build_from_sources(out: str | Path, inputs: Sequence[str | Path] | None = None,
+                       subsets: Sequence[str] = ("training", "evaluation", "concept"), test_set: str = "evaluation",
+                       num_aug: int = 1000, tasks_per_subset: int | None = None, seed: int = 42,
+                       progress: bool = True) -> dict:
+    """Read ARC tasks from JSON folders or one Kaggle file prefix (default: the shared TRM kaggle/combined files),
+    keep the first `tasks_per_subset` of each subset when given, and :func:`build` the dataset into `out`."""
+    paths = [Path(p) for p in inputs] if inputs else [default_kaggle_prefix()]
+    if all(p.is_dir() for p in paths):
+        tasks = load_folders(paths, list(subsets))
+    elif len(paths) == 1:
+        tasks = load_kaggle(paths[0], list(subsets))
+    else:
+        raise RedgeInputError("--input: give ARC JSON folders, or one Kaggle file prefix")
+    if tasks_per_subset is not None:
+        tasks = [(s, dict(list(t.items())[:tasks_per_subset])) for s, t in tasks]
+    return build(out, tasks, test_set, num_aug, seed, progress)
+
+
+def check_splits(splits: Mapping[str, PuzzleSplit]) -> dict[str, int]:
+    """Failure counts: examples whose input or label holds no grid (no colour token), and test labels that are not
+    one grid at the top-left corner (the evaluator crops test predictions there)."""
+    out = {}
+    for name, s in splits.items():
+        for field in ("inputs", "labels"):
+            colours = (np.asarray(getattr(s, field)) >= 2).sum(1)
+            out[f"{name}/{field}_without_grid"] = int((colours == 0).sum())
+        if name == "test":
+            labels = np.asarray(s.labels)
+            out["test/labels_not_top_left"] = int(sum(crop(row).size != (row >= 2).sum() for row in labels))
+    return out
+
+
+def _evaluator(data_dir: Path) -> VotingEvaluator:
+    from redge.tasks.arc_eval import ArcEvaluator
+
+    return ArcEvaluator(data_dir)
+
+
+TASK = Task(
+    name="arc", description="ARC-AGI: colour grids up to 30x30, produce the output grid (TRM augmentation, pass@K)",
+    vocab_size=VOCAB_SIZE, seq_len=MAX_SIZE * MAX_SIZE, pad_token=0, blank_tokens=(),
+    cycles={"trm": (3, 4), "hrm": (2, 2)}, act_depth=16, augment="none", build=build_from_sources,
+    check=check_splits, metrics=("cell_accuracy", "exact_accuracy"), evaluator=_evaluator)

@@ -16,7 +16,7 @@ import numpy as np
 
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json, write_json
-from redge.tasks.arc import MAX_SIZE, SEP, to_grid
+from redge.tasks.arc_grid import SEP, crop, to_grid
 from redge.tasks.augment import inverse_dihedral, inverse_permutation
 from redge.tasks.format import load_identifiers
 from redge.tasks.metrics import arc_pass_at_k
@@ -24,18 +24,6 @@ from redge.tasks.metrics import arc_pass_at_k
 _HRM_NAME = re.compile(r"^(.*)_t([0-7])_(\d{10})$")
 PASS_KS = (1, 2, 5, 10, 100, 1000)
 
-
-def crop(tokens: np.ndarray) -> np.ndarray:
-    """The largest top-left rectangle of colour tokens (2..11) of a 900-token canvas, as colours 0..9."""
-    g = np.asarray(tokens).reshape(MAX_SIZE, MAX_SIZE)
-    colour = (g >= 2) & (g <= 11)
-    run = np.where(colour.all(1), MAX_SIZE, np.argmin(colour, axis=1))  # colour prefix length per row
-    width = np.minimum.accumulate(run)
-    area = width * np.arange(1, MAX_SIZE + 1)
-    if area.max() == 0:
-        return np.zeros((0, 0), np.uint8)
-    rows = int(np.argmax(area)) + 1
-    return (g[:rows, :width[rows - 1]] - 2).astype(np.uint8)
 
 
 def grid_hash(grid: np.ndarray) -> str:

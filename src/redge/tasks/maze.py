@@ -13,7 +13,7 @@ path 5; vocab 6, seq_len 900, every cell supervised.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +23,20 @@ from redge.core.jsonio import write_json
 from redge.core.progress import progress_bar
 from redge.tasks.augment import dihedral
 from redge.tasks.format import (
+    PuzzleSplit,
     grid_metadata,
     save_identifiers,
     save_split,
     single_example_indices,
 )
+from redge.tasks.registry import Task
 from redge.tasks.sources import read_puzzle_csv, write_puzzle_csv
 
 CHARSET = "# SGo"
 WALL, OPEN, START, GOAL, PATH = (ord(c) for c in CHARSET)
 VOCAB_SIZE = len(CHARSET) + 1
+SEQ_LEN = 900
+BLANK_TOKENS = (2,)  # ' ' open cell: path or not is the solver's decision
 _CHAR2ID = np.zeros(256, np.uint8)
 _CHAR2ID[[ord(c) for c in CHARSET]] = np.arange(1, len(CHARSET) + 1)
 
@@ -325,3 +329,15 @@ def build(out: str | Path, train_size: int = 1000, test_size: int = 1000, seed: 
     save_identifiers(out, ["<blank>"])
     write_json(Path(out) / "redge_build.json", summary)
     return summary
+
+
+def check_splits(splits: Mapping[str, PuzzleSplit]) -> dict[str, int]:
+    """Failure counts of every Maze-Hard property of :func:`check_mazes`, per split."""
+    return {f"{name}/{k}": int(bad.sum()) for name, s in splits.items()
+            for k, bad in check_mazes(np.asarray(s.inputs), np.asarray(s.labels)).items()}
+
+
+TASK = Task(
+    name="maze", description="Maze-Hard: 30x30 mazes, mark the shortest path from S to G",
+    vocab_size=VOCAB_SIZE, seq_len=SEQ_LEN, pad_token=0, blank_tokens=BLANK_TOKENS,
+    cycles={"trm": (3, 4), "hrm": (2, 2)}, act_depth=16, augment="dihedral", build=build, check=check_splits)

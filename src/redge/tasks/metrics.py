@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 IGNORE_INDEX = -100
-SUDOKU_BLANK_TOKENS = (1,)  # '.' in a Sudoku question: the cells the solver must fill
-MAZE_BLANK_TOKENS = (2,)  # ' ' open cell in a maze: path or not is the solver's decision
 
 
 def _np(x: Any) -> np.ndarray:
@@ -52,7 +50,7 @@ def non_given_cell_accuracy(preds: Any, labels: Any, inputs: Any, blank_tokens: 
                             ignore_index: int = IGNORE_INDEX) -> float:
     """Cell accuracy over the cells the solver must fill: those whose input token is in ``blank_tokens``.
 
-    Use :data:`SUDOKU_BLANK_TOKENS` for Sudoku and :data:`MAZE_BLANK_TOKENS` for Maze. Averaged per sequence
+    A task's blank tokens are ``redge.tasks.registry.get_task(name).blank_tokens``. Averaged per sequence
     like :func:`cell_accuracy`; sequences with no such cell are left out.
     """
     mask = np.isin(_np(inputs), np.asarray(list(blank_tokens)))

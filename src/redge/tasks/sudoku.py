@@ -6,6 +6,7 @@ the test split is not augmented. All identifiers are 0 (``identifiers.json == ["
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from redge.tasks.format import (
     single_example_indices,
     write_json,
 )
+from redge.tasks.registry import Task
 from redge.tasks.sources import read_puzzle_csv, shared_data_dir
 from redge.tasks.sudoku_symmetry import (
     apply_transforms,
@@ -31,6 +33,7 @@ from redge.tasks.sudoku_symmetry import (
 
 VOCAB_SIZE = 11
 SEQ_LEN = 81
+BLANK_TOKENS = (1,)  # '.' in a Sudoku question: the cells the solver must fill
 HARD_SOURCE = "puzzles5_forum_hardest_1905_11+"
 
 
@@ -115,6 +118,20 @@ def build_from_csv(csv_dir: str | Path, out: str | Path, subsample_size: int | N
     return _write(out, sets["train"], sets["test"], num_aug, rng, progress, {"csv_dir": str(csv_dir), "seed": seed})
 
 
+def build(out: str | Path, csv_dir: str | Path | None = None, source: str | Path | None = None,
+          train_size: int = 1000, num_aug: int | None = None, full: bool = False, test_fraction: float = 0.1,
+          test_size: int | None = None, all_sources: bool = False, min_difficulty: int | None = None, seed: int = 0,
+          progress: bool = True) -> dict:
+    """Build a Sudoku dataset: the official build from HRM's CSVs in `csv_dir` (``num_aug`` default 1000,
+    ``full`` keeps every train puzzle), else the symmetry-split proxy from the tdoku lists (:func:`build_proxy`;
+    `all_sources` adds the easy 17-clue list)."""
+    if csv_dir is not None:
+        return build_from_csv(csv_dir, out, None if full else train_size, min_difficulty,
+                              1000 if num_aug is None else num_aug, seed, progress)
+    return build_proxy(out, source, train_size, num_aug, full, test_fraction, test_size, not all_sources, seed,
+                       progress)
+
+
 def split_by_symmetry(questions: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
     """Boolean [N] test mask: whole symmetry classes (same :func:`symmetry_keys`) go to one side, seeded."""
     keys = symmetry_keys(questions)
@@ -186,3 +203,18 @@ def leaked_test_puzzles(train: PuzzleSplit, test: PuzzleSplit, group_heads_only:
     test_keys = symmetry_keys(np.asarray(test.inputs).astype(np.uint8) - 1)
     seen = {bytes(k) for k in train_keys}
     return np.array([i for i, k in enumerate(test_keys) if bytes(k) in seen], dtype=np.int64)
+
+
+def check_splits(splits: Mapping[str, PuzzleSplit]) -> dict[str, int]:
+    """Failure counts: labels that are not valid solutions of their puzzle (per split), and test puzzles equivalent
+    under a Sudoku symmetry to a train puzzle (when both splits are given)."""
+    out = {f"{name}/invalid_solutions": int(invalid_solutions(s.inputs, s.labels).sum()) for name, s in splits.items()}
+    if {"train", "test"} <= splits.keys():
+        out["test_equivalent_to_train"] = len(leaked_test_puzzles(splits["train"], splits["test"]))
+    return out
+
+
+TASK = Task(
+    name="sudoku", description="Sudoku-Extreme: 9x9 grids, fill the blanks (HRM/TRM tokens)",
+    vocab_size=VOCAB_SIZE, seq_len=SEQ_LEN, pad_token=0, blank_tokens=BLANK_TOKENS,
+    cycles={"trm": (3, 6), "hrm": (2, 2)}, act_depth=16, augment="sudoku", build=build, check=check_splits)

@@ -26,7 +26,7 @@ class TrainConfig:
     model: dict[str, Any]
     data: list[str]  # dataset folders (official format); their `train` splits are mixed
     data_weights: list[float] | None = None
-    augment: str = "sudoku"  # none | sudoku | dihedral, applied on the fly
+    augment: str | None = None  # none | sudoku | dihedral, applied on the fly; None: the data task's (registry)
     eval_data: dict[str, str] = field(default_factory=dict)  # name -> dataset folder (its `test` split)
     global_batch_size: int = 768
     micro_batch_size: int | None = None  # rows per forward/backward (same gradients, less memory); None: all local rows
@@ -98,13 +98,13 @@ CONFIGS: dict[str, TrainConfig] = {
     # one H200's 140 GB (ARC, 2026-11-29); micro-batches give the same gradients.
     "trm-att-maze": TrainConfig(
         name="trm-att-maze", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
-        data=["runs/refdata/maze-hard"], augment="dihedral", eval_data={"maze": "runs/refdata/maze-hard"},
+        data=["runs/refdata/maze-hard"], eval_data={"maze": "runs/refdata/maze-hard"},
         lr_warmup_steps=1000, eval_every_minutes=4.0, micro_batch_size=384),
     # ARC-AGI-1 (+ ConceptARC) as the official README run (`arch.L_cycles=4 ema=True`, ARC recipe of
     # cfg_pretrain.yaml): data from `redge data build arc --num-aug 50 --out runs/refdata/arc1-aug50`.
     "trm-att-arc": TrainConfig(
         name="trm-att-arc", model={**_TRM_SUDOKU, "mlp_t": False, "pos_encodings": "rope", "L_cycles": 4},
-        data=["runs/refdata/arc1-aug50"], augment="none", eval_data={"arc": "runs/refdata/arc1-aug50"},
+        data=["runs/refdata/arc1-aug50"], eval_data={"arc": "runs/refdata/arc1-aug50"},
         weight_decay=0.1, puzzle_emb_lr=1e-2, puzzle_emb_weight_decay=0.1, eval_every_minutes=4.0,
         micro_batch_size=384),
 }

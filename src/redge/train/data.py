@@ -1,5 +1,5 @@
-"""Training data: an endless, seeded stream of augmented examples from official-format splits, and the builder of
-the reference data sets (generated unique-solution Sudoku, the real hard list split by symmetry class, Maze-Hard).
+"""Training data: an endless, seeded stream of augmented examples from official-format splits (the data sets
+themselves are built by the tasks layer, `redge.tasks.reference`).
 
 `PuzzleStream.batch(step)` returns this rank's slice of the global batch of `step`. The global batch depends only on
 (seed, step), never on the world size, so 1 process and N processes see the same rows: the training loop swaps them
@@ -15,12 +15,10 @@ import numpy as np
 import torch
 
 from redge.core.errors import RedgeInputError
-from redge.tasks.augment import dihedral
+from redge.tasks.augment import AUGMENTATIONS, augment_batch
 from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import IGNORE_LABEL_ID
-from redge.tasks.sudoku_symmetry import apply_transforms, random_transforms
-
-AUGMENTATIONS = ("none", "sudoku", "dihedral")
+from redge.tasks.registry import task_of_dataset
 
 
 @dataclass
@@ -30,12 +28,15 @@ class _Source:
 
 
 class PuzzleStream:
-    """Random examples from one or more splits (mixed by `weights`), augmented on the fly, in global batches."""
+    """Random examples from one or more splits (mixed by `weights`), augmented on the fly, in global batches.
 
-    def __init__(self, splits: list[PuzzleSplit], weights: list[float] | None, augment: str, seed: int,
+    `augment` names a key of `redge.tasks.augment.AUGMENTATIONS`; None takes the data's task's (task registry)."""
+
+    def __init__(self, splits: list[PuzzleSplit], weights: list[float] | None, augment: str | None, seed: int,
                  global_batch: int, rank: int = 0, world_size: int = 1) -> None:
+        augment = augment if augment is not None else _task_augmentation(splits[0])
         if augment not in AUGMENTATIONS:
-            raise RedgeInputError(f"augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
+            raise RedgeInputError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
         if global_batch % world_size:
             raise RedgeInputError(f"global batch {global_batch} is not a multiple of world size {world_size}")
         seq = {s.metadata.seq_len for s in splits}
@@ -65,7 +66,7 @@ class PuzzleStream:
             inputs[rows] = np.asarray(src.split.inputs[ex])
             labels[rows] = np.asarray(src.split.labels[ex])
             ids[rows] = np.asarray(src.split.puzzle_identifiers)[src.example_puzzle[ex]]
-        inputs, labels = _augment(self.augment, inputs, labels, rng)
+        inputs, labels = augment_batch(self.augment, inputs, labels, rng)
         ignore = self.metadata.ignore_label_id
         if ignore is not None:
             labels = np.where(labels == ignore, IGNORE_LABEL_ID, labels)
@@ -105,107 +106,18 @@ class BatchPrefetcher:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _augment(kind: str, inputs: np.ndarray, labels: np.ndarray,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Apply one random symmetry per row to inputs and labels alike (Sudoku tokens: digit d is token d + 1)."""
-    if kind == "sudoku":
-        cells, digits = random_transforms(inputs.shape[0], rng)
-        move = lambda t: apply_transforms(t - 1, cells, digits).astype(np.int64) + 1  # noqa: E731
-        return move(inputs), move(labels)
-    if kind == "dihedral":
-        n, seq = inputs.shape
-        side = int(round(seq ** 0.5))
-        if side * side != seq:
-            raise RedgeInputError(f"dihedral augmentation needs square grids, seq_len is {seq}")
-        tid = rng.integers(0, 8, size=n)
-        out_i, out_l = inputs.copy(), labels.copy()
-        for t in range(1, 8):
-            rows = np.nonzero(tid == t)[0]
-            out_i[rows] = dihedral(inputs[rows].reshape(-1, side, side), t).reshape(-1, seq)
-            out_l[rows] = dihedral(labels[rows].reshape(-1, side, side), t).reshape(-1, seq)
-        return out_i, out_l
-    return inputs, labels
+def _task_augmentation(split: PuzzleSplit) -> str:
+    """The augmentation of the split's task; an input error when the data is of no registered task."""
+    task = task_of_dataset(split.metadata)
+    if task is None:
+        raise RedgeInputError("the training data is of no registered task (vocab_size "
+                              f"{split.metadata.vocab_size}, seq_len {split.metadata.seq_len}): set augment to one of "
+                              f"{', '.join(AUGMENTATIONS)}", split.path)
+    return task.augment
 
 
-def open_stream(data_dirs: list[str | Path], weights: list[float] | None, augment: str, seed: int,
+def open_stream(data_dirs: list[str | Path], weights: list[float] | None, augment: str | None, seed: int,
                 global_batch: int, rank: int = 0, world_size: int = 1) -> PuzzleStream:
     """A `PuzzleStream` over the `train` splits of the given dataset folders."""
     splits = [load_split(d, "train", mmap=False) for d in data_dirs]
     return PuzzleStream(splits, weights, augment, seed, global_batch, rank, world_size)
-
-
-EASY_SUDOKU = "sudoku-easy"
-
-
-def ensure_data(path: str | Path) -> None:
-    """Build a missing dataset folder whose name is a known recipe (`sudoku-easy`: 5000 train / 500 test generated
-    unique-solution puzzles with 50-60 givens, a few seconds); any other missing folder is an input error."""
-    path = Path(path)
-    if (path / "train" / "dataset.json").exists():
-        return
-    if path.name != EASY_SUDOKU:
-        raise RedgeInputError("no dataset here (expected train/dataset.json); build it first", path)
-    from redge.tasks import sudoku
-    from redge.tasks.format import save_identifiers
-    from redge.tasks.generate import generate_sudoku
-
-    for split, n, seed in (("test", 500, 1), ("train", 5000, 0)):
-        puzzles, solutions = generate_sudoku(n, np.random.default_rng(seed), min_givens=50, max_givens=60)
-        sudoku.write_split(path, split, puzzles, solutions, 1)
-    save_identifiers(path, ["<blank>"])
-
-
-def _generate_chunk(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    from redge.tasks.generate import generate_sudoku
-
-    n, seed, index = args
-    return generate_sudoku(n, np.random.default_rng([seed, index]))
-
-
-def generate_pool(n: int, seed: int, workers: int = 1, chunk: int = 250) -> tuple[np.ndarray, np.ndarray]:
-    """`n` unique-solution puzzles (22-30 givens) and solutions, generated in seeded chunks (the result does not
-    depend on `workers`)."""
-    jobs = [(min(chunk, n - start), seed, i) for i, start in enumerate(range(0, n, chunk))]
-    if workers > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_generate_chunk, jobs)
-    else:
-        parts = [_generate_chunk(job) for job in jobs]
-    return np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts])
-
-
-def build_reference_data(out: str | Path, generated_train: int = 20000, generated_test: int = 1000,
-                         hard_test: int = 1000, maze_train: int = 0, seed: int = 0, workers: int = 1
-                         ) -> dict[str, str]:
-    """Build the reference training/evaluation folders under `out` (splits already present are kept) and return
-    their paths by name.
-
-    * `sudoku-gen`: unique-solution puzzles with 22-30 givens (`redge.tasks.generate`), train and test from
-      different seeds (a repeat of a test grid in train has probability ~0).
-    * `sudoku-hard`: the forum-hardest list split by symmetry class (`redge.tasks.sudoku.build_proxy`), every train
-      puzzle kept (augmented on the fly while training), `hard_test` held-out puzzles.
-    * `maze-hard` (when `maze_train` > 0): generated 30x30 Maze-Hard, `maze_train` train and 1000 test mazes.
-    """
-    from redge.tasks import maze, sudoku
-    from redge.tasks.format import save_identifiers
-
-    out = Path(out)
-    paths = {}
-    gen = out / "sudoku-gen"
-    for split, n, s in (("test", generated_test, seed + 1), ("train", generated_train, seed)):
-        if n > 0 and not (gen / split / "dataset.json").exists():
-            sudoku.write_split(gen, split, *generate_pool(n, s, workers), 1)
-    save_identifiers(gen, ["<blank>"])
-    paths["sudoku-gen"] = str(gen)
-    hard = out / "sudoku-hard"
-    if not (hard / "test" / "dataset.json").exists():
-        sudoku.build_proxy(hard, full=True, num_aug=0, test_size=hard_test, seed=seed, progress=False)
-    paths["sudoku-hard"] = str(hard)
-    if maze_train > 0:
-        mz = out / "maze-hard"
-        if not (mz / "test" / "dataset.json").exists():
-            maze.build(mz, train_size=maze_train, test_size=1000, seed=seed, progress=False)
-        paths["maze-hard"] = str(mz)
-    return paths

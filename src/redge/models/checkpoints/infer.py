@@ -13,6 +13,7 @@ import torch
 from redge.core.errors import RedgeInputError
 from redge.models.config import ConfigError, ModelConfig
 from redge.models.layers import swiglu_intermediate
+from redge.tasks.registry import default_cycles
 
 
 def _layer_indices(keys: list[str], level: str) -> int:
@@ -66,13 +67,8 @@ def infer_config(state: dict[str, torch.Tensor], path: Path) -> tuple[ModelConfi
     num_heads = max(1, hidden // 64)
     if not mlp_t:
         assumptions.append(f"num_heads = {num_heads} (head_dim 64, official; not visible in shapes)")
-    if arch == "hrm":
-        cycles = (2, 2)
-    elif mlp_t or seq_len == 81 or vocab == 11:
-        cycles = (3, 6)
-    else:
-        cycles = (3, 4)
-    assumptions.append(f"H_cycles = {cycles[0]}, L_cycles = {cycles[1]} (official task default; not visible in shapes)")
+    cycles, source = default_cycles(arch, vocab, seq_len)
+    assumptions.append(f"H_cycles = {cycles[0]}, L_cycles = {cycles[1]} ({source}; not visible in shapes)")
     config = ModelConfig(
         arch=arch, vocab_size=vocab, seq_len=seq_len, num_puzzle_identifiers=n_ids, hidden_size=hidden,
         num_heads=num_heads, expansion=expansion, H_cycles=cycles[0], L_cycles=cycles[1], H_layers=H_layers,
