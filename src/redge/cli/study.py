@@ -91,17 +91,6 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
     return keys, ranks.main
 
 
-def fidelity_table(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per variant: fidelity of [z_H, z_L], z_H and z_L at each depth, with mean and min over depths."""
-    out = []
-    for v in report["variants"]:
-        pts = [r for r in report["per_depth"] if r["key"] == v["key"]]
-        out.append({"group": v["group"], "variant": v["variant"],
-                    **{k: [r[k] for r in pts] for k in ("fidelity", "fidelity_H", "fidelity_L")},
-                    "fidelity_mean": v["fidelity_mean"], "fidelity_min": v["fidelity_min"]})
-    return out
-
-
 def register(app: typer.Typer) -> None:
     """Add the study commands to the root app."""
 
@@ -143,7 +132,7 @@ def register(app: typer.Typer) -> None:
 
         from redge.cli.common import emit_json
         from redge.core.jsonio import write_json
-        from redge.study.report import build_report, jsonable
+        from redge.study.report import build_report, fidelity_table, jsonable
         from redge.study.store import RunStore
 
         out = check_output_path(out or default_out("fidelity"), directory=True)

@@ -49,6 +49,17 @@ def build_report(store: RunStore, keys: Iterable[str] | None = None) -> dict[str
     }
 
 
+def fidelity_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per variant: fidelity of [z_H, z_L], z_H and z_L at each depth, with mean and min over depths."""
+    out = []
+    for v in report["variants"]:
+        pts = [r for r in report["per_depth"] if r["key"] == v["key"]]
+        out.append({"group": v["group"], "variant": v["variant"],
+                    **{k: [r[k] for r in pts] for k in ("fidelity", "fidelity_H", "fidelity_L")},
+                    "fidelity_mean": v["fidelity_mean"], "fidelity_min": v["fidelity_min"]})
+    return out
+
+
 def fmt(key: str, value: Any) -> str:
     """Human formatting of one table cell (percentages, fidelity, FLOPs, bytes)."""
     if isinstance(value, float) and math.isnan(value):
