@@ -21,7 +21,7 @@ def gptq_round(w: torch.Tensor, hessian: torch.Tensor, scale: torch.Tensor, zero
     dead = torch.diag(h) == 0
     h[dead, dead] = 1.0
     w[:, dead] = 0.0  # inputs never seen in calibration: their weight does not affect the calibrated output
-    h += damp * torch.diag(h).mean() * torch.eye(k, dtype=h.dtype)
+    h += damp * torch.diag(h).mean() * torch.eye(k, dtype=h.dtype, device=h.device)
     hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
     scale, zero = scale.to(torch.float64), None if zero is None else zero.to(torch.float64)
     codes = torch.zeros_like(w)

@@ -12,6 +12,8 @@ one of two paths, selected by `mode`:
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,6 +42,13 @@ class _QuantWeightMixin:
         self.zeros = _optional_buffer(qw.zeros)
         self.bits, self.granularity, self.group_size, self.scale_dtype = (
             qw.bits, qw.granularity, qw.group_size, qw.scale_dtype)
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`.to()`, `.cuda()`, `.half()`...: drop the caches derived from the buffers, so they follow the move."""
+        for cache in ("_dequant", "_centred"):
+            if getattr(self, cache, None) is not None:
+                setattr(self, cache, None)
+        return super()._apply(fn, *args, **kwargs)
 
     def quantized_weight(self) -> QuantizedWeight:
         """Codes [out, in] (int8 symmetric / uint8 asymmetric), scales [rows, groups], zeros, bits, granularity, g."""

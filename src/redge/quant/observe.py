@@ -88,7 +88,7 @@ class _Recorder:
             n_steps = 1 + max(s for s, _ in table)
             n_calls = 1 + max(c for _, c in table)
             width = next(iter(table.values())).numel()
-            absmax = torch.zeros(n_steps, n_calls, width)
+            absmax = torch.zeros(n_steps, n_calls, width, device=next(iter(table.values())).device)
             for (s, c), v in table.items():
                 absmax[s, c] = v
             out[name] = ActivationStats(absmax, self.hessian.get(name), self.rows[name])

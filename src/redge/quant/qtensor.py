@@ -85,12 +85,12 @@ def _units(w: torch.Tensor, spec: QuantSpec) -> tuple[torch.Tensor, torch.Tensor
     """Reshape W [out, in] into rows that share one scale ([units, width]) plus a validity mask (padding = False)."""
     out, k = w.shape
     if spec.granularity == "tensor":
-        return w.reshape(1, -1), torch.ones(1, w.numel(), dtype=torch.bool)
+        return w.reshape(1, -1), torch.ones(1, w.numel(), dtype=torch.bool, device=w.device)
     g = group_width(spec, k)
     n_groups = -(k // -g)
     pad = n_groups * g - k
     wp = torch.nn.functional.pad(w, (0, pad))
-    mask = torch.nn.functional.pad(torch.ones(out, k, dtype=torch.bool), (0, pad))
+    mask = torch.nn.functional.pad(torch.ones(out, k, dtype=torch.bool, device=w.device), (0, pad))
     return wp.reshape(out * n_groups, g), mask.reshape(out * n_groups, g)
 
 
@@ -115,7 +115,7 @@ def _dequant(q: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor | None) ->
 
 
 def _minmax(units: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    zero = torch.zeros(units.shape[0], 1)
+    zero = units.new_zeros(units.shape[0], 1)
     return torch.minimum(units.amin(1, keepdim=True), zero), torch.maximum(units.amax(1, keepdim=True), zero)
 
 
@@ -123,7 +123,7 @@ def _percentile(units: torch.Tensor, mask: torch.Tensor, spec: QuantSpec) -> tup
     """Clip at the given percentile of |w| (symmetric) or of w at both tails (asymmetric), ignoring padding."""
     x = torch.where(mask, units, torch.full_like(units, float("nan")))
     p = spec.percentile / 100.0
-    zero = torch.zeros(units.shape[0], 1)
+    zero = units.new_zeros(units.shape[0], 1)
     if spec.symmetric:
         a = torch.nanquantile(x.abs(), p, dim=1, keepdim=True)
         return -a, a
@@ -140,7 +140,7 @@ def _mse_search(units: torch.Tensor, spec: QuantSpec) -> tuple[torch.Tensor, tor
     """
     lo, hi = _minmax(units)
     ratios = torch.linspace(1.0, spec.clip_min, spec.clip_grid) if spec.clip_grid > 1 else torch.ones(1)
-    best_err = torch.full((units.shape[0], 1), float("inf"))
+    best_err = units.new_full((units.shape[0], 1), float("inf"))
     best_lo, best_hi = lo.clone(), hi.clone()
     for r in ratios.tolist():
         scale, zero = _params_from_range(lo * r, hi * r, spec)
@@ -188,16 +188,17 @@ def pack_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:
     nibble of byte i); for 8 bits it is the bytes themselves. Its length is exactly `stored_bytes()["codes"]`.
     """
     u = codes.reshape(-1).to(torch.int32) & (2**bits - 1)
-    bitstream = ((u[:, None] >> torch.arange(bits, dtype=torch.int32)) & 1).reshape(-1)
+    bitstream = ((u[:, None] >> torch.arange(bits, dtype=torch.int32, device=u.device)) & 1).reshape(-1)
     bitstream = torch.nn.functional.pad(bitstream, (0, -bitstream.numel() % 8))
-    return (bitstream.reshape(-1, 8) << torch.arange(8, dtype=torch.int32)).sum(1).to(torch.uint8)
+    return (bitstream.reshape(-1, 8) << torch.arange(8, dtype=torch.int32, device=u.device)).sum(1).to(torch.uint8)
 
 
 def unpack_codes(packed: torch.Tensor, bits: int, shape: tuple[int, ...], signed: bool) -> torch.Tensor:
     """Inverse of `pack_codes`: int8 (signed) or uint8 codes of `shape`."""
     n = math.prod(shape)
-    bitstream = ((packed.to(torch.int32)[:, None] >> torch.arange(8, dtype=torch.int32)) & 1).reshape(-1)[: n * bits]
-    u = (bitstream.reshape(n, bits) << torch.arange(bits, dtype=torch.int32)).sum(1)
+    bitstream = ((packed.to(torch.int32)[:, None] >> torch.arange(8, dtype=torch.int32, device=packed.device)) & 1
+                 ).reshape(-1)[: n * bits]
+    u = (bitstream.reshape(n, bits) << torch.arange(bits, dtype=torch.int32, device=packed.device)).sum(1)
     if signed:
         u = torch.where(u >= 2 ** (bits - 1), u - 2**bits, u)
     return u.to(torch.int8 if signed else torch.uint8).reshape(shape)
