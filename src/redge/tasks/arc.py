@@ -23,7 +23,7 @@ from redge.core.jsonio import read_json, write_json
 from redge.core.progress import progress_bar
 from redge.tasks.augment import dihedral
 from redge.tasks.format import DatasetMetadata, npy_writer, save_identifiers, save_split
-from redge.tasks.sources import shared_data_dir
+from redge.tasks.sources import raw_data
 
 MAX_SIZE = 30
 VOCAB_SIZE = 12
@@ -34,8 +34,8 @@ Puzzle = dict[str, list[Example]]  # split -> examples of one task variant
 
 
 def default_kaggle_prefix() -> Path:
-    """``arc-agi`` prefix of TRM's kaggle/combined files in the shared data folder."""
-    return shared_data_dir() / "trm-kaggle-combined" / "arc-agi"
+    """``arc-agi`` prefix of TRM's kaggle/combined files (``redge data fetch trm-kaggle-combined``)."""
+    return raw_data("trm-kaggle-combined") / "arc-agi"
 
 
 def to_grid(grid: Any, where: str) -> np.ndarray:
