@@ -170,6 +170,19 @@ def test_archive_content_mismatch_leaves_nothing(server: Server, cache: Path, tm
     assert _entries(cache) == []
 
 
+def test_archive_member_leaving_its_folder_is_refused(server: Server, cache: Path, tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("repo/data/train/ok.json", b"{}")
+        z.writestr("repo/data/train/../../../../evil.txt", b"x")
+    (server.root / "evil.zip").write_bytes(buf.getvalue())
+    source = Source("evil", "", "", "", (Download("evil.zip", server.url("evil.zip"), None, "zip",
+                                                  (("data/train", "training"),)),))
+    with pytest.raises(FetchError, match="leaves the archive"):
+        fetcher.fetch(source, progress=False)
+    assert _entries(cache) == [] and not (tmp_path / "evil.txt").exists()
+
+
 def test_checksum_mismatch_names_source_and_both_hashes(server: Server, cache: Path) -> None:
     wrong = "f" * 64
     with pytest.raises(FetchError) as err:
@@ -216,6 +229,18 @@ def test_interrupted_download_leaves_no_partial_entry(server: Server, cache: Pat
         fetcher.fetch(_files_source(server, url_a="truncated/a.txt"), progress=False)
     assert _entries(cache) == []
     assert not fetcher.is_cached("toy")
+
+
+def test_interrupted_by_the_user_leaves_no_partial_entry(server: Server, cache: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def copy_then_stop(response, out, total, label, progress):  # noqa: ANN001 (stands in for fetch._copy)
+        out.write(response.read(3))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fetcher, "_copy", copy_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        fetcher.fetch(_files_source(server), progress=False)
+    assert _entries(cache) == []
 
 
 def test_from_dir_copies_and_verifies(server: Server, cache: Path, tmp_path: Path) -> None:

@@ -3,9 +3,10 @@
 Sources are data (:data:`SOURCES`): each names the files it downloads (a URL at a pinned git commit or Hugging Face
 dataset revision), the sha256 of those bytes where they are known, and how they are unpacked into the source's
 folder in the cache (:func:`redge.tasks.sources.cache_dir`). GitHub's generated archives are not byte-stable, so an
-archive is checked by the digest of what is kept from it (:func:`tree_sha256`). Where the bytes cannot be known
-here (the HRM Hugging Face CSVs) the check is reported as "not checked". The pins were taken from the copies in
-``../shared/data``, which equal the files of the pinned commits.
+archive is checked by the digest of what is kept from it (:func:`tree_sha256`). The GitHub hashes were computed
+from the files at the pinned commits (the copies in ``../shared/data`` are byte-equal to them). The Hugging Face
+revisions are the datasets' commits, but their bytes could not be read from here, so those files are reported as
+"not checked" rather than trusted to an unverified hash.
 
 A fetch streams each file to a temporary folder beside the cache entry (with a progress bar), checks it, unpacks it,
 and renames the folder into place: a cache entry appears whole or not at all, and a failed or interrupted fetch
@@ -25,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -61,6 +62,10 @@ class Download:
     keep: tuple[tuple[str, str], ...] = ()
     content_sha256: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.unpack not in ("file", "zip", "tar"):
+            raise ValueError(f"{self.name}: unpack rule {self.unpack!r} is not file, zip or tar")
+
 
 @dataclass(frozen=True)
 class Source:
@@ -77,10 +82,6 @@ class Source:
 
 def _github_raw(repo: str, commit: str, path: str) -> str:
     return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-
-
-def _hf(repo: str, revision: str, path: str) -> str:
-    return f"https://huggingface.co/datasets/{repo}/resolve/{revision}/{path}"
 
 
 def _derive_tdoku(folder: Path, progress: bool) -> None:
@@ -110,39 +111,48 @@ TDOKU_LISTS = {
     "puzzles5_forum_hardest_1905_11+": "56236eaf6c7445ea244db3423ec44a102349dbedf6e457af0fcdd3d07cf39996",
 }
 
+
+def _github_archive(repo: str, commit: str, keep: tuple[tuple[str, str], ...], content_sha256: str) -> Download:
+    return Download(f"{repo.split('/')[1]}-{commit}.tar.gz", f"https://codeload.github.com/{repo}/tar.gz/{commit}",
+                    None, "tar", keep, content_sha256)
+
+
+def _hf_csvs(repo: str, revision: str) -> tuple[Download, ...]:
+    return tuple(Download(f, f"https://huggingface.co/datasets/{repo}/resolve/{revision}/{f}", None)
+                 for f in ("train.csv", "test.csv"))
+
+
 SOURCES: dict[str, Source] = {s.name: s for s in (
-    Source("arc-agi-1", "ARC-AGI-1: 400 training + 400 evaluation tasks", f"github fchollet/ARC-AGI@{ARC_COMMIT}",
-           "Apache-2.0",
-           (Download(f"ARC-AGI-{ARC_COMMIT}.tar.gz", f"https://codeload.github.com/fchollet/ARC-AGI/tar.gz/{ARC_COMMIT}",
-                     None, "tar", (("data/training", "training"), ("data/evaluation", "evaluation")),
-                     "76e2360f6673093730676345fd3db8bf289be3f58179c002980a4e91ae0d9cda"),)),
-    Source("conceptarc", "ConceptARC: 160 corpus + 16 minimal tasks", f"github victorvikram/ConceptARC@{CONCEPT_COMMIT}",
-           "MIT",
-           (Download(f"ConceptARC-{CONCEPT_COMMIT}.tar.gz",
-                     f"https://codeload.github.com/victorvikram/ConceptARC/tar.gz/{CONCEPT_COMMIT}",
-                     None, "tar", (("corpus", "corpus"), ("MinimalTasks", "MinimalTasks")),
-                     "e8196ecf155cbaec6493be1d8314d7839dbccf5fea172c37eb93520a0aa8e802"),)),
-    Source("trm-kaggle-combined", "TRM's kaggle/combined ARC files (ARC-AGI-1/2, concept), the ARC builder's default",
+    Source("arc-agi-1", "ARC-AGI-1: 400 training + 400 evaluation tasks",
+           f"github fchollet/ARC-AGI@{ARC_COMMIT}", "Apache-2.0",
+           (_github_archive("fchollet/ARC-AGI", ARC_COMMIT,
+                            (("data/training", "training"), ("data/evaluation", "evaluation")),
+                            "76e2360f6673093730676345fd3db8bf289be3f58179c002980a4e91ae0d9cda"),)),
+    Source("conceptarc", "ConceptARC: 160 corpus + 16 minimal tasks",
+           f"github victorvikram/ConceptARC@{CONCEPT_COMMIT}", "MIT",
+           (_github_archive("victorvikram/ConceptARC", CONCEPT_COMMIT,
+                            (("corpus", "corpus"), ("MinimalTasks", "MinimalTasks")),
+                            "e8196ecf155cbaec6493be1d8314d7839dbccf5fea172c37eb93520a0aa8e802"),)),
+    Source("trm-kaggle-combined", "TRM's Kaggle-format ARC files (ARC-AGI-1/2, concept): `data build arc` input",
            f"github SamsungSAILMontreal/TinyRecursiveModels@{TRM_COMMIT}",
            "MIT (repo); tasks Apache-2.0 (ARC-AGI) and MIT (ConceptARC)",
-           tuple(Download(f"arc-agi_{part}.json", _github_raw("SamsungSAILMontreal/TinyRecursiveModels", TRM_COMMIT,
-                                                               f"kaggle/combined/arc-agi_{part}.json"), sha)
+           tuple(Download(f"arc-agi_{part}.json",
+                          _github_raw("SamsungSAILMontreal/TinyRecursiveModels", TRM_COMMIT,
+                                      f"kaggle/combined/arc-agi_{part}.json"), sha)
                  for part, sha in TRM_KAGGLE.items())),
     Source("sudoku-tdoku-benchmarks", "tdoku's 17-clue and forum-hardest Sudoku lists, solved into HRM's CSV layout",
-           f"tdoku data.zip lists (t-dillon/tdoku@af42618), public copy github balmerdx/sudoku_pytorch@"
-           f"{TDOKU_COPY_COMMIT}", "no explicit licence (community collections; research use with attribution)",
+           f"tdoku data.zip lists (t-dillon/tdoku@af42618) as copied in github balmerdx/sudoku_pytorch@"
+           f"{TDOKU_COPY_COMMIT}", "none stated (community collections; research use with attribution)",
            tuple(Download(name, _github_raw("balmerdx/sudoku_pytorch", TDOKU_COPY_COMMIT,
                                             f"data/{name.replace('+', '%2B')}"), sha)
                  for name, sha in TDOKU_LISTS.items()),
            _derive_tdoku),
-    Source("sudoku-extreme", "HRM's Sudoku-Extreme train.csv/test.csv (for `data build sudoku --csv-dir`)",
-           f"huggingface sapientinc/sudoku-extreme@{SUDOKU_EXTREME_REVISION}", "no licence tag on the hub",
-           tuple(Download(f, _hf("sapientinc/sudoku-extreme", SUDOKU_EXTREME_REVISION, f), None)
-                 for f in ("train.csv", "test.csv"))),
-    Source("maze-30x30-hard-1k", "HRM's Maze-Hard train.csv/test.csv (for `data build maze --csv-dir`)",
-           f"huggingface sapientinc/maze-30x30-hard-1k@{MAZE_HARD_REVISION}", "no licence tag on the hub",
-           tuple(Download(f, _hf("sapientinc/maze-30x30-hard-1k", MAZE_HARD_REVISION, f), None)
-                 for f in ("train.csv", "test.csv"))),
+    Source("sudoku-extreme", "HRM's Sudoku-Extreme train/test CSVs (`data build sudoku --csv-dir`)",
+           f"huggingface sapientinc/sudoku-extreme@{SUDOKU_EXTREME_REVISION}", "none stated on the hub",
+           _hf_csvs("sapientinc/sudoku-extreme", SUDOKU_EXTREME_REVISION)),
+    Source("maze-30x30-hard-1k", "HRM's Maze-Hard train/test CSVs (`data build maze --csv-dir`)",
+           f"huggingface sapientinc/maze-30x30-hard-1k@{MAZE_HARD_REVISION}", "none stated on the hub",
+           _hf_csvs("sapientinc/maze-30x30-hard-1k", MAZE_HARD_REVISION)),
 )}
 
 
@@ -348,14 +358,14 @@ def _unpack(archive: Path, d: Download, work: Path) -> None:
         raise FetchError(f"{d.name}: archive has no files under {', '.join(missing)}")
 
 
-def _tar_members(archive: Path):
+def _tar_members(archive: Path) -> Iterator[tuple[str, Callable[[], IO[bytes]]]]:
     with tarfile.open(archive) as tar:
         for m in tar:
             if m.isfile():
                 yield m.name, lambda m=m: tar.extractfile(m)
 
 
-def _zip_members(archive: Path):
+def _zip_members(archive: Path) -> Iterator[tuple[str, Callable[[], IO[bytes]]]]:
     with zipfile.ZipFile(archive) as z:
         for info in z.infolist():
             if not info.is_dir():
