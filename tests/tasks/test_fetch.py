@@ -266,6 +266,8 @@ def test_from_dir_wrong_bytes_or_missing_file(server: Server, cache: Path, tmp_p
     (local / "a.txt").unlink()
     with pytest.raises(RedgeInputError, match="usb: no file a.txt"):
         fetcher.fetch(source, from_dir=local, progress=False)
+    with pytest.raises(RedgeInputError, match="nowhere: no such folder"):
+        fetcher.fetch(source, from_dir=tmp_path / "nowhere", progress=False)
     assert _entries(cache) == []
 
 

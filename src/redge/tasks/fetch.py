@@ -209,6 +209,8 @@ def fetch(source: str | Source, cache: Path | None = None, from_dir: Path | None
     result: dict[str, Any] = {"name": src.name, "path": str(dest), "origin": src.origin}
     if dest.is_dir():
         return {**result, "fetched": False, "cached": True}
+    if from_dir is not None and not from_dir.is_dir():
+        raise RedgeInputError("no such folder (--from takes a folder holding a local copy)", from_dir)
     try:
         cache.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{src.name}.", suffix=".part", dir=cache))
