@@ -228,6 +228,7 @@ def fetch(source: str | Source, cache: Path | None = None, from_dir: Path | None
                                      "files": {d.name: {"url": d.url, "sha256": d.sha256, "check": checks[d.name]}
                                                for d in src.downloads},
                                      "from": str(from_dir) if from_dir else None,
+                                     "mirror": None if from_dir else os.environ.get(ENV_BASE_URL) or None,
                                      "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2)
         try:
             os.rename(work, dest)
