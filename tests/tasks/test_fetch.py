@@ -9,6 +9,7 @@ import json
 import tarfile
 import threading
 import zipfile
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -138,8 +139,21 @@ def _archive_source(server: Server, tmp_path: Path, kind: str) -> tuple[Source, 
                             tree_sha256(expected, ["training", "evaluation"])),)), buf.getvalue()
 
 
-def test_fetch_files_streams_checks_and_caches(server: Server, cache: Path) -> None:
-    out = fetcher.fetch(_files_source(server), progress=False)
+def test_fetch_files_streams_checks_and_caches(server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bars: list[tuple[str, int, bool, list[int]]] = []
+    real_bar = fetcher.progress_bar
+
+    @contextmanager
+    def recording_bar(label: str, total: int, enabled: bool = True):  # noqa: ANN202
+        steps: list[int] = []
+        bars.append((label, total, enabled, steps))
+        with real_bar(label, total, enabled) as advance:
+            yield lambda n=1: (steps.append(n), advance(n))
+
+    monkeypatch.setattr(fetcher, "progress_bar", recording_bar)
+    out = fetcher.fetch(_files_source(server), progress=True)
+    assert [(label, total, enabled, sum(steps)) for label, total, enabled, steps in bars] == [
+        ("toy: a.txt", 6, True, 6), ("toy: b.csv", 30, True, 30)]
     entry = cache / "toy"
     assert out["fetched"] and out["checks"] == {"a.txt": "sha256 ok", "b.csv": "not checked"}
     assert (entry / "a.txt").read_bytes() == b"alpha\n" and (entry / "b.csv").is_file()

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from redge.core.errors import RedgeInputError
 
-data_app = typer.Typer(no_args_is_help=True, help="Task datasets in the official format: build, inspect, score.")
+data_app = typer.Typer(no_args_is_help=True,
+                      help="Task data: fetch the raw sources; build, inspect and score official-format datasets.")
 build_app = typer.Typer(no_args_is_help=True, help="Build a dataset folder (train/, test/, identifiers.json).")
 data_app.add_typer(build_app, name="build")
 
