@@ -396,6 +396,22 @@ def test_tdoku_lists_are_solved_into_the_csv_layout(tmp_path: Path, shared_data:
     assert (tmp_path / "out.csv.gz").read_bytes() == before  # deterministic bytes
 
 
+def test_tdoku_lists_of_generated_puzzles_are_solved(tmp_path: Path) -> None:
+    """Without the shared data: generated unique puzzles in list form come back with their solutions."""
+    import numpy as np
+
+    from redge.tasks.generate import generate_sudoku
+    from redge.tasks.sources import read_puzzle_csv
+    from redge.tasks.tdoku import solve_lists
+
+    puzzles, solutions = generate_sudoku(12, np.random.default_rng(3))
+    (tmp_path / "gen").write_text("#  generated\n" + "".join("".join(map(str, p)) + "\n" for p in puzzles))
+    assert solve_lists({"gen": tmp_path / "gen"}, tmp_path / "out.csv", progress=False) == 12
+    got = read_puzzle_csv(tmp_path / "out.csv")
+    assert (got.answers - ord("0") == solutions).all() and got.sources == ["gen"] * 12
+    assert (np.where(got.questions == ord("."), 0, got.questions - ord("0")) == puzzles).all()
+
+
 def test_tdoku_bad_lists_are_one_line_errors(tmp_path: Path) -> None:
     from redge.tasks.tdoku import solve_lists
 
