@@ -1,4 +1,4 @@
-"""CLI of the tasks layer: ``redge data build sudoku|maze|arc``, ``info``, ``validate`` and ``evaluate``."""
+"""CLI of the tasks layer: ``redge data build sudoku|maze|arc``, ``fetch``, ``info``, ``validate`` and ``evaluate``."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,8 @@ from rich.table import Table
 
 from redge.core.errors import RedgeInputError
 
-data_app = typer.Typer(no_args_is_help=True, help="Task datasets in the official format: build, inspect, score.")
+data_app = typer.Typer(no_args_is_help=True,
+                      help="Task data: fetch the raw sources; build, inspect and score official-format datasets.")
 build_app = typer.Typer(no_args_is_help=True, help="Build a dataset folder (train/, test/, identifiers.json).")
 data_app.add_typer(build_app, name="build")
 
@@ -102,6 +103,34 @@ def build_arc(
                                  test_set=test_set, num_aug=num_aug, tasks_per_subset=tasks_per_subset, seed=seed,
                                  progress=not as_json)
     _report({"out": str(out), **info}, as_json, "arc")
+
+
+@data_app.command("fetch")
+def fetch(
+    name: str = typer.Argument(None, help="Source to fetch (without a name: list the sources)."),
+    from_dir: Path = typer.Option(None, "--from", help="Take the files from this local copy instead of downloading "
+                                  "(the downloaded files, or an archive's unpacked folders)."),
+    list_sources: bool = typer.Option(False, "--list", help="List the sources and whether each is cached."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Download raw data from its pinned public origin into the cache ($REDGE_DATA), checking sha256."""
+    from redge.tasks import fetch as fetcher
+
+    if name is not None and not list_sources:
+        _report(fetcher.fetch(name, from_dir=from_dir, progress=not as_json), as_json, f"fetch {name}")
+        return
+    rows = fetcher.list_sources()
+    if as_json:
+        from redge.cli.common import emit_json
+
+        emit_json({"cache": str(fetcher.cache_dir()), "sources": rows})
+        return
+    table = Table(title=f"data sources (cache {fetcher.cache_dir()})")
+    for column in ("name", "cached", "checked", "title"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("name", "cached", "checked", "title")))
+    Console().print(table)
 
 
 @data_app.command("info")

@@ -32,7 +32,7 @@ from redge.tasks.format import (
     save_split,
 )
 from redge.tasks.registry import Task, VotingEvaluator
-from redge.tasks.sources import shared_data_dir
+from redge.tasks.sources import raw_data
 
 RETRIES_FACTOR = 5
 Example = tuple[np.ndarray, np.ndarray]
@@ -40,8 +40,8 @@ Puzzle = dict[str, list[Example]]  # split -> examples of one task variant
 
 
 def default_kaggle_prefix() -> Path:
-    """``arc-agi`` prefix of TRM's kaggle/combined files in the shared data folder."""
-    return shared_data_dir() / "trm-kaggle-combined" / "arc-agi"
+    """``arc-agi`` prefix of TRM's kaggle/combined files (``redge data fetch trm-kaggle-combined``)."""
+    return raw_data("trm-kaggle-combined") / "arc-agi"
 
 
 def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]]:

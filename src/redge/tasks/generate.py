@@ -89,15 +89,23 @@ def count_solutions(puzzles: np.ndarray, limit: int = 2) -> np.ndarray:
 
 def solve(puzzles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(solution counts up to 2, a solution [N, 81] of each solvable puzzle, zeros elsewhere)."""
-    counts, solutions = _search(to_candidates(puzzles), 2)
+    counts, solutions, _ = _search(to_candidates(puzzles), 2)
     return counts, solutions
 
 
-def _search(cand: np.ndarray, limit: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def solve_rated(puzzles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`solve` plus a difficulty rating per puzzle: the branch points this search opened to find the solution
+    and prove it unique (so also past the first solution; not tdoku's guess count)."""
+    return _search(to_candidates(puzzles), 2)
+
+
+def _search(cand: np.ndarray, limit: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Depth-first in chunks: the newest `chunk` states are expanded first, so puzzles with many solutions reach
-    `limit` quickly and the frontier stays bounded (a breadth-first frontier doubles per branching level)."""
+    `limit` quickly and the frontier stays bounded (a breadth-first frontier doubles per branching level).
+    Returns (solution counts up to `limit`, first solutions, branch points opened per puzzle)."""
     n = cand.shape[0]
     counts = np.zeros(n, dtype=np.int64)
+    branches = np.zeros(n, dtype=np.int64)
     solutions = np.zeros((n, 81), dtype=np.uint8)
     stack, stack_owner = cand, np.arange(n)
     while stack.shape[0]:
@@ -118,6 +126,7 @@ def _search(cand: np.ndarray, limit: int, chunk: int = 4096) -> tuple[np.ndarray
         states, owner, pops = states[keep], owner[keep], pops[keep]
         if not states.shape[0]:
             continue
+        np.add.at(branches, owner, 1)
         cell = np.where(pops > 1, pops, 99).argmin(axis=1)
         rows = np.arange(states.shape[0])
         value = states[rows, cell]
@@ -127,7 +136,7 @@ def _search(cand: np.ndarray, limit: int, chunk: int = 4096) -> tuple[np.ndarray
         skip[rows, cell] = value & ~low
         stack = np.concatenate([stack, skip, take])  # `take` on top: expanded next
         stack_owner = np.concatenate([stack_owner, owner, owner])
-    return np.minimum(counts, limit), solutions
+    return np.minimum(counts, limit), solutions, branches
 
 
 def random_grids(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Where the raw task data lives, and the HRM CSV layout (``source,question,answer,rating``) reader."""
+"""Where the raw task data lives (the fetch cache, then the shared folder), and the HRM CSV layout
+(``source,question,answer,rating``) reader."""
 from __future__ import annotations
 
 import csv
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.core.atomic import atomic_write
+from redge.core.atomic import atomic_path, atomic_write
 from redge.core.errors import RedgeInputError
 
 ENV_SHARED_DATA = "REDGE_SHARED_DATA"
+ENV_DATA = "REDGE_DATA"
 
 
 def shared_data_dir() -> Path:
@@ -22,6 +24,27 @@ def shared_data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """The folder ``redge data fetch`` fills: ``$REDGE_DATA``, else ``redge/data`` in the user cache folder
+    (``$XDG_CACHE_HOME``, default ``~/.cache``)."""
+    env = os.environ.get(ENV_DATA)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "redge" / "data"
+
+
+def raw_data(name: str) -> Path:
+    """The folder of raw source `name` (a ``redge data fetch`` name, e.g. ``arc-agi-1``): the fetch cache first,
+    then the shared folder. Missing from both: RedgeInputError saying which ``redge data fetch`` to run."""
+    places = (cache_dir() / name, shared_data_dir() / name)
+    for place in places:
+        if place.is_dir():
+            return place
+    raise RedgeInputError(f"raw data '{name}' is not in {places[0]} nor {places[1]}; "
+                          f"get it with `redge data fetch {name}`")
 
 
 @dataclass
@@ -77,10 +100,16 @@ def read_puzzle_csv(path: str | Path) -> PuzzleCSV:
 
 def write_puzzle_csv(path: str | Path, sources: list[str], questions: list[str], answers: list[str],
                      ratings: list[int]) -> None:
-    """Atomically write an HRM-layout CSV (header ``source,question,answer,rating``)."""
+    """Atomically write an HRM-layout CSV (header ``source,question,answer,rating``); gzip when `path` ends in
+    ``.gz`` (with no timestamp, so the same rows give the same bytes)."""
     def write(f: io.TextIOBase) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["source", "question", "answer", "rating"])
         w.writerows(zip(sources, questions, answers, ratings))
 
-    atomic_write(path, write, mode="w")
+    if Path(path).suffix != ".gz":
+        atomic_write(path, write, mode="w")
+        return
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as gz, \
+            io.TextIOWrapper(gz, encoding="ascii", newline="") as text:
+        write(text)

@@ -23,7 +23,7 @@ from redge.tasks.format import (
     write_json,
 )
 from redge.tasks.registry import Task
-from redge.tasks.sources import read_puzzle_csv, shared_data_dir
+from redge.tasks.sources import raw_data, read_puzzle_csv
 from redge.tasks.sudoku_symmetry import (
     apply_transforms,
     mix64,
@@ -38,8 +38,8 @@ HARD_SOURCE = "puzzles5_forum_hardest_1905_11+"
 
 
 def default_source() -> Path:
-    """The tdoku benchmark CSV in the shared data folder."""
-    return shared_data_dir() / "sudoku-tdoku-benchmarks" / "solved_rated.csv.gz"
+    """The solved tdoku lists in HRM's CSV layout (``redge data fetch sudoku-tdoku-benchmarks``)."""
+    return raw_data("sudoku-tdoku-benchmarks") / "solved_rated.csv.gz"
 
 
 @dataclass
