@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from redge.core.errors import RedgeInputError
+from redge.core.progress import progress_bar
 
 data_app = typer.Typer(no_args_is_help=True,
                       help="Task data: fetch the raw sources; build, inspect and score official-format datasets.")
@@ -55,10 +56,11 @@ def build_sudoku(
     from redge.tasks.registry import get_task
 
     out = _out(out, "sudoku")
-    info = get_task("sudoku").build(out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
-                                    full=full, test_fraction=test_fraction, test_size=test_size,
-                                    all_sources=all_sources, min_difficulty=min_difficulty, seed=seed,
-                                    progress=not as_json)
+    with progress_bar("data build sudoku", None, not as_json):
+        info = get_task("sudoku").build(out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
+                                        full=full, test_fraction=test_fraction, test_size=test_size,
+                                        all_sources=all_sources, min_difficulty=min_difficulty, seed=seed,
+                                        progress=not as_json)
     _report({"out": str(out), **info}, as_json, "sudoku")
 
 
@@ -77,8 +79,9 @@ def build_maze(
     from redge.tasks.registry import get_task
 
     out = _out(out, "maze")
-    info = get_task("maze").build(out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
-                                  csv_dir=csv_dir, progress=not as_json)
+    with progress_bar("data build maze", None, not as_json):
+        info = get_task("maze").build(out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
+                                      csv_dir=csv_dir, progress=not as_json)
     _report({"out": str(out), **info}, as_json, "maze")
 
 
@@ -99,9 +102,10 @@ def build_arc(
     from redge.tasks.registry import get_task
 
     out = _out(out, "arc")
-    info = get_task("arc").build(out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
-                                 test_set=test_set, num_aug=num_aug, tasks_per_subset=tasks_per_subset, seed=seed,
-                                 progress=not as_json)
+    with progress_bar("data build arc", None, not as_json):
+        info = get_task("arc").build(out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
+                                     test_set=test_set, num_aug=num_aug, tasks_per_subset=tasks_per_subset, seed=seed,
+                                     progress=not as_json)
     _report({"out": str(out), **info}, as_json, "arc")
 
 

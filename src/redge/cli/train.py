@@ -37,20 +37,23 @@ def register(app: typer.Typer) -> None:
         from redge.cli.common import emit_json
         from redge.core.device import resolve_device
         from redge.core.jsonio import write_json
-        from redge.core.ranks import joined
+        from redge.core.progress import progress_bar
+        from redge.core.ranks import joined, launched_rank
         from redge.tasks.reference import ensure_data
         from redge.train.configs import apply_overrides, get_config, parse_overrides
         from redge.train.loop import Trainer
 
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
-        for path in {*cfg.data, *cfg.eval_data.values()}:
-            ensure_data(path)
-        out = out or default_out(f"train-{cfg.name}")
         resolve_device(device)  # an unusable --device fails here, before any data is read
+        out = out or default_out(f"train-{cfg.name}")
         place = None if device == "auto" else device  # auto under torchrun: each rank its own GPU (LOCAL_RANK)
-        with joined(place):  # every rank leaves the job before rank 0 evaluates and the processes exit
-            trainer = Trainer(cfg, out, place, resume, progress=not as_json)
-            summary = trainer.run()
+        show = not as_json and launched_rank() == 0
+        with progress_bar(f"train {cfg.name}: data, model, compile", None, show):
+            for path in {*cfg.data, *cfg.eval_data.values()}:
+                ensure_data(path)
+            with joined(place):  # every rank leaves the job before rank 0 evaluates and the processes exit
+                trainer = Trainer(cfg, out, place, resume, progress=show)
+                summary = trainer.run()
         if final_eval and trainer.d.main:
             summary["eval"] = trainer.evaluate(tuple(parse_depths(DEPTHS)))
             write_json(Path(out) / "eval.json", summary["eval"])

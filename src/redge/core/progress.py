@@ -42,10 +42,13 @@ def _on_terminal() -> bool:
     return sys.stderr.isatty()
 
 
+_live: list[Any] = []  # the rich Progress on screen, shared by nested stages (rich allows one live display)
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None = None, enabled: bool = True) -> Iterator[Stage]:
     """Yield a Stage for a long loop: a live bar on a terminal, one summary line on stderr otherwise, nothing when
-    not `enabled`."""
+    not `enabled`. A stage opened inside another one adds its line to the same display."""
     if not enabled:
         yield Stage(description, total)
         return
@@ -53,6 +56,13 @@ def progress_bar(description: str, total: int | None = None, enabled: bool = Tru
         stage = Stage(description, total)
         yield stage
         sys.stderr.write(f"redge: {stage.summary()}\n")
+        return
+    if _live:
+        stage = Stage(description, total, _live[-1])
+        try:
+            yield stage
+        finally:
+            _live[-1].remove_task(stage._task)
         return
     from rich.console import Console
     from rich.progress import (
@@ -67,7 +77,11 @@ def progress_bar(description: str, total: int | None = None, enabled: bool = Tru
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        stage = Stage(description, total, bar)
-        bar.refresh()
-        yield stage
+        _live.append(bar)
+        try:
+            stage = Stage(description, total, bar)
+            bar.refresh()
+            yield stage
+        finally:
+            _live.pop()
     sys.stderr.write(f"redge: {stage.summary()}\n")
