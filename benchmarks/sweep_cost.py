@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from redge.compress import load_method
 from redge.core.jsonio import write_json
 from redge.quant.load import load_checkpoint
-from redge.quant.spec import load_recipe
 from redge.study.sweep import (
     DEFAULT_RECIPES,
     SweepSpec,
@@ -62,7 +62,7 @@ def main() -> None:
     batches = [(b, n) for _, b, n in data.batches()]
     depth = spec.depth
     T, n_cycles = model.config.H_cycles, model.config.L_cycles
-    variants = [Variant(load_recipe(name), T, n_cycles) for name in args.recipe or DEFAULT_RECIPES]
+    variants = [Variant(load_method(name), T, n_cycles) for name in args.recipe or DEFAULT_RECIPES]
     vmodels = [build_variant_model(model, v, data.calib) for v in variants]
     rows = []
     for variant, vmodel in zip(variants, vmodels):
@@ -78,7 +78,7 @@ def main() -> None:
         t_eval, t_sweep = _best([evaluate, sweep], args.repeats)
         rows.append({"recipe": variant.recipe.name, "eval_s": t_eval, "sweep_s": t_sweep, "ratio": t_sweep / t_eval})
 
-    entries = [(m, T, n_cycles) if v.quantizes else None for v, m in zip(variants, vmodels)]
+    entries = [(m, T, n_cycles) if v.compresses else None for v, m in zip(variants, vmodels)]
 
     def whole_sweep() -> None:  # what `redge sweep` runs per batch: the FP32 reference once, every variant beside it
         for batch, n in batches:

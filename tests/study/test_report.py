@@ -157,3 +157,14 @@ def test_puzzle_identifiers_beyond_the_embedding_table_are_exit_2(tmp_path, tiny
     meta_path.write_text(json.dumps({**meta, "num_puzzle_identifiers": 9}))
     assert main(["eval", str(ckpt), "-d", str(other), "--device", "cpu"]) == 2
     assert "puzzle-embedding table has 5 rows" in capsys.readouterr().err
+
+
+def test_the_sweep_takes_a_pruning_method_like_a_recipe(tiny_ckpt, tiny_data, tmp_path, capsys) -> None:
+    args = ["sweep", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "fp32", "-r", "prune-2:4", "-r", "prune-ch-25",
+            "--depths", "2", "--limit", "4", "--batch-size", "4", "--store", str(tmp_path / "s.sqlite"),
+            "--out", str(tmp_path / "o"), "--json"]
+    assert main(args) == 0
+    variants = {v["recipe"]: v for v in json.loads(capsys.readouterr().out)["variants"]}
+    assert set(variants) == {"fp32", "prune-2:4", "prune-ch-25"}
+    assert variants["fp32"]["fidelity"] == pytest.approx(1.0)
+    assert variants["prune-2:4"]["fidelity"] < 1.0 and variants["prune-ch-25"]["fidelity"] < 1.0

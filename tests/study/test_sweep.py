@@ -89,5 +89,5 @@ def test_fidelity_falls_monotonically_with_weight_noise(tiny_ckpt, tiny_data) ->
 def test_variant_key_fields_and_reference_detection(tiny_ckpt) -> None:
     model = load_checkpoint(tiny_ckpt)
     ref = Variant(PRESETS["fp32"], model.config.H_cycles, model.config.L_cycles)
-    assert not ref.quantizes and Variant(PRESETS["int8"], 1, 1).quantizes
+    assert not ref.compresses and Variant(PRESETS["int8"], 1, 1).compresses
     assert ref.label == "fp32 T2 n2" and ref.describe()["H_cycles"] == 2

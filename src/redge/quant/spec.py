@@ -143,6 +143,11 @@ class QuantRecipe:
         """True if some rule needs calibration activations (GPTQ)."""
         return any(r.spec is not None and r.spec.method == "gptq" for r in self.rules)
 
+    @property
+    def changes_model(self) -> bool:
+        """False when every rule keeps its modules fp32 (the quantized model is the checkpoint itself)."""
+        return any(rule.spec is not None for rule in self.rules)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (the YAML/JSON schema)."""
         return {"name": self.name, "description": self.description, "calib_depth": self.calib_depth,

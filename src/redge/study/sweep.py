@@ -17,10 +17,11 @@ from typing import Any
 
 import torch
 
+from redge.compress import CompressionConfig, compress_, load_method
 from redge.core.errors import RedgeInputError
 from redge.core.ranks import Ranks, join
 from redge.models import Batch, RecursiveReasoner
-from redge.quant import QuantRecipe, load_checkpoint, load_recipe, quantize_
+from redge.quant import load_checkpoint
 from redge.study import evaluate
 from redge.study.fidelity import carry_cosines, lockstep
 from redge.study.flops import flop_count
@@ -37,9 +38,10 @@ DEFAULT_RECIPES = ("fp32", "int8", "int4-naive", "int4-channel-cal")
 
 @dataclass(frozen=True)
 class Variant:
-    """One compressed model setting: a recipe and the inner cycles (T, n) it runs with; depths come for free."""
+    """One compressed model setting: a compression method (a quantization recipe, a pruning config, ...: see
+    `redge.compress`) and the inner cycles (T, n) it runs with; depths come for free."""
 
-    recipe: QuantRecipe
+    recipe: CompressionConfig
     H_cycles: int
     L_cycles: int
 
@@ -49,9 +51,9 @@ class Variant:
         return f"{self.recipe.name} T{self.H_cycles} n{self.L_cycles}"
 
     @property
-    def quantizes(self) -> bool:
-        """False when every rule keeps its modules fp32 (the model is the checkpoint itself)."""
-        return any(rule.spec is not None for rule in self.recipe.rules)
+    def compresses(self) -> bool:
+        """False when the method leaves the model as it is (e.g. the fp32 recipe)."""
+        return self.recipe.changes_model
 
     def describe(self) -> dict[str, Any]:
         """Plain data identifying the variant (part of the store key)."""
@@ -120,7 +122,7 @@ def load_data(spec: SweepSpec) -> SweepData:
 
 def plan_variants(model: RecursiveReasoner, spec: SweepSpec) -> list[Variant]:
     """Recipes x cycles, with None cycles resolved to the checkpoint's own T and n."""
-    recipes = [load_recipe(r) for r in spec.recipes]
+    recipes = [load_method(r) for r in spec.recipes]
     variants = []
     for T, n in spec.cycles:
         T = model.config.H_cycles if T is None else T
@@ -136,19 +138,19 @@ def plan_variants(model: RecursiveReasoner, spec: SweepSpec) -> list[Variant]:
 def is_reference(model: RecursiveReasoner, variant: Variant) -> bool:
     """True when the variant is exactly the FP32 reference path (no quantization, the checkpoint's T and n)."""
     cfg = model.config
-    return not variant.quantizes and (variant.H_cycles, variant.L_cycles) == (cfg.H_cycles, cfg.L_cycles)
+    return not variant.compresses and (variant.H_cycles, variant.L_cycles) == (cfg.H_cycles, cfg.L_cycles)
 
 
 def build_variant_model(model: RecursiveReasoner, variant: Variant, calib: list[Batch]) -> RecursiveReasoner:
-    """The variant's model: the checkpoint itself for fp32 recipes, else a quantized copy (`quantize_`).
+    """The variant's model: the checkpoint itself for fp32 recipes, else a compressed copy (`compress_`).
 
-    Calibration batches are passed only to recipes that need them (GPTQ), so the others cost no extra forward pass.
+    Calibration batches are passed only to methods that need them (GPTQ), so the others cost no extra forward pass.
     """
-    if not variant.quantizes:
+    if not variant.compresses:
         return model
-    quantized = copy.deepcopy(model)
-    quantize_(quantized, variant.recipe, calib=calib if variant.recipe.needs_calibration else None)
-    return quantized.eval()
+    compressed = copy.deepcopy(model)
+    compress_(compressed, variant.recipe, calib=calib if variant.recipe.needs_calibration else None)
+    return compressed.eval()
 
 
 def record_batch(reference: RecursiveReasoner, entries: Sequence[tuple[RecursiveReasoner, int, int] | None],

@@ -1,0 +1,136 @@
+"""Pruning: weights set to zero by magnitude (unstructured), in the 2:4 pattern (semi-structured), or whole SwiGLU
+channels (structured), on the modules a pattern selects (the quantization recipes' patterns and `@groups`).
+
+* `magnitude`: in each selected weight, the `sparsity` fraction of entries with the smallest |w| (per tensor).
+* `2:4`: in every group of 4 consecutive inputs of a row, the 2 smallest |w| (sparsity 0.5 when the input width is a
+  multiple of 4; a last group of fewer inputs keeps up to 2, so a width of 97 keeps its last lone input).
+* `channels`: in each selected SwiGLU (`*.mlp` channel MLPs, `*.mlp_t` token-mixing MLPs), the `sparsity` fraction
+  of intermediate channels with the smallest product of norms ||gate_i|| ||up_i|| ||down_:,i|| is removed: their
+  gate and up rows and their down column are zeroed, which computes exactly what the narrower MLP would.
+
+The pruned model keeps its shapes (zeros are stored); `pruned_fraction` reports what was asked and what was achieved.
+An optional short fine-tune is the training loop's job (`redge.train`), run on the pruned checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from redge.compress.api import register_handler
+from redge.core.errors import RedgeInputError
+from redge.models.layers import SwiGLU
+from redge.quant.apply import pattern_matches
+
+KINDS = ("magnitude", "2:4", "channels")
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """How to prune: `kind` (see the module docstring), `sparsity` in (0, 1) (2:4 is always 0.5), and `pattern`, the
+    modules to prune (default `@linears` minus the heads; for `channels` the SwiGLU modules matched by it)."""
+
+    name: str
+    kind: str = "magnitude"
+    sparsity: float = 0.5
+    pattern: str = "*_proj"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise RedgeInputError(f"prune method {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "2:4" and self.sparsity != 0.5:
+            raise RedgeInputError(f"prune method {self.name!r}: 2:4 sparsity is 0.5, got {self.sparsity}")
+        if not 0.0 < self.sparsity < 1.0:
+            raise RedgeInputError(f"prune method {self.name!r}: sparsity must be in (0, 1), got {self.sparsity}")
+
+    @property
+    def needs_calibration(self) -> bool:
+        """Pruning by magnitude reads the weights only."""
+        return False
+
+    @property
+    def changes_model(self) -> bool:
+        """Always: some weights become zero."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (part of a sweep variant's store key)."""
+        return {"method": "prune", **dataclasses.asdict(self)}
+
+
+def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
+    """True where a weight is kept: all but the round(sparsity x numel) smallest |w| of the tensor."""
+    drop = round(sparsity * weight.numel())
+    keep = torch.ones(weight.numel(), dtype=torch.bool, device=weight.device)
+    if drop:
+        keep[weight.abs().reshape(-1).argsort()[:drop]] = False
+    return keep.reshape(weight.shape)
+
+
+def two_four_mask(weight: torch.Tensor) -> torch.Tensor:
+    """True where a weight is kept: the 2 largest |w| of every 4 consecutive inputs of each row (a last group of
+    fewer than 4 inputs keeps up to 2 of them: the padding is never kept)."""
+    out, k = weight.shape
+    groups = torch.nn.functional.pad(weight.abs(), (0, -k % 4), value=float("-inf")).reshape(out, -1, 4)
+    keep = torch.zeros_like(groups, dtype=torch.bool)
+    keep.scatter_(-1, groups.topk(2, dim=-1).indices, True)
+    return keep.reshape(out, -1)[:, :k]
+
+
+def channel_mask(mlp: SwiGLU, sparsity: float) -> torch.Tensor:
+    """True for the intermediate channels a SwiGLU keeps: all but the round(sparsity x width) of smallest
+    ||gate_i|| ||up_i|| ||down_:,i||."""
+    gate, up = mlp.gate_up_proj.weight.chunk(2, dim=0)
+    score = gate.norm(dim=1) * up.norm(dim=1) * mlp.down_proj.weight.norm(dim=0)
+    drop = round(sparsity * score.numel())
+    keep = torch.ones_like(score, dtype=torch.bool)
+    if drop:
+        keep[score.argsort()[:drop]] = False
+    return keep
+
+
+@torch.no_grad()
+def prune_(model: nn.Module, config: PruneConfig, calib: Iterable[dict] | None = None) -> nn.Module:
+    """Zero the weights `config` selects, in place; records `model.prune_report` (per module: asked, achieved)."""
+    report: dict[str, dict[str, float]] = {}
+    if config.kind == "channels":
+        for name, mlp in model.named_modules():
+            if isinstance(mlp, SwiGLU) and pattern_matches(config.pattern, f"{name}.gate_up_proj"):
+                keep = channel_mask(mlp, config.sparsity)
+                mlp.gate_up_proj.weight.mul_(keep.repeat(2)[:, None].to(mlp.gate_up_proj.weight.dtype))
+                mlp.down_proj.weight.mul_(keep[None, :].to(mlp.down_proj.weight.dtype))
+                report[name] = {"asked": config.sparsity, "achieved": 1.0 - float(keep.float().mean())}
+    else:
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Linear) and pattern_matches(config.pattern, name):
+                w = module.weight
+                keep = magnitude_mask(w, config.sparsity) if config.kind == "magnitude" else two_four_mask(w)
+                w.mul_(keep.to(w.dtype))
+                report[name] = {"asked": config.sparsity, "achieved": float((w == 0).float().mean())}
+    if not report:
+        raise RedgeInputError(f"prune method {config.name!r}: pattern {config.pattern!r} selects no module to prune")
+    model.prune_report = report
+    return model
+
+
+def pruned_fraction(model: nn.Module) -> float:
+    """The achieved sparsity over every pruned module (weights at zero / weights), from `model.prune_report`."""
+    rows = getattr(model, "prune_report", {})
+    return sum(r["achieved"] for r in rows.values()) / max(1, len(rows))
+
+
+PRESETS = {
+    "prune-50": lambda: PruneConfig("prune-50", "magnitude", 0.5, description="unstructured magnitude, 50%"),
+    "prune-75": lambda: PruneConfig("prune-75", "magnitude", 0.75, description="unstructured magnitude, 75%"),
+    "prune-2:4": lambda: PruneConfig("prune-2:4", "2:4", 0.5, description="2:4 semi-structured"),
+    "prune-ch-25": lambda: PruneConfig("prune-ch-25", "channels", 0.25, "*.mlp.gate_up_proj",
+                                       description="25% of channel-MLP SwiGLU channels"),
+    "prune-tok-25": lambda: PruneConfig("prune-tok-25", "channels", 0.25, "*.mlp_t.gate_up_proj",
+                                        description="25% of mlp_t token-mixing channels"),
+}
+register_handler(PruneConfig, prune_, PRESETS)

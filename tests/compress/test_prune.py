@@ -1,0 +1,77 @@
+"""Pruning on a tiny TRM: the achieved sparsity is the one asked, 2:4 holds in every group, whole channels go, and the
+sweep takes a pruning method like a recipe."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from redge.compress import PruneConfig, compress_, load_method
+from redge.compress.prune import two_four_mask
+from redge.core.errors import RedgeInputError
+from redge.models import ModelConfig, build_model
+from redge.models.layers import SwiGLU
+
+SMALL = dict(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=2)
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig(mlp_t=True, pos_encodings="none", **SMALL)).eval()
+
+
+def _batch() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {"inputs": torch.randint(1, 11, (2, 81), generator=g), "puzzle_identifiers": torch.zeros(2, dtype=torch.long)}
+
+
+@pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.75])
+def test_magnitude_pruning_reaches_the_asked_sparsity(sparsity: float) -> None:
+    model = compress_(_model(), PruneConfig("p", "magnitude", sparsity))
+    for name, row in model.prune_report.items():
+        w = model.get_submodule(name).weight
+        assert float((w == 0).float().mean()) == pytest.approx(sparsity, abs=1 / w.numel())
+        assert row["achieved"] == pytest.approx(sparsity, abs=1 / w.numel())
+    assert "lm_head" not in model.prune_report and "q_head" not in model.prune_report  # heads stay whole
+
+
+def test_two_four_pattern_holds_in_every_group() -> None:
+    model = compress_(_model(), load_method("prune-2:4"))
+    for name in model.prune_report:
+        w = model.get_submodule(name).weight
+        k = w.shape[1]
+        groups = torch.nn.functional.pad(w != 0, (0, -k % 4)).reshape(w.shape[0], -1, 4)
+        assert int(groups.sum(-1).max()) <= 2
+        if k % 4 == 0:
+            assert model.prune_report[name]["achieved"] == 0.5
+
+
+def test_two_four_keeps_the_largest_two() -> None:
+    w = torch.tensor([[0.1, -4.0, 3.0, 0.2, 5.0]])  # width 5: a last group of one keeps its input
+    assert two_four_mask(w).tolist() == [[False, True, True, False, True]]
+
+
+@pytest.mark.parametrize("preset, where", [("prune-ch-25", ".mlp"), ("prune-tok-25", ".mlp_t")])
+def test_channel_pruning_removes_whole_channels_and_equals_the_narrow_mlp(preset: str, where: str) -> None:
+    model = compress_(_model(), load_method(preset))
+    assert model.prune_report and all(name.endswith(where) for name in model.prune_report)
+    for name in model.prune_report:
+        mlp: SwiGLU = model.get_submodule(name)
+        gate, up = mlp.gate_up_proj.weight.chunk(2, dim=0)
+        dead = (gate == 0).all(1)
+        assert torch.equal(dead, (up == 0).all(1)) and torch.equal(dead, (mlp.down_proj.weight == 0).all(0))
+        assert int(dead.sum()) == round(0.25 * dead.numel())
+        x = torch.randn(3, mlp.gate_up_proj.weight.shape[1])
+        live = ~dead
+        narrow = torch.nn.functional.linear(torch.nn.functional.silu(x @ gate[live].T) * (x @ up[live].T),
+                                            mlp.down_proj.weight[:, live])
+        assert torch.allclose(mlp(x), narrow, atol=1e-5)
+
+
+def test_pruning_changes_the_logits_and_bad_configs_fail_in_one_line() -> None:
+    ref = _model().predict(_batch(), depth=1)["logits"]
+    pruned = compress_(_model(), load_method("prune-75")).predict(_batch(), depth=1)["logits"]
+    assert not torch.allclose(ref, pruned)
+    with pytest.raises(RedgeInputError, match="sparsity"):
+        PruneConfig("bad", "magnitude", 1.5)
+    with pytest.raises(RedgeInputError, match="selects no module"):
+        compress_(_model(), PruneConfig("none", "magnitude", 0.5, pattern="nothing.*"))
