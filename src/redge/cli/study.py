@@ -17,6 +17,7 @@ from redge.cli.common import (
     checkpoint_option,
     data_option,
     default_out,
+    device_option,
     json_option,
     limit_option,
     out_option,
@@ -41,6 +42,7 @@ _BATCH = typer.Option(64, "--batch-size", min=1, help="Puzzles per batch.")
 _LIMIT = limit_option()
 _STORE = typer.Option(Path("runs/redge-runs.sqlite"), "--store", help="Runs store (SQLite file).")
 _OUT = out_option()
+_DEVICE = device_option()
 _JSON = json_option()
 _THREADS = typer.Option(1, "--threads", help="Intra-op CPU threads per process (ACT steps are small: extra threads "
                         "mostly spin; scale out with torchrun ranks instead).")
@@ -64,7 +66,7 @@ def parse_cycles(values: list[str] | None) -> tuple[tuple[int | None, int | None
 
 def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: list[str] | None,
               cycles: list[str] | None, depths: str, batch_size: int, limit: int | None, store: Path,
-              as_json: bool, threads: int) -> tuple[list[str], bool]:
+              as_json: bool, threads: int, device: str = "auto") -> tuple[list[str], bool]:
     """Run (or resume) one sweep per checkpoint; return all store keys and whether this is the main rank."""
     import torch
 
@@ -80,7 +82,7 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
     torch.set_num_threads(threads)
     depth = max(parse_depths(depths))
     keys: list[str] = []
-    with joined(sweep_device()) as ranks:
+    with joined(sweep_device(device)) as ranks:
         for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
             spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
                              parse_cycles(cycles), depth, batch_size, limit)
@@ -97,7 +99,7 @@ def register(app: typer.Typer) -> None:
     def sweep(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
               recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depths: str = _DEPTHS,
               batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
-              as_json: bool = _JSON, threads: int = _THREADS) -> None:
+              as_json: bool = _JSON, threads: int = _THREADS, device: str = _DEVICE) -> None:
         """Depth x precision sweep: accuracy, fidelity, FLOPs and bytes per variant and depth, and a report."""
         from redge.cli.common import emit_json
         from redge.study.report import build_report, jsonable, write_report
@@ -106,7 +108,7 @@ def register(app: typer.Typer) -> None:
         start = time.perf_counter()
         out = check_output_path(out or default_out("sweep"), directory=True)  # before the compute, not after
         keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
-                               threads)
+                               threads, device)
         if not main:
             return
         with RunStore(store) as db:
@@ -123,7 +125,7 @@ def register(app: typer.Typer) -> None:
     def fidelity(checkpoint: list[Path] = _CHECKPOINT, data: Path = _DATA, split: str = _SPLIT,
                  recipe: list[str] = _RECIPE, cycles: list[str] = _CYCLES, depths: str = _DEPTHS,
                  batch_size: int = _BATCH, limit: int = _LIMIT, store: Path = _STORE, out: Path = _OUT,
-                 as_json: bool = _JSON, threads: int = _THREADS) -> None:
+                 as_json: bool = _JSON, threads: int = _THREADS, device: str = _DEVICE) -> None:
         """Label-free carry-trajectory fidelity per variant and depth (cosine to the FP32 carry)."""
         from rich.console import Console
         from rich.markup import escape
@@ -136,7 +138,7 @@ def register(app: typer.Typer) -> None:
 
         out = check_output_path(out or default_out("fidelity"), directory=True)
         keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
-                               threads)
+                               threads, device)
         if not main:
             return
         with RunStore(store) as db:

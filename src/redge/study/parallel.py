@@ -9,13 +9,17 @@ from typing import Any
 
 import torch.distributed as dist
 
+from redge.core.device import resolve_device
 from redge.core.ranks import Ranks, launched_world
 
 
-def sweep_device() -> str | None:
-    """The `device` argument of `redge.core.ranks.join` for a sweep: under torchrun each rank takes its own GPU when there
-    is one (else the CPU); a single process sweeps on the CPU."""
-    return None if launched_world() > 1 else "cpu"
+def sweep_device(requested: str = "auto") -> str | None:
+    """The `device` argument of `redge.core.ranks.join` for a sweep. `auto`: under torchrun each rank its own GPU when
+    there is one (else the CPU), a single process the first GPU when there is one (else the CPU); otherwise the
+    device asked for (`cpu`, `cuda`, `cuda:N`), checked first."""
+    if requested == "auto":
+        return None if launched_world() > 1 else str(resolve_device("auto"))
+    return str(resolve_device(requested)) if requested != "cuda" else "cuda"
 
 
 def gather(ranks: Ranks, obj: Any) -> list[Any]:
