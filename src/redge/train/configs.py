@@ -48,6 +48,7 @@ class TrainConfig:
     checkpoint_every_minutes: float | None = 5.0
     seed: int = 0
     init_from: str | None = None  # warm start: weights of a redge checkpoint (fresh optimizer, step 0)
+    qat: str | None = None  # quantization-aware training towards this recipe (compress.qat): fake-quant + STE
     compile: bool = False
     token_pad_multiple: int = 0  # compute mlp_t with the sequence zero-padded to this multiple (same values; GPU speed)
     bf16: bool = True  # bf16 forward on CUDA (the official forward_dtype); fp32 on CPU

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from redge.compress.qat import float_name, float_state_dict
 from redge.models import RecursiveReasoner, build_model
 
 
@@ -27,11 +28,11 @@ class EMA:
     def copy_of(self, model: RecursiveReasoner) -> RecursiveReasoner:
         """A fresh (uncompiled) copy of `model`, in eval mode, carrying the averaged parameters."""
         out = build_model(model.config).to(model.H_init.device).eval()
-        out.load_state_dict(model.state_dict())
+        out.load_state_dict(float_state_dict(model))  # float weights also under QAT's fake-quant parametrizations
         params = dict(out.named_parameters())
         with torch.no_grad():
             for name, value in zip(self.names, self.shadow):
-                params[name].copy_(value)
+                params[float_name(name)].copy_(value)
         return out
 
     def state_dict(self) -> dict[str, torch.Tensor]:

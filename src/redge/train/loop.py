@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from redge.compress.qat import float_state_dict, prepare_qat_
 from redge.core.atomic import atomic_write
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import write_json
@@ -31,6 +32,7 @@ from redge.core.ranks import Ranks, join
 from redge.models import Carry, ConfigError, ModelConfig, RecursiveReasoner, build_model
 from redge.models.checkpoints import check_state_dict, save_checkpoint
 from redge.models.layers import Block
+from redge.quant.apply import quantize_
 from redge.quant.load import load_checkpoint
 from redge.tasks.format import load_split
 from redge.train.configs import TrainConfig
@@ -118,6 +120,8 @@ class Trainer:
         self.model = build_model(mcfg).to(self.d.device).train()
         if config.init_from:
             warm_start(self.model, config.init_from)
+        if config.qat:  # fake-quant forward, straight-through backward (compress.qat)
+            prepare_qat_(self.model, config.qat)
         for block in self.model.modules():
             if isinstance(block, Block):
                 block.token_pad_multiple = config.token_pad_multiple
@@ -178,7 +182,7 @@ class Trainer:
     def _export_model(model: RecursiveReasoner) -> RecursiveReasoner:
         """An uncompiled fp32-forward copy for saving (the forward dtype is an inference choice)."""
         out = build_model(model.config.replace(forward_dtype="float32"))
-        out.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        out.load_state_dict({k: v.detach().cpu() for k, v in float_state_dict(model).items()})
         return out
 
     # ------------------------------------------------------------------------------------------------- eval
@@ -186,9 +190,11 @@ class Trainer:
         """Test accuracy of the raw (and EMA) weights on every eval set at the given depths (rank 0 only)."""
         from redge.study.evaluate import evaluate_depths
 
-        models = {"raw": self.model}
+        models = {"raw": self.model}  # under QAT its forward is already the quantized one
         if self.ema is not None:
             models["ema"] = self.ema.copy_of(self.model)
+            if self.config.qat:  # the averaged float weights, converted as the checkpoint would be
+                quantize_(models["ema"], self.config.qat)
         res: dict[str, Any] = {}
         for tag, model in models.items():
             for name, split in self.eval_sets.items():
