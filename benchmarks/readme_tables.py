@@ -1,0 +1,298 @@
+"""Render the README's measured tables and numbers from the JSON the benchmarks wrote, or check that they agree.
+
+    python benchmarks/readme_tables.py            # rewrite every marked block of README.md from its JSON
+    python benchmarks/readme_tables.py --check    # README untouched; exit 1 listing the blocks that differ
+
+A marked block names its renderer (KIND, one function below) and its JSON source (a path relative to the
+repository root, or a glob such as `checkpoints/*/eval.json`, which hands the renderer {path: JSON}):
+
+    <!-- table: KIND (SOURCE) -->         lines up to the closing marker are the table
+    <!-- /table -->
+    <!-- value: KIND (SOURCE) -->text<!-- /value -->        a number inside prose
+    <!-- unverified: WHAT -->             numbers with no JSON behind them yet: listed by --check, not checked
+
+Exit status: 0 all blocks agree (or were rewritten), 1 some differ (--check), 2 bad input (a missing or invalid
+JSON file, an unknown KIND, a marker left open), one line naming the file.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---- renderers: JSON -> Markdown text, one per kind of table or number ------------------------------------------
+
+
+def _table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
+    """A GitHub Markdown table; `align` holds one `---` or `---:` per column."""
+    def line(cells: list[str]) -> str:
+        return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+    return "\n".join([line(header), "|" + "|".join(align) + "|"] + [line(r) for r in rows])
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+THROUGHPUT_SESSION = "2026-11-29 (benchmarks/train_throughput.py --steps 40, one after another on one H200)"
+DDP_SESSION = "2026-11-28 (training runs' own rates)"
+THROUGHPUT_LABELS = {"trm-mlp": "`trm-mlp-sudoku`, mlp_t unpadded", "trm-mlp-pad16": "`trm-mlp-sudoku`, mlp_t padded to 16",
+                     "trm-mlp-pad128": "`trm-mlp-sudoku`, mlp_t padded to 128 (the config's default)",
+                     "trm-att": "`trm-att-sudoku`"}
+
+
+def _target_cell(run: dict[str, Any]) -> str:
+    """`9.0 (not met)` or `10.1 (met, by 0.01)`: the issue's target is a multiple of the official compiled rate,
+    written in the JSON key (`target (>= 1.2x)`)."""
+    ref = run["reference"]
+    key = next(k for k in ref if k.startswith("target"))
+    need = float(re.search(r"([\d.]+)x", key).group(1)) * ref["official compiled"]
+    margin = run["steps_per_s"] - need
+    return f"{ref[key]} (met, by {margin:.2f})" if margin >= 0 else f"{ref[key]} (not met)"
+
+
+def train_throughput_table(data: dict[str, Any]) -> str:
+    """Steps/s per run of the single-H200 session, beside the official code's rate and the issue's target (given
+    on the first row of each config)."""
+    rows, seen = [], set()
+    for name, run in data[THROUGHPUT_SESSION]["runs"].items():
+        first = run["config"] not in seen
+        seen.add(run["config"])
+        rows.append([THROUGHPUT_LABELS.get(name, name), f"{run['steps_per_s']:.2f}",
+                     f"{run['reference']['official compiled']:.2f}" if first else "",
+                     _target_cell(run) if first else ""])
+    return _table(["config", "steps/s", "official code (compiled)", "issue target"], ["---"] * 4, rows)
+
+
+def ddp_steps(data: dict[str, Any]) -> str:
+    """Steps/s of the 2-GPU DDP run."""
+    return f"{data[DDP_SESSION]['ddp']['steps_per_s']:.2f}"
+
+
+def ddp_scaling(data: dict[str, Any]) -> str:
+    """Samples/s of the 2-GPU DDP run over one GPU's."""
+    return f"{data[DDP_SESSION]['ddp_scaling_samples_per_s']:.2f}x"
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    """One reference checkpoint's row: fixed text (how it was trained, the targets) and which evaluations to show."""
+
+    name: str
+    training: str
+    generated: str  # key in eval.json ("raw/generated", "ema/generated", ...)
+    hard: str | None
+    targets: str
+    note: str = ""  # after the generated number
+
+
+CHECKPOINT_ROWS = (
+    CheckpointRow("tiny-trm-mlp-sudoku", "2.5 min, 2-core CPU", "raw/easy", None, "> 0",
+                  " on easy puzzles (50-60 givens)"),
+    CheckpointRow("trm-mlp-sudoku", "21.5 min, 1 H200", "raw/generated", "raw/hard", "99% / 75%"),
+    CheckpointRow("trm-att-sudoku", "21.5 min, 1 H200 (16 min shared)", "ema/generated", "ema/hard", "97% / 50%",
+                  " (EMA)"),
+    CheckpointRow("hrm-sudoku", "16 min, half an H200", "raw/generated", "raw/hard", "95% / 40%"),
+)
+EVAL_DEPTH = "16"
+
+
+def checkpoint_table(evals: dict[str, Any]) -> str:
+    """Exact accuracy at depth 16 of each reference checkpoint, from its `eval.json`."""
+    def exact(row: CheckpointRow, key: str) -> str:
+        path = f"checkpoints/{row.name}/eval.json"
+        if path not in evals:
+            raise RedgeInputError("missing (the checkpoint table needs it)", path)
+        return _pct(evals[path][key][EVAL_DEPTH]["exact_accuracy"])
+
+    rows = [[f"`checkpoints/{r.name}`", r.training, exact(r, r.generated) + r.note,
+             exact(r, r.hard) if r.hard else "-", r.targets] for r in CHECKPOINT_ROWS]
+    return _table(["checkpoint", "training", "generated", "hard", "targets"], ["---"] * 5, rows)
+
+
+SWEEP_COLUMNS = (("variant (depth 16)", "variant"), ("exact %", "exact_acc"), ("cell %", "cell_acc"),
+                 ("non-given cell %", "cell_acc_non_given"), ("exact kept %", "exact_kept"),
+                 ("cell kept %", "cell_kept"), ("Q-halt agree %", "q_halt_agreement"), ("fidelity", "fidelity"))
+
+
+def _sweep_cell(key: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4f}" if key.startswith("fidelity") else f"{100 * value:.1f}"
+
+
+def sweep_variants_table(report: dict[str, Any]) -> str:
+    """The full-depth variant table of a `redge sweep` report.json (one checkpoint)."""
+    rows = [[_sweep_cell(k, v.get(k)) for _, k in SWEEP_COLUMNS]
+            + [f"{v['fidelity_mean']:.4f} / {v['fidelity_min']:.4f}", f"{v['weight_bytes'] / 1e6:.3f} MB"]
+            for v in report["variants"]]
+    header = [h for h, _ in SWEEP_COLUMNS] + ["fidelity mean / min over depth", "weights"]
+    return _table(header, ["---"] * len(header), rows)
+
+
+def _span(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
+
+
+def maze_rate(data: dict[str, Any]) -> str:
+    """Range of the maze generator's rates over the benchmark's rows, per wall and per CPU second."""
+    rows = data["results"]
+    return (f"{_span([r['mazes_per_s'] for r in rows])} mazes/s "
+            f"({_span([r['mazes_per_cpu_s'] for r in rows])} per CPU second, load average {data['load_avg_1m']:.1f})")
+
+
+def host_step(data: dict[str, Any]) -> str:
+    """Seconds per ACT step of the host C runtime, per checkpoint."""
+    steps = ", ".join(f"{r['seconds_per_step']:.1f} s (`{Path(r['checkpoint']).name}`)" for r in data["results"])
+    return f"{steps} per ACT step, load average {data['load_avg_1m']:.1f}"
+
+
+RENDERERS: dict[str, Callable[[Any], str]] = {
+    "train-throughput": train_throughput_table,
+    "ddp-steps": ddp_steps,
+    "ddp-scaling": ddp_scaling,
+    "checkpoint-accuracy": checkpoint_table,
+    "sweep-variants": sweep_variants_table,
+    "maze-rate": maze_rate,
+    "host-step": host_step,
+}
+
+# ---- markers ----------------------------------------------------------------------------------------------------
+
+_OPEN = r"<!-- (?P<what>table|value): (?P<kind>[\w-]+) \((?P<source>[^)]+)\) -->"
+BLOCK_RE = re.compile(_OPEN + r"(?P<body>.*?)<!-- /(?P=what) -->", re.S)
+OPEN_RE = re.compile(_OPEN)
+UNVERIFIED_RE = re.compile(r"<!-- unverified: (?P<what>.*?) -->", re.S)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One marked block of the README: where its body is, and what it should be."""
+
+    what: str  # "table" or "value"
+    kind: str
+    source: str
+    line: int
+    start: int  # body span in the text
+    end: int
+    rendered: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.what} {self.kind} ({self.source}), line {self.line}"
+
+
+def load_source(root: Path, source: str) -> Any:
+    """The parsed JSON named by a marker: one file, or {relative path: JSON} for a glob."""
+    if any(c in source for c in "*?["):
+        paths = sorted(root.glob(source))
+        if not paths:
+            raise RedgeInputError("no file matches this source", root / source)
+        return {p.relative_to(root).as_posix(): read_json(p) for p in paths}
+    return read_json(root / source)
+
+
+def _body(what: str, text: str) -> str:
+    """A table sits on its own lines between the markers (blank lines around it); a value is inline."""
+    return f"\n\n{text}\n\n" if what == "table" else text
+
+
+def find_blocks(text: str, root: Path, readme: Path) -> list[Block]:
+    """Every marked block of `text` with its rendering from the JSON under `root`."""
+    blocks = []
+    for m in BLOCK_RE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        render = RENDERERS.get(m["kind"])
+        if render is None:
+            raise RedgeInputError(f"line {line}: unknown renderer {m['kind']!r} (known: {', '.join(RENDERERS)})",
+                                  readme)
+        try:
+            rendered = render(load_source(root, m["source"]))
+        except RedgeInputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, StopIteration) as exc:
+            raise RedgeInputError(f"lacks what the {m['kind']} renderer reads ({type(exc).__name__}: {exc})",
+                                  root / m["source"]) from None
+        blocks.append(Block(m["what"], m["kind"], m["source"], line, m.start("body"), m.end("body"),
+                            _body(m["what"], rendered)))
+    opened = sum(1 for _ in OPEN_RE.finditer(text))
+    if opened != len(blocks):
+        raise RedgeInputError(f"{opened - len(blocks)} marker(s) opened but not closed", readme)
+    return blocks
+
+
+def _same(what: str, a: str, b: str) -> bool:
+    return a.strip() == b.strip() if what == "table" else a == b
+
+
+def render_text(text: str, root: Path, readme: Path) -> tuple[str, list[Block]]:
+    """`text` with every marked block re-rendered, and the blocks whose text differed."""
+    blocks = find_blocks(text, root, readme)
+    stale = [b for b in blocks if not _same(b.what, text[b.start:b.end], b.rendered)]
+    for b in reversed(blocks):
+        text = text[:b.start] + b.rendered + text[b.end:]
+    return text, stale
+
+
+def diff(current: str, rendered: str) -> str:
+    """The README's text against the rendering, as indented unified-diff lines."""
+    lines = difflib.unified_diff(current.strip().splitlines(), rendered.strip().splitlines(), "README", "JSON",
+                                 n=0, lineterm="")
+    return "\n".join("    " + line for line in lines if not line.startswith("@@"))
+
+
+def unverified(text: str) -> list[str]:
+    """What the README marks as measured without JSON behind it."""
+    return [" ".join(m["what"].split()) for m in UNVERIFIED_RE.finditer(text)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Render (or --check) the README's measured tables from their JSON.")
+    ap.add_argument("--check", action="store_true", help="only compare; exit 1 listing the blocks that differ")
+    ap.add_argument("--readme", type=Path, default=ROOT / "README.md", help="Markdown file with marked blocks")
+    ap.add_argument("--root", type=Path, default=None, help="folder the sources are relative to (default: README's)")
+    args = ap.parse_args(argv)
+    root = args.root or args.readme.resolve().parent
+    try:
+        try:
+            text = args.readme.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RedgeInputError(f"cannot read ({type(exc).__name__})", args.readme) from None
+        new, stale = render_text(text, root, args.readme)
+    except RedgeInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total = len(BLOCK_RE.findall(text))
+    if args.check:
+        for b in stale:
+            print(f"differs from its JSON: {b.label}")
+            print(diff(text[b.start:b.end], b.rendered))
+        print(f"{total - len(stale)} of {total} marked blocks agree with their JSON")
+    elif stale:
+        from redge.core.atomic import atomic_write
+        atomic_write(args.readme, lambda f: f.write(new), mode="w")
+        print(f"rewrote {len(stale)} of {total} marked blocks: " + ", ".join(b.label for b in stale))
+    else:
+        print(f"all {total} marked blocks already agree with their JSON")
+    for what in unverified(text):
+        print(f"unverified (no JSON yet): {what}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
