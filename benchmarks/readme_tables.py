@@ -135,13 +135,61 @@ def _sweep_cell(key: str, value: Any) -> str:
     return f"{value:.4f}" if key.startswith("fidelity") else f"{100 * value:.1f}"
 
 
+def _variant_name(report: dict[str, Any], variant: str) -> str:
+    """A variant's recipe alone when it runs at the FP32 reference's cycles (T, n), else its full name."""
+    v = next(v for v in report["variants"] if v["variant"] == variant)
+    ref = next(r for r in report["variants"] if r["group"] == v["group"] and r["reference"])
+    return v["recipe"] if (v["H_cycles"], v["L_cycles"]) == (ref["H_cycles"], ref["L_cycles"]) else variant
+
+
 def sweep_variants_table(report: dict[str, Any]) -> str:
     """The full-depth variant table of a `redge sweep` report.json (one checkpoint)."""
-    rows = [[_sweep_cell(k, v.get(k)) for _, k in SWEEP_COLUMNS]
+    rows = [[_variant_name(report, v["variant"])] + [_sweep_cell(k, v.get(k)) for _, k in SWEEP_COLUMNS[1:]]
             + [f"{v['fidelity_mean']:.4f} / {v['fidelity_min']:.4f}", f"{v['weight_bytes'] / 1e6:.3f} MB"]
             for v in report["variants"]]
     header = [h for h, _ in SWEEP_COLUMNS] + ["fidelity mean / min over depth", "weights"]
     return _table(header, ["---"] * len(header), rows)
+
+
+def sweep_spearman(report: dict[str, Any]) -> str:
+    """Spearman rho of fidelity vs exact accuracy with its bootstrap interval (first checkpoint of the report)."""
+    c = report["findings"][0]["fidelity_vs_exact"]
+    return f"rho = {c['rho']:.2f} (95% bootstrap [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}])"
+
+
+def sweep_pairs(report: dict[str, Any]) -> str:
+    """How many variant pairs fidelity orders as exact accuracy does."""
+    r = report["findings"][0]["fidelity_ranking"]
+    return f"{r['concordant_pairs']} of the {r['comparable_pairs']}"
+
+
+def sweep_cheapest(report: dict[str, Any]) -> str:
+    """The cheapest variant within 1 point of FP32 exact accuracy and its FLOPs ratio to FP32 at full depth."""
+    b = report["findings"][0]["cheapest_within_1pt"]
+    return f"{_variant_name(report, b['variant'])} at depth {b['depth']}, {b['flops_ratio']:.3g}x fewer FLOPs"
+
+
+MCU_KERNELS = {"int8": "int8 per-channel", "int4": "int4 per-channel", "int4-g32": "int4 group 32",
+               "int8-g32": "int8 group 32"}
+MCU_CORES = (("m4", "M4 (an386)"), ("m7", "M7 (an500)"), ("m55", "M55 (an547)"))
+
+
+def mcu_kernels_table(data: dict[str, Any]) -> str:
+    """Instructions per MAC of each mat-vec kernel per emulated core, beside CMSIS-NN's M4 / M55 figures; an M55
+    figure below CMSIS-NN's is in bold."""
+    cells = {(r["kernel"], r["core"]): r for r in data["kernels"]}
+    rows = []
+    for kernel, label in MCU_KERNELS.items():
+        row = [label]
+        for core, _ in MCU_CORES:
+            r = cells[(kernel, core)]
+            anchor = r["cmsis_nn_instr_per_mac"]
+            bold = core == "m55" and anchor is not None and r["instr_per_mac"] < anchor
+            row.append(f"**{r['instr_per_mac']:.3f}**" if bold else f"{r['instr_per_mac']:.3f}")
+        anchors = [cells[(kernel, core)]["cmsis_nn_instr_per_mac"] for core in ("m4", "m55")]
+        row.append(" / ".join(f"{a:.2f}" for a in anchors) if None not in anchors else "-")
+        rows.append(row)
+    return _table(["kernel", *(name for _, name in MCU_CORES), "CMSIS-NN M4 / M55"], ["---"] + ["---:"] * 4, rows)
 
 
 def _span(values: list[float]) -> str:
@@ -168,6 +216,10 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "ddp-scaling": ddp_scaling,
     "checkpoint-accuracy": checkpoint_table,
     "sweep-variants": sweep_variants_table,
+    "sweep-spearman": sweep_spearman,
+    "sweep-pairs": sweep_pairs,
+    "sweep-cheapest": sweep_cheapest,
+    "mcu-kernels": mcu_kernels_table,
     "maze-rate": maze_rate,
     "host-step": host_step,
 }
