@@ -192,6 +192,21 @@ def mcu_kernels_table(data: dict[str, Any]) -> str:
     return _table(["kernel", *(name for _, name in MCU_CORES), "CMSIS-NN M4 / M55"], ["---"] + ["---:"] * 4, rows)
 
 
+RSS_ROWS = {48_871: "48,871 (`--num-aug 50`)", 876_406: "876,406 (official ARC-1)"}
+
+
+def embedding_rss_table(data: dict[str, Any]) -> str:
+    """Peak RSS of ARC-shaped inference with the puzzle table in RAM vs streamed, per table size."""
+    def mb(n: float) -> str:
+        return f"{n / 1e6:,.1f} MB"
+
+    rows = [[RSS_ROWS.get(r["rows"], f"{r['rows']:,}"), mb(r["table_bytes"]), mb(r["ram"]["vm_hwm_kib"] * 1024),
+             mb(r["streamed"]["vm_hwm_kib"] * 1024), mb(r["saved_bytes"]), mb(r["needed_bytes"])]
+            for r in data["results"]]
+    header = ["rows", "table", "peak RSS, table in RAM", "peak RSS, streamed", "saved", "required (table - 1 MB)"]
+    return _table(header, ["---:"] * 6, rows)
+
+
 def _span(values: list[float]) -> str:
     lo, hi = min(values), max(values)
     return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
@@ -220,6 +235,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "sweep-pairs": sweep_pairs,
     "sweep-cheapest": sweep_cheapest,
     "mcu-kernels": mcu_kernels_table,
+    "embedding-rss": embedding_rss_table,
     "maze-rate": maze_rate,
     "host-step": host_step,
 }
