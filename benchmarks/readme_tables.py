@@ -82,7 +82,7 @@ def find_blocks(text: str, root: Path, readme: Path) -> list[Block]:
             rendered = render(load_source(root, m["source"]))
         except RedgeInputError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, StopIteration) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, StopIteration) as exc:
             raise RedgeInputError(f"lacks what the {m['kind']} renderer reads ({type(exc).__name__}: {exc})",
                                   root / m["source"]) from None
         blocks.append(Block(m["what"], m["kind"], m["source"], line, m.start("body"), m.end("body"),
@@ -94,16 +94,17 @@ def find_blocks(text: str, root: Path, readme: Path) -> list[Block]:
 
 
 def _same(what: str, a: str, b: str) -> bool:
+    """Whether a block's text equals its rendering (a table's surrounding blank lines do not count)."""
     return a.strip() == b.strip() if what == "table" else a == b
 
 
-def render_text(text: str, root: Path, readme: Path) -> tuple[str, list[Block]]:
-    """`text` with every marked block re-rendered, and the blocks whose text differed."""
+def render_text(text: str, root: Path, readme: Path) -> tuple[str, list[Block], list[Block]]:
+    """`text` with every marked block re-rendered, all the blocks, and those whose text differed."""
     blocks = find_blocks(text, root, readme)
     stale = [b for b in blocks if not _same(b.what, text[b.start:b.end], b.rendered)]
     for b in reversed(blocks):
         text = text[:b.start] + b.rendered + text[b.end:]
-    return text, stale
+    return text, blocks, stale
 
 
 def diff(current: str, rendered: str) -> str:
@@ -119,6 +120,7 @@ def unverified(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Render or check the README's marked blocks; the exit status as in the module docstring."""
     ap = argparse.ArgumentParser(description="Render (or --check) the README's measured tables from their JSON.")
     ap.add_argument("--check", action="store_true", help="only compare; exit 1 listing the blocks that differ")
     ap.add_argument("--readme", type=Path, default=ROOT / "README.md", help="Markdown file with marked blocks")
@@ -130,18 +132,18 @@ def main(argv: list[str] | None = None) -> int:
             text = args.readme.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise RedgeInputError(f"cannot read ({type(exc).__name__})", args.readme) from None
-        new, stale = render_text(text, root, args.readme)
+        new, blocks, stale = render_text(text, root, args.readme)
     except RedgeInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    total = len(BLOCK_RE.findall(text))
+    total = len(blocks)
     if args.check:
         for b in stale:
             print(f"differs from its JSON: {b.label}")
             print(diff(text[b.start:b.end], b.rendered))
         print(f"{total - len(stale)} of {total} marked blocks agree with their JSON")
     elif stale:
-        atomic_write(args.readme, lambda f: f.write(new), mode="w")
+        atomic_write(args.readme, lambda f: f.write(new.encode("utf-8")))
         print(f"rewrote {len(stale)} of {total} marked blocks: " + ", ".join(b.label for b in stale))
     else:
         print(f"all {total} marked blocks already agree with their JSON")
