@@ -134,6 +134,12 @@ def sweep_variants_table(report: dict[str, Any]) -> str:
     return _table(header, ["---"] * len(header), rows)
 
 
+def sweep_number(report: dict[str, Any], variant: str, key: str) -> str:
+    """One number of the variant table (`variant` as the table names it, `key` a report column), as the table
+    prints it: a bare percentage or a fidelity."""
+    return _sweep_cell(key, next(v for v in report["variants"] if _variant_name(report, v["variant"]) == variant)[key])
+
+
 def sweep_spearman(report: dict[str, Any]) -> str:
     """Spearman rho of fidelity vs exact accuracy with its bootstrap interval (first checkpoint of the report)."""
     c = report["findings"][0]["fidelity_vs_exact"]
@@ -219,12 +225,13 @@ def host_step(data: dict[str, Any]) -> str:
     return f"{steps} per ACT step, load average {data['load_avg_1m']:.1f}"
 
 
-RENDERERS: dict[str, Callable[[Any], str]] = {
+RENDERERS: dict[str, Callable[..., str]] = {
     "train-throughput": train_throughput_table,
     "ddp-steps": ddp_steps,
     "ddp-scaling": ddp_scaling,
     "checkpoint-accuracy": checkpoint_table,
     "sweep-variants": sweep_variants_table,
+    "sweep-number": sweep_number,
     "sweep-spearman": sweep_spearman,
     "sweep-pairs": sweep_pairs,
     "sweep-cheapest": sweep_cheapest,

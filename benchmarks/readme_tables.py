@@ -9,6 +9,7 @@ repository root, or a glob such as `checkpoints/*/eval.json`, which hands the re
     <!-- table: KIND (SOURCE) -->         lines up to the closing marker are the table
     <!-- /table -->
     <!-- value: KIND (SOURCE) -->text<!-- /value -->        a number inside prose
+    <!-- value: KIND ARG ARG (SOURCE) -->text<!-- /value -->  the same, the renderer called with the ARGs
     <!-- unverified: WHAT -->             numbers with no JSON behind them yet: listed by --check, not checked
 
 Exit status: 0 all blocks agree (or were rewritten), 1 some differ (--check), 2 bad input (a missing or invalid
@@ -31,7 +32,7 @@ from redge.core.jsonio import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_OPEN = r"<!-- (?P<what>table|value): (?P<kind>[\w-]+) \((?P<source>[^)]+)\) -->"
+_OPEN = r"<!-- (?P<what>table|value): (?P<kind>[\w-]+)(?P<args>(?: [^\s()]+)*) \((?P<source>[^)]+)\) -->"
 BLOCK_RE = re.compile(_OPEN + r"(?P<body>.*?)<!-- /(?P=what) -->", re.S)
 OPEN_RE = re.compile(_OPEN)
 UNVERIFIED_RE = re.compile(r"<!-- unverified: (?P<what>.*?) -->", re.S)
@@ -43,6 +44,7 @@ class Block:
 
     what: str  # "table" or "value"
     kind: str
+    args: str
     source: str
     line: int
     start: int  # body span in the text
@@ -51,7 +53,7 @@ class Block:
 
     @property
     def label(self) -> str:
-        return f"{self.what} {self.kind} ({self.source}), line {self.line}"
+        return f"{self.what} {self.kind}{self.args} ({self.source}), line {self.line}"
 
 
 def load_source(root: Path, source: str) -> Any:
@@ -79,13 +81,14 @@ def find_blocks(text: str, root: Path, readme: Path) -> list[Block]:
             raise RedgeInputError(f"line {line}: unknown renderer {m['kind']!r} (known: {', '.join(RENDERERS)})",
                                   readme)
         try:
-            rendered = render(load_source(root, m["source"]))
+            rendered = render(load_source(root, m["source"]), *m["args"].split())
         except RedgeInputError:
             raise
         except (KeyError, IndexError, TypeError, ValueError, AttributeError, StopIteration) as exc:
-            raise RedgeInputError(f"lacks what the {m['kind']} renderer reads ({type(exc).__name__}: {exc})",
+            raise RedgeInputError(f"lacks what the {m['kind']}{m['args']} renderer reads "
+                                  f"({type(exc).__name__}: {exc})",
                                   root / m["source"]) from None
-        blocks.append(Block(m["what"], m["kind"], m["source"], line, m.start("body"), m.end("body"),
+        blocks.append(Block(m["what"], m["kind"], m["args"], m["source"], line, m.start("body"), m.end("body"),
                             _body(m["what"], rendered)))
     opened = sum(1 for _ in OPEN_RE.finditer(text))
     if opened != len(blocks):
