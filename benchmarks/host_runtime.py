@@ -25,8 +25,8 @@ DEFAULT_CHECKPOINTS = [Path("checkpoints/trm-mlp-sudoku"), Path("checkpoints/trm
 
 
 def _redge(*args: str) -> str:
-    """Run `python -m redge.cli ARGS` with this interpreter; its stdout, or exit with its stderr on failure."""
-    proc = subprocess.run([sys.executable, "-m", "redge.cli", *args], capture_output=True, text=True)
+    """Run `python -m redge ARGS` with this interpreter; its stdout, or exit with its stderr on failure."""
+    proc = subprocess.run([sys.executable, "-m", "redge", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"redge {' '.join(args)} failed (exit {proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout

@@ -196,17 +196,6 @@ def embedding_rss_table(data: dict[str, Any]) -> str:
     return _table(header, ["---:"] * 6, rows)
 
 
-def sweep_cost_per_recipe(data: dict[str, Any]) -> str:
-    """Cost of sweeping depths 1..D over one D-step evaluation, per recipe."""
-    return ", ".join(f"{r['ratio']:.2f}x ({r['recipe']})" for r in data["per_recipe"])
-
-
-def sweep_cost_all(data: dict[str, Any]) -> str:
-    """Cost of the whole recipe set's sweep over the sum of its evaluations, with the machine's load."""
-    load = f" (load average {data['load_avg_1m']:.1f})" if "load_avg_1m" in data else ""
-    return f"{data['all_recipes']['ratio']:.3f}x the four evaluations{load}"
-
-
 def _span(values: list[float]) -> str:
     lo, hi = min(values), max(values)
     return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
@@ -235,8 +224,6 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "sweep-spearman": sweep_spearman,
     "sweep-pairs": sweep_pairs,
     "sweep-cheapest": sweep_cheapest,
-    "sweep-cost": sweep_cost_per_recipe,
-    "sweep-cost-all": sweep_cost_all,
     "mcu-kernels": mcu_kernels_table,
     "embedding-rss": embedding_rss_table,
     "maze-rate": maze_rate,

@@ -88,7 +88,8 @@ def main() -> None:
     total_eval = sum(r["eval_s"] for r in rows)
     (total_sweep,) = _best([whole_sweep], args.repeats)
     result = {"checkpoint": str(args.checkpoint), "data": str(args.data), "puzzles": data.examples,
-              "depth": depth, "threads": torch.get_num_threads(), "load_avg_1m": os.getloadavg()[0],
+              "depth": depth, "threads": torch.get_num_threads(), "repeats": args.repeats,
+              "load_avg_1m": os.getloadavg()[0],
               "per_recipe": rows,
               "all_recipes": {"eval_s": total_eval, "sweep_s": total_sweep, "ratio": total_sweep / total_eval},
               "acceptance": "ratio <= 1.1",
