@@ -111,8 +111,7 @@ SWEEP_COLUMNS = (("variant (depth 16)", "variant"), ("exact %", "exact_acc"), ("
 
 
 def _sweep_cell(key: str, value: Any) -> str:
-    if isinstance(value, str):
-        return value
+    """A report number as the variant table prints it: fidelity to 4 decimals, fractions as percentages."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.4f}" if key.startswith("fidelity") else f"{100 * value:.1f}"
