@@ -1,6 +1,6 @@
 """Maze-Hard generation speed: mazes per second of `redge.tasks.maze.generate` for a few batch sizes.
 
-    python benchmarks/maze_gen.py [--n 200] [--build-train 50] [--out runs/bench-maze_gen.json]
+    python benchmarks/maze_gen.py [--n 200] [--build-train 50] [--out benchmarks/results/maze_gen.json]
 
 Prints a table and writes the same numbers as JSON. Rates are given per wall second and per CPU second of this
 process: on a shared machine the wall rate falls with the other load, the CPU rate does not. `--build-train N`
@@ -10,14 +10,15 @@ adds a row for `maze.build(train_size=N, test_size=1000)`, the call `redge.tasks
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from redge.core.jsonio import write_json
 from redge.tasks import maze
 
 
@@ -63,7 +64,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--batches", type=int, nargs="+", default=[1024, 4096])
     ap.add_argument("--build-train", type=int, default=0, help="also time maze.build with this train size")
-    ap.add_argument("--out", type=Path, default=Path("runs/bench-maze_gen.json"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/maze_gen.json"))
     args = ap.parse_args()
     print(f"{'what':<28} {'mazes':>6} {'s':>7} {'cpu s':>7} {'mazes/s':>8} {'/cpu-s':>7} {'mean path':>9} ok")
     rows = []
@@ -74,8 +75,8 @@ def main() -> None:
         rows.append(bench_build(args.build_train))
         _print_row(rows[-1])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"cpu_count": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
-                                    "results": rows}, indent=2))
+    write_json(args.out, {"command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d"),
+                          "cpu_count": os.cpu_count(), "load_avg_1m": os.getloadavg()[0], "results": rows}, indent=2)
 
 
 if __name__ == "__main__":

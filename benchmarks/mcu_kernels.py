@@ -3,7 +3,7 @@
 (shared/reference/edge_targets.md §0.1), and optionally whole-model instructions per ACT step vs its MAC count
 (`--blob`).
 
-    python benchmarks/mcu_kernels.py [--blob FILE] [--out runs/mcu_kernels.json]
+    python benchmarks/mcu_kernels.py [--blob FILE] [--out benchmarks/results/mcu_kernels.json]
 
 Kernel = one 512x512 mat-vec with int8 per-token activations (262,144 MACs); counted functions: the dot-product
 kernel and the per-row scale epilogue (`rk_linear_q`); activation quantization (`rk_quant_row` + `rk_prep`, once
@@ -12,10 +12,10 @@ per input row, shared by every output row) is listed separately.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from redge.core.jsonio import write_json
 from redge.deploy.bench import CMSIS_NN, MATRIX_FUNCS, bench_mcu
 from redge.deploy.runtime import build, qemu
 from redge.deploy.targets import load_target
@@ -43,7 +43,7 @@ def kernel_table() -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blob", type=Path, help="also profile one ACT step of this blob on each core")
-    ap.add_argument("--out", type=Path, default=Path("runs/mcu_kernels.json"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/mcu_kernels.json"))
     args = ap.parse_args(argv)
     missing = build.arm_toolchain_missing()
     if missing:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"instr/MAC, step {m['instr_per_mac_step']:.3f} instr/MAC, outside matrix "
                   f"{m['non_matrix_fraction']:.1%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_json(args.out, result, indent=2)
     print(f"wrote {args.out}")
     return 0
 

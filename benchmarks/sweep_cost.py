@@ -5,13 +5,14 @@ predictions) and (b) sweeping depths 1..D of the same variant (`redge.study.swee
 cosines after every step, one pass). Then the whole recipe set as `redge sweep` runs it (the FP32 reference once,
 every variant beside it, fidelity against the reference) against the sum of the per-recipe evaluations.
 Acceptance (issue 5): ratio <= 1.1. Prints a table and writes JSON (`--out`, default
-runs/bench-sweep-cost.json).
+benchmarks/results/sweep_cost.json).
 
     python benchmarks/sweep_cost.py [--checkpoint DIR --data DIR] [--limit 64] [--repeats 5]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (as `redge sweep --threads`)")
-    p.add_argument("--out", type=Path, default=Path("runs/bench-sweep-cost.json"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/sweep_cost.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -87,7 +88,9 @@ def main() -> None:
     total_eval = sum(r["eval_s"] for r in rows)
     (total_sweep,) = _best([whole_sweep], args.repeats)
     result = {"checkpoint": str(args.checkpoint), "data": str(args.data), "puzzles": data.examples,
-              "depth": depth, "threads": torch.get_num_threads(), "per_recipe": rows,
+              "depth": depth, "threads": torch.get_num_threads(), "repeats": args.repeats,
+              "load_avg_1m": os.getloadavg()[0],
+              "per_recipe": rows,
               "all_recipes": {"eval_s": total_eval, "sweep_s": total_sweep, "ratio": total_sweep / total_eval},
               "acceptance": "ratio <= 1.1",
               "passed": all(r["ratio"] <= 1.1 for r in rows) and total_sweep / total_eval <= 1.1}

@@ -1,0 +1,231 @@
+"""The README's renderers: one small function per kind of measured table or number, from parsed JSON to Markdown.
+
+`RENDERERS` maps the KIND named in a README marker (see `readme_tables.py`) to its function. Fixed text that is not
+measured (row labels, how a checkpoint was trained, the issue's targets) is declared here beside the function that
+places it; every number comes from the JSON.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redge.core.errors import RedgeInputError
+
+
+def _table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
+    """A GitHub Markdown table; `align` holds one `---` or `---:` per column."""
+    def line(cells: list[str]) -> str:
+        return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+    return "\n".join([line(header), "|" + "|".join(align) + "|"] + [line(r) for r in rows])
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+THROUGHPUT_SESSION = "2026-11-29 (benchmarks/train_throughput.py --steps 40, one after another on one H200)"
+DDP_SESSION = "2026-11-28 (training runs' own rates)"
+THROUGHPUT_LABELS = {"trm-mlp": "`trm-mlp-sudoku`, mlp_t unpadded",
+                     "trm-mlp-pad16": "`trm-mlp-sudoku`, mlp_t padded to 16",
+                     "trm-mlp-pad128": "`trm-mlp-sudoku`, mlp_t padded to 128 (the config's default)",
+                     "trm-att": "`trm-att-sudoku`"}
+
+
+def _target_cell(run: dict[str, Any]) -> str:
+    """`9.0 (not met)` or `10.1 (met, by 0.01)`: the issue's target is a multiple of the official compiled rate,
+    written in the JSON key (`target (>= 1.2x)`)."""
+    ref = run["reference"]
+    key = next(k for k in ref if k.startswith("target"))
+    need = float(re.search(r"([\d.]+)x", key).group(1)) * ref["official compiled"]
+    margin = run["steps_per_s"] - need
+    return f"{ref[key]} (met, by {margin:.2f})" if margin >= 0 else f"{ref[key]} (not met)"
+
+
+def train_throughput_table(data: dict[str, Any]) -> str:
+    """Steps/s per run of the single-H200 session, beside the official code's rate and the issue's target (given
+    on the first row of each config)."""
+    rows, seen = [], set()
+    for name, run in data[THROUGHPUT_SESSION]["runs"].items():
+        first = run["config"] not in seen
+        seen.add(run["config"])
+        rows.append([THROUGHPUT_LABELS.get(name, name), f"{run['steps_per_s']:.2f}",
+                     f"{run['reference']['official compiled']:.2f}" if first else "",
+                     _target_cell(run) if first else ""])
+    return _table(["config", "steps/s", "official code (compiled)", "issue target"], ["---"] * 4, rows)
+
+
+def ddp_steps(data: dict[str, Any]) -> str:
+    """Steps/s of the 2-GPU DDP run."""
+    return f"{data[DDP_SESSION]['ddp']['steps_per_s']:.2f}"
+
+
+def ddp_scaling(data: dict[str, Any]) -> str:
+    """Samples/s of the 2-GPU DDP run over one GPU's."""
+    return f"{data[DDP_SESSION]['ddp_scaling_samples_per_s']:.2f}x"
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    """One reference checkpoint's row: fixed text (how it was trained, the targets) and which evaluations to show."""
+
+    name: str
+    training: str
+    generated: str  # key in eval.json ("raw/generated", "ema/generated", ...)
+    hard: str | None
+    targets: str
+    note: str = ""  # after the generated number
+
+
+CHECKPOINT_ROWS = (
+    CheckpointRow("tiny-trm-mlp-sudoku", "2.5 min, 2-core CPU", "raw/easy", None, "> 0",
+                  " on easy puzzles (50-60 givens)"),
+    CheckpointRow("trm-mlp-sudoku", "42.5 min in two runs, 1 H200 (v2)", "ema/generated", "ema/hard", "99% / 85%",
+                  " (EMA, fp32)"),
+    CheckpointRow("trm-att-sudoku", "21.5 min, 1 H200 (16 min shared)", "ema/generated", "ema/hard", "- / 70%",
+                  " (EMA)"),
+    CheckpointRow("hrm-sudoku", "16 min, half an H200", "raw/generated", "raw/hard", "- / 50%"),
+)
+EVAL_DEPTH = "16"
+
+
+def checkpoint_table(evals: dict[str, Any]) -> str:
+    """Exact accuracy at depth 16 of each reference checkpoint, from its `eval.json`."""
+    def exact(row: CheckpointRow, key: str) -> str:
+        path = f"checkpoints/{row.name}/eval.json"
+        if path not in evals:
+            raise RedgeInputError("missing (the checkpoint table needs it)", path)
+        return _pct(evals[path][key][EVAL_DEPTH]["exact_accuracy"])
+
+    rows = [[f"`checkpoints/{r.name}`", r.training, exact(r, r.generated) + r.note,
+             exact(r, r.hard) if r.hard else "-", r.targets] for r in CHECKPOINT_ROWS]
+    return _table(["checkpoint", "training", "generated", "hard", "targets"], ["---"] * 5, rows)
+
+
+SWEEP_COLUMNS = (("variant (depth 16)", "variant"), ("exact %", "exact_acc"), ("cell %", "cell_acc"),
+                 ("non-given cell %", "cell_acc_non_given"), ("exact kept %", "exact_kept"),
+                 ("cell kept %", "cell_kept"), ("Q-halt agree %", "q_halt_agreement"), ("fidelity", "fidelity"))
+
+
+def _sweep_cell(key: str, value: Any) -> str:
+    """A report number as the variant table prints it: fidelity to 4 decimals, fractions as percentages."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4f}" if key.startswith("fidelity") else f"{100 * value:.1f}"
+
+
+def _variant_name(report: dict[str, Any], variant: str) -> str:
+    """A variant's recipe alone when it runs at the FP32 reference's cycles (T, n), else its full name."""
+    v = next(v for v in report["variants"] if v["variant"] == variant)
+    ref = next(r for r in report["variants"] if r["group"] == v["group"] and r["reference"])
+    return v["recipe"] if (v["H_cycles"], v["L_cycles"]) == (ref["H_cycles"], ref["L_cycles"]) else variant
+
+
+def sweep_variants_table(report: dict[str, Any]) -> str:
+    """The full-depth variant table of a `redge sweep` report.json (one checkpoint)."""
+    rows = [[_variant_name(report, v["variant"])] + [_sweep_cell(k, v.get(k)) for _, k in SWEEP_COLUMNS[1:]]
+            + [f"{v['fidelity_mean']:.4f} / {v['fidelity_min']:.4f}", f"{v['weight_bytes'] / 1e6:.3f} MB"]
+            for v in report["variants"]]
+    header = [h for h, _ in SWEEP_COLUMNS] + ["fidelity mean / min over depth", "weights"]
+    return _table(header, ["---"] * len(header), rows)
+
+
+def sweep_number(report: dict[str, Any], variant: str, key: str) -> str:
+    """One number of the variant table (`variant` as the table names it, `key` a report column), as the table
+    prints it: a bare percentage or a fidelity."""
+    return _sweep_cell(key, next(v for v in report["variants"] if _variant_name(report, v["variant"]) == variant)[key])
+
+
+def sweep_spearman(report: dict[str, Any]) -> str:
+    """Spearman rho of fidelity vs exact accuracy with its bootstrap interval (first checkpoint of the report)."""
+    c = report["findings"][0]["fidelity_vs_exact"]
+    return f"rho = {c['rho']:.2f} (95% bootstrap [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}])"
+
+
+def sweep_pairs(report: dict[str, Any]) -> str:
+    """How many variant pairs fidelity orders as exact accuracy does."""
+    r = report["findings"][0]["fidelity_ranking"]
+    return f"{r['concordant_pairs']} of the {r['comparable_pairs']}"
+
+
+def sweep_cheapest(report: dict[str, Any]) -> str:
+    """The cheapest variant within 1 point of FP32 exact accuracy and its FLOPs ratio to FP32 at full depth."""
+    b = report["findings"][0]["cheapest_within_1pt"]
+    return f"{_variant_name(report, b['variant'])} at depth {b['depth']}, {b['flops_ratio']:.3g}x fewer FLOPs"
+
+
+MCU_KERNELS = {"int8": "int8 per-channel", "int4": "int4 per-channel", "int4-g32": "int4 group 32",
+               "int8-g32": "int8 group 32"}
+MCU_CORES = (("m4", "M4 (an386)"), ("m7", "M7 (an500)"), ("m55", "M55 (an547)"))
+
+
+def mcu_kernels_table(data: dict[str, Any]) -> str:
+    """Instructions per MAC of each mat-vec kernel per emulated core, beside CMSIS-NN's M4 / M55 figures; an M55
+    figure below CMSIS-NN's is in bold."""
+    cells = {(r["kernel"], r["core"]): r for r in data["kernels"]}
+    rows = []
+    for kernel, label in MCU_KERNELS.items():
+        row = [label]
+        for core, _ in MCU_CORES:
+            r = cells[(kernel, core)]
+            anchor = r["cmsis_nn_instr_per_mac"]
+            bold = core == "m55" and anchor is not None and r["instr_per_mac"] < anchor
+            row.append(f"**{r['instr_per_mac']:.3f}**" if bold else f"{r['instr_per_mac']:.3f}")
+        anchors = [cells[(kernel, core)]["cmsis_nn_instr_per_mac"] for core in ("m4", "m55")]
+        row.append(" / ".join(f"{a:.2f}" for a in anchors) if None not in anchors else "-")
+        rows.append(row)
+    return _table(["kernel", *(name for _, name in MCU_CORES), "CMSIS-NN M4 / M55"], ["---"] + ["---:"] * 4, rows)
+
+
+RSS_ROWS = {48_871: "48,871 (`--num-aug 50`)", 876_406: "876,406 (official ARC-1)"}
+
+
+def embedding_rss_table(data: dict[str, Any]) -> str:
+    """Peak RSS of ARC-shaped inference with the puzzle table in RAM vs streamed, per table size."""
+    def mb(n: float) -> str:
+        return f"{n / 1e6:,.1f} MB"
+
+    rows = [[RSS_ROWS.get(r["rows"], f"{r['rows']:,}"), mb(r["table_bytes"]), mb(r["ram"]["vm_hwm_kib"] * 1024),
+             mb(r["streamed"]["vm_hwm_kib"] * 1024), mb(r["saved_bytes"]), mb(r["needed_bytes"])]
+            for r in data["results"]]
+    header = ["rows", "table", "peak RSS, table in RAM", "peak RSS, streamed", "saved", "required (table - 1 MB)"]
+    return _table(header, ["---:"] * 6, rows)
+
+
+def _span(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
+
+
+def maze_rate(data: dict[str, Any]) -> str:
+    """Range of the maze generator's rates over the benchmark's rows, per wall and per CPU second."""
+    rows = data["results"]
+    return (f"{_span([r['mazes_per_s'] for r in rows])} mazes/s "
+            f"({_span([r['mazes_per_cpu_s'] for r in rows])} per CPU second, load average {data['load_avg_1m']:.1f})")
+
+
+def host_step(data: dict[str, Any]) -> str:
+    """Seconds per ACT step of the host C runtime, per checkpoint."""
+    steps = ", ".join(f"{r['seconds_per_step']:.1f} s (`{Path(r['checkpoint']).name}`)" for r in data["results"])
+    return f"{steps} per ACT step, load average {data['load_avg_1m']:.1f}"
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "train-throughput": train_throughput_table,
+    "ddp-steps": ddp_steps,
+    "ddp-scaling": ddp_scaling,
+    "checkpoint-accuracy": checkpoint_table,
+    "sweep-variants": sweep_variants_table,
+    "sweep-number": sweep_number,
+    "sweep-spearman": sweep_spearman,
+    "sweep-pairs": sweep_pairs,
+    "sweep-cheapest": sweep_cheapest,
+    "mcu-kernels": mcu_kernels_table,
+    "embedding-rss": embedding_rss_table,
+    "maze-rate": maze_rate,
+    "host-step": host_step,
+}

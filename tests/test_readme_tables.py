@@ -1,0 +1,97 @@
+"""README numbers against the benchmarks' JSON: `benchmarks/readme_tables.py --check` on the real README, and the
+check catching a changed number (in the README or in the JSON) on temporary copies."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import readme_render  # noqa: E402
+import readme_tables  # noqa: E402
+
+THROUGHPUT = "benchmarks/results/train_throughput_h200.json"
+
+
+def test_every_readme_table_agrees_with_its_json(capsys):
+    rc = readme_tables.main(["--check"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    # the issue's stale numbers are rendered from JSON now, not written by hand
+    text = (ROOT / "README.md").read_text()
+    kinds = {m["kind"] for m in readme_tables.BLOCK_RE.finditer(text)}
+    assert {"maze-rate", "host-step", "train-throughput", "checkpoint-accuracy"} <= kinds
+
+
+def test_check_fails_on_a_changed_readme_number(tmp_path, capsys):
+    text = (ROOT / "README.md").read_text()
+    row = "| `trm-att-sudoku` | 10.10 |"
+    assert row in text
+    readme = tmp_path / "README.md"
+    readme.write_text(text.replace(row, "| `trm-att-sudoku` | 10.20 |"))
+    assert readme_tables.main(["--check", "--readme", str(readme), "--root", str(ROOT)]) == 1
+    out = capsys.readouterr().out
+    assert f"differs from its JSON: table train-throughput ({THROUGHPUT})" in out
+    assert "-| `trm-att-sudoku` | 10.20 |" in out and "+| `trm-att-sudoku` | 10.10 |" in out
+    # rendering puts the JSON's number back, after which the check passes
+    assert readme_tables.main(["--readme", str(readme), "--root", str(ROOT)]) == 0
+    assert readme.read_text() == text
+    assert readme_tables.main(["--check", "--readme", str(readme), "--root", str(ROOT)]) == 0
+
+
+def _mini_repo(tmp_path: Path) -> Path:
+    """A README holding the throughput table and one value, with a copy of their JSON."""
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    shutil.copy(ROOT / THROUGHPUT, tmp_path / THROUGHPUT)
+    data = json.loads((ROOT / THROUGHPUT).read_text())
+    table = readme_render.train_throughput_table(data)
+    (tmp_path / "README.md").write_text(
+        f"# r\n\n<!-- table: train-throughput ({THROUGHPUT}) -->\n\n{table}\n\n<!-- /table -->\n\n"
+        f"DDP ran <!-- value: ddp-steps ({THROUGHPUT}) -->6.93<!-- /value --> steps/s.\n"
+        "<!-- unverified: a number nobody measured -->\n")
+    return tmp_path
+
+
+def test_check_fails_when_the_json_changes(tmp_path, capsys):
+    repo = _mini_repo(tmp_path)
+    readme = ["--readme", str(repo / "README.md")]
+    assert readme_tables.main(["--check", *readme]) == 0
+    assert "unverified (no JSON yet): a number nobody measured" in capsys.readouterr().out
+    data = json.loads((repo / THROUGHPUT).read_text())
+    data[readme_render.THROUGHPUT_SESSION]["runs"]["trm-mlp"]["steps_per_s"] = 9.5
+    data[readme_render.DDP_SESSION]["ddp"]["steps_per_s"] = 7.0
+    (repo / THROUGHPUT).write_text(json.dumps(data))
+    assert readme_tables.main(["--check", *readme]) == 1
+    out = capsys.readouterr().out
+    assert "table train-throughput" in out and "value ddp-steps" in out and "0 of 2 marked blocks agree" in out
+    assert readme_tables.main(readme) == 0
+    text = (repo / "README.md").read_text()
+    assert "| 9.50 | 7.53 | 9.0 (met, by 0.46) |" in text and "ran <!-- value: ddp-steps" in text
+    assert "-->7.00<!-- /value --> steps/s." in text
+    assert readme_tables.main(["--check", *readme]) == 0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace("train-throughput (", "no-such-table ("), "unknown renderer 'no-such-table'"),
+    (lambda t: t.replace(THROUGHPUT + ") -->\n", "benchmarks/results/gone.json) -->\n"),
+     "benchmarks/results/gone.json: missing JSON file"),
+    (lambda t: t.replace("<!-- /table -->", ""), "1 marker(s) opened but not closed"),
+])
+def test_bad_markers_are_one_line_errors(tmp_path, capsys, edit, message):
+    repo = _mini_repo(tmp_path)
+    (repo / "README.md").write_text(edit((repo / "README.md").read_text()))
+    assert readme_tables.main(["--check", "--readme", str(repo / "README.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_json_without_the_renderers_fields_names_the_file(tmp_path, capsys):
+    repo = _mini_repo(tmp_path)
+    (repo / THROUGHPUT).write_text("{}")
+    assert readme_tables.main(["--check", "--readme", str(repo / "README.md")]) == 2
+    err = capsys.readouterr().err
+    assert THROUGHPUT in err and "lacks what the train-throughput renderer reads" in err
