@@ -1,7 +1,7 @@
 """Host latency of the C runtime per ACT step: export each checkpoint to a blob, then time `redge bench cpu` on it.
 
     python benchmarks/host_runtime.py [--checkpoint checkpoints/trm-mlp-sudoku ...]
-        [--recipe benchmarks/recipes/w8a8.yaml] [--puzzles 1] [--depth 1] [--out benchmarks/results/host_runtime.json]
+        [--recipe w8a8] [--puzzles 1] [--depth 1] [--out benchmarks/results/host_runtime.json]
 
 Runs the two CLI commands a user would run (`redge export`, `redge bench cpu --json`) in subprocesses, prints one
 line per checkpoint and writes their JSON, with the command, date and CPU count, to `--out` (the README's host
@@ -45,7 +45,7 @@ def bench_checkpoint(checkpoint: Path, recipe: str, puzzles: int, depth: int) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, action="append", help="checkpoint to export (repeatable)")
-    ap.add_argument("--recipe", default="benchmarks/recipes/w8a8.yaml", help="quantization preset or recipe file")
+    ap.add_argument("--recipe", default="w8a8", help="quantization preset or recipe file")
     ap.add_argument("--puzzles", type=int, default=1, help="random puzzles timed per checkpoint")
     ap.add_argument("--depth", type=int, default=1, help="ACT steps per puzzle")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/host_runtime.json"), help="JSON to write")
