@@ -23,7 +23,6 @@ from redge.quant.apply import plan
 from redge.quant.qtensor import quantize_weight
 from redge.quant.spec import FLOAT_BITS, QuantRecipe, QuantSpec, load_recipe
 
-
 _WEIGHT = {"CastedEmbedding": "embedding_weight"}  # the quantized tensor of a module that is no nn.Linear
 
 

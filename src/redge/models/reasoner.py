@@ -148,7 +148,8 @@ class RecursiveReasoner(nn.Module):
 
     def step(self, carry: Carry, batch: Batch, H_cycles: int | None = None,
              L_cycles: int | None = None) -> tuple[Carry, dict[str, torch.Tensor]]:
-        """One ACT step. Returns the new carry (detached) and `logits`, `q_halt_logits`, `q_continue_logits`.
+        """One ACT step. Returns the new carry (detached) and `logits`, `q_halt_logits`, `q_continue_logits`; in
+        training mode also `z_H` and `z_L` before the detach, for losses on the carry (trajectory distillation).
 
         H_cycles (T) and L_cycles (n) default to the config and may be overridden per call for depth sweeps.
         """
@@ -162,6 +163,8 @@ class RecursiveReasoner(nn.Module):
         z_H, z_L = self.recurse(z_H, z_L, x, self.cos_sin(x.shape[1]), T, n)
         logits, q = self.heads(z_H)
         outputs = {"logits": logits, "q_halt_logits": q[..., 0], "q_continue_logits": q[..., 1]}
+        if self.training:
+            outputs.update(z_H=z_H, z_L=z_L)
 
         with torch.no_grad():
             steps = steps + 1

@@ -49,6 +49,10 @@ class TrainConfig:
     seed: int = 0
     init_from: str | None = None  # warm start: weights of a redge checkpoint (fresh optimizer, step 0)
     qat: str | None = None  # quantization-aware training towards this recipe (compress.qat): fake-quant + STE
+    teacher: str | None = None  # a checkpoint run beside the model on the same rows (distillation, trajectory loss)
+    teacher_kl: float = 0.0  # weight of the token-level KL to the teacher's logits (distillation)
+    teacher_trajectory: float = 0.0  # weight of 1 - cos of the carry to the teacher's carry (same hidden size)
+    teacher_temperature: float = 1.0
     compile: bool = False
     token_pad_multiple: int = 0  # compute mlp_t with the sequence zero-padded to this multiple (same values; GPU speed)
     bf16: bool = True  # bf16 forward on CUDA (the official forward_dtype); fp32 on CPU

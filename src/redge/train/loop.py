@@ -38,7 +38,7 @@ from redge.tasks.format import load_split
 from redge.train.configs import TrainConfig
 from redge.train.data import BatchPrefetcher, PuzzleStream, open_stream
 from redge.train.ema import EMA
-from redge.train.losses import act_loss
+from redge.train.losses import act_loss, token_kl, trajectory_loss
 from redge.train.optim import SparseSignSGD, make_optimizer, warmup_constant_lr
 
 MAX_SHARD_BYTES = 15 * 1024 * 1024  # tensor bytes per shard: with its header a file stays under 16 MiB
@@ -98,7 +98,8 @@ def _reduce_metrics(sums: dict[str, torch.Tensor], d: Ranks) -> dict[str, float]
     count = max(vals["count"], 1.0)
     out = {k: vals[k] / count for k in ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps") if k in vals}
     out["halted_rows"] = vals["count"]
-    out.update({k: vals[k] / vals["_rows"] for k in ("lm_loss", "q_halt_loss", "q_continue_loss") if k in vals})
+    out.update({k: vals[k] / vals["_rows"] for k in ("lm_loss", "q_halt_loss", "q_continue_loss", "kl_loss",
+                                                  "trajectory_loss") if k in vals})
     return out
 
 
@@ -122,6 +123,8 @@ class Trainer:
             warm_start(self.model, config.init_from)
         if config.qat:  # fake-quant forward, straight-through backward (compress.qat)
             prepare_qat_(self.model, config.qat)
+        self.teacher = self._load_teacher(config, mcfg) if config.teacher else None
+        self.teacher_carry: Carry | None = None
         for block in self.model.modules():
             if isinstance(block, Block):
                 block.token_pad_multiple = config.token_pad_multiple
@@ -138,6 +141,38 @@ class Trainer:
         self.eval_sets = {name: load_split(path, "test", mmap=False) for name, path in config.eval_data.items()}
         if resume:
             self._load_state()
+
+    def _load_teacher(self, config: TrainConfig, student: ModelConfig) -> RecursiveReasoner:
+        """The frozen teacher of distillation / the trajectory loss, checked against the student."""
+        teacher = load_checkpoint(config.teacher).to(self.d.device).eval().requires_grad_(False)
+        t = teacher.config
+        if (t.vocab_size, t.seq_len) != (student.vocab_size, student.seq_len):
+            raise RedgeInputError(f"teacher: vocabulary/sequence {t.vocab_size}/{t.seq_len} differ from the "
+                                  f"student's {student.vocab_size}/{student.seq_len}", config.teacher)
+        if config.teacher_trajectory and (t.hidden_size, t.prefix_len) != (student.hidden_size, student.prefix_len):
+            raise RedgeInputError("teacher: the trajectory loss compares carries, so the teacher's hidden size and "
+                                  "puzzle prefix must be the student's", config.teacher)
+        if not (config.teacher_kl or config.teacher_trajectory):
+            raise RedgeInputError("teacher is set but teacher_kl and teacher_trajectory are both 0")
+        return teacher
+
+    def _teacher_terms(self, carry: Carry, batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
+                       rows: slice) -> tuple[torch.Tensor, dict[str, torch.Tensor], Carry]:
+        """The teacher's step on the same rows (its carry restarts where the student's does) and the weighted
+        distillation terms (summed over rows) with their metrics."""
+        cfg = self.config
+        prev = self.teacher_carry.rows(rows) if self.teacher_carry is not None else self.teacher.init_carry(batch)
+        with torch.no_grad():
+            new, t_out = self.teacher.step(Carry(prev.z_H, prev.z_L, prev.steps, carry.halted), batch)
+        total = outputs["logits"].new_zeros(())
+        metrics: dict[str, torch.Tensor] = {}
+        if cfg.teacher_kl:
+            kl = token_kl(outputs["logits"], t_out["logits"], batch["labels"], cfg.teacher_temperature)
+            total, metrics["kl_loss"] = total + cfg.teacher_kl * kl, kl.detach()
+        if cfg.teacher_trajectory:
+            traj = trajectory_loss(outputs["z_H"], outputs["z_L"], new.z_H, new.z_L)
+            total, metrics["trajectory_loss"] = total + cfg.teacher_trajectory * traj, traj.detach()
+        return total, metrics, new
 
     # ------------------------------------------------------------------------------------------------ state
     def _load_state(self) -> None:
@@ -210,6 +245,7 @@ class Trainer:
         rows = batch["labels"].shape[0]
         size = self.config.micro_batch_size or rows
         carries: list[Carry] = []
+        teacher_carries: list[Carry] = []
         sums: dict[str, torch.Tensor] = {}
         for start in range(0, rows, size):
             part = slice(start, start + size)
@@ -218,9 +254,15 @@ class Trainer:
             if not self.model.config.no_ACT_continue:
                 outputs["target_q_continue"] = q_continue_target(self.model, new_carry, part_batch)
             loss, metrics = act_loss(outputs, part_batch["labels"], new_carry.halted, new_carry.steps, self.config.loss)
+            if self.teacher is not None:
+                extra, extra_metrics, teacher_new = self._teacher_terms(carry.rows(part), part_batch, outputs, part)
+                loss, metrics = loss + extra, {**metrics, **extra_metrics}
+                teacher_carries.append(teacher_new)
             (loss / self.config.global_batch_size).backward()
             carries.append(new_carry)
             sums = {k: sums.get(k, 0) + v.detach() for k, v in metrics.items()}
+        if teacher_carries:
+            self.teacher_carry = teacher_carries[0] if len(teacher_carries) == 1 else Carry.cat(teacher_carries)
         return (carries[0] if len(carries) == 1 else Carry.cat(carries)), sums
 
     def run(self) -> dict[str, Any]:

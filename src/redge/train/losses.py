@@ -74,3 +74,24 @@ def act_loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor, halted: tor
         metrics["q_continue_loss"] = q_cont_loss.detach()
         total = total + 0.5 * q_cont_loss
     return total, metrics
+
+
+def token_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+             temperature: float = 1.0) -> torch.Tensor:
+    """Token-level distillation loss, summed over rows: per puzzle the mean over its target tokens of
+    KL(softmax(teacher / T) || softmax(student / T)) x T^2 (the T^2 keeps gradient sizes comparable across T)."""
+    mask = labels != IGNORE_LABEL_ID
+    t_log = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
+    s_log = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    kl = (t_log.exp() * (t_log - s_log)).sum(-1) * temperature**2
+    return (torch.where(mask, kl, 0).sum(-1) / mask.sum(-1).clamp_min(1)).sum()
+
+
+def trajectory_loss(z_H: torch.Tensor, z_L: torch.Tensor, teacher_z_H: torch.Tensor, teacher_z_L: torch.Tensor
+                    ) -> torch.Tensor:
+    """Carry-trajectory loss, summed over rows: per puzzle the mean over positions of 1 - cos(student, teacher) for
+    z_H and for z_L, averaged; zero exactly when the student's carry points where the teacher's does."""
+    def one(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (1 - F.cosine_similarity(a.float(), b.float(), dim=-1)).mean(-1)
+
+    return (0.5 * (one(z_H, teacher_z_H) + one(z_L, teacher_z_L))).sum()

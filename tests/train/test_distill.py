@@ -1,0 +1,55 @@
+"""Distillation and the trajectory loss through the training loop: the losses are zero for the teacher itself, the
+KL falls for a narrower student, and a student that is the teacher starts on its trajectory."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from redge.core.errors import RedgeInputError
+from redge.train.loop import Trainer
+from redge.train.losses import token_kl, trajectory_loss
+
+
+def test_the_losses_are_zero_for_the_teacher_itself() -> None:
+    torch.manual_seed(0)
+    logits, labels = torch.randn(3, 81, 11), torch.randint(1, 11, (3, 81))
+    assert float(token_kl(logits, logits, labels)) == pytest.approx(0.0, abs=1e-6)
+    assert float(token_kl(logits + 1.0, logits, labels, temperature=2.0)) == pytest.approx(0.0, abs=1e-5)  # shift
+    assert float(token_kl(torch.randn(3, 81, 11), logits, labels)) > 0.1
+    z_H, z_L = torch.randn(3, 97, 16), torch.randn(3, 97, 16)
+    assert float(trajectory_loss(z_H, z_L, z_H, z_L)) == pytest.approx(0.0, abs=1e-6)
+    assert float(trajectory_loss(z_H, z_L, 3 * z_H, z_L)) == pytest.approx(0.0, abs=1e-5)  # direction, not size
+    assert float(trajectory_loss(z_H, z_L, -z_H, -z_L)) == pytest.approx(2.0 * 3, abs=1e-4)  # 1 - cos = 2, 3 rows
+
+
+@pytest.fixture
+def teacher(micro_config, tmp_path):
+    """A micro model trained a few steps: the teacher."""
+    Trainer(micro_config.replace(max_steps=20), tmp_path / "teacher", "cpu", progress=False).run()
+    return str(tmp_path / "teacher" / "model")
+
+
+def test_a_narrower_student_learns_the_teachers_logits(micro_config, teacher, tmp_path) -> None:
+    student = micro_config.replace(
+        model={**micro_config.model, "hidden_size": 8, "puzzle_emb_ndim": 8}, teacher=teacher, teacher_kl=1.0,
+        max_steps=60, log_every=10, lr=3e-3)
+    trainer = Trainer(student, tmp_path / "student", "cpu", progress=False)
+    assert trainer.model.config.hidden_size == 8 and trainer.teacher.config.hidden_size == 16
+    trainer.run()
+    kl = [r["kl_loss"] for r in trainer.curve if "kl_loss" in r]
+    assert len(kl) == 6 and kl[-1] < kl[0]
+
+
+def test_a_student_that_is_the_teacher_starts_on_its_trajectory(micro_config, teacher, tmp_path) -> None:
+    same = micro_config.replace(teacher=teacher, init_from=teacher, teacher_trajectory=1.0, max_steps=4, log_every=1,
+                                lr=0.0, ema=None)
+    trainer = Trainer(same, tmp_path / "same", "cpu", progress=False)
+    trainer.run()
+    assert [round(r["trajectory_loss"], 6) for r in trainer.curve if "trajectory_loss" in r] == [0.0] * 4
+
+
+def test_a_trajectory_between_different_widths_is_refused(micro_config, teacher, tmp_path) -> None:
+    narrow = micro_config.replace(model={**micro_config.model, "hidden_size": 8, "puzzle_emb_ndim": 8},
+                                  teacher=teacher, teacher_trajectory=1.0)
+    with pytest.raises(RedgeInputError, match="hidden size"):
+        Trainer(narrow, tmp_path / "x", "cpu", progress=False)
