@@ -53,3 +53,16 @@ def test_a_trajectory_between_different_widths_is_refused(micro_config, teacher,
                                   teacher=teacher, teacher_trajectory=1.0)
     with pytest.raises(RedgeInputError, match="hidden size"):
         Trainer(narrow, tmp_path / "x", "cpu", progress=False)
+
+
+def test_linear_attention_fine_tunes_from_softmax_weights(micro_config, tmp_path) -> None:
+    """Train a softmax TRM-Att a few steps, then fine-tune it as a linear-attention model from those weights."""
+    att = {**micro_config.model, "mlp_t": False, "pos_encodings": "rope", "num_heads": 2}
+    Trainer(micro_config.replace(model=att, max_steps=10), tmp_path / "soft", "cpu", progress=False).run()
+    tune = micro_config.replace(model={**att, "attention": "linear"}, init_from=str(tmp_path / "soft" / "model"),
+                                max_steps=40, log_every=10, lr=3e-3)
+    trainer = Trainer(tune, tmp_path / "lin", "cpu", progress=False)
+    assert trainer.model.config.attention == "linear"
+    trainer.run()
+    losses = [r["lm_loss"] for r in trainer.curve if "lm_loss" in r]
+    assert losses[-1] < losses[0]

@@ -12,6 +12,7 @@ from redge.compress.api import (
     method_names,
     register_handler,
 )
+from redge.compress.linear_attn import LinearAttentionConfig
 from redge.compress.prune import PruneConfig
 
-__all__ = ["CompressionConfig", "PruneConfig", "compress_", "load_method", "method_names", "register_handler"]
+__all__ = ["CompressionConfig", "LinearAttentionConfig", "PruneConfig", "compress_", "load_method", "method_names", "register_handler"]

@@ -25,6 +25,8 @@ def _config_rejections(config: ModelConfig, rt: RuntimeSupport) -> list[str]:
     out = []
     if h["arch"] == "hrm" and h["mlp_t"]:
         out.append("HRM with mlp_t is not implemented by the C runtime")
+    if config.attention != "softmax":  # the blob has no field for it: the runtime would compute softmax attention
+        out.append(f"{config.attention} attention is not implemented by the C runtime")
     for key in ("L_layers", "H_layers"):
         if h[key] > rt.max_layers:
             out.append(f"{key} {h[key]} exceeds runtime.max_layers {rt.max_layers}")

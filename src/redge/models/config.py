@@ -14,6 +14,7 @@ import torch
 
 ARCHS = ("trm", "hrm")
 POS_ENCODINGS = ("rope", "learned", "none")
+ATTENTION_KERNELS = ("softmax", "linear")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -46,6 +47,7 @@ class ModelConfig:
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     forward_dtype: str = "float32"
+    attention: str = "softmax"  # softmax (official) or linear (elu+1 feature maps; a compression of TRM-Att / HRM)
     extra: dict[str, Any] = field(default_factory=dict)  # official fields we do not use, kept for the record
 
     def __post_init__(self) -> None:
@@ -53,6 +55,10 @@ class ModelConfig:
             raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.pos_encodings not in POS_ENCODINGS:
             raise ConfigError(f"pos_encodings must be one of {POS_ENCODINGS}, got {self.pos_encodings!r}")
+        if self.attention not in ATTENTION_KERNELS:
+            raise ConfigError(f"attention must be one of {ATTENTION_KERNELS}, got {self.attention!r}")
+        if self.mlp_t and self.attention != "softmax":
+            raise ConfigError("an mlp_t model mixes tokens with an MLP: it has no attention to make linear")
         if self.forward_dtype not in DTYPES:
             raise ConfigError(f"forward_dtype must be one of {tuple(DTYPES)}, got {self.forward_dtype!r}")
         if self.hidden_size % self.num_heads:

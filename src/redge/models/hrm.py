@@ -25,7 +25,8 @@ class HRM(RecursiveReasoner):
 
         def level(n_layers: int) -> ReasoningModule:
             return ReasoningModule([
-                Block(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps)
+                Block(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps,
+                      attention=config.attention)
                 for _ in range(n_layers)
             ])
 

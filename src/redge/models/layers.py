@@ -137,10 +137,16 @@ def apply_rotary(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch
 
 
 class Attention(nn.Module):
-    """Non-causal multi-head self-attention with a fused [Q | K | V] projection (heads contiguous) and no bias."""
+    """Non-causal multi-head self-attention with a fused [Q | K | V] projection (heads contiguous) and no bias.
 
-    def __init__(self, hidden_size: int, num_heads: int) -> None:
+    `kernel="linear"` replaces softmax(QK^T)V by kernelised linear attention with phi(x) = elu(x) + 1:
+    out_i = phi(q_i) (sum_j phi(k_j) v_j^T) / (phi(q_i) . sum_j phi(k_j)), which needs O(S D + D^2) memory per head
+    instead of the S x S score matrix (same weights, so a softmax checkpoint can be converted, then fine-tuned).
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, kernel: str = "softmax") -> None:
         super().__init__()
+        self.kernel = kernel
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
         self.qkv_proj = CastedLinear(hidden_size, 3 * num_heads * self.head_dim, bias=False)
@@ -152,8 +158,17 @@ class Attention(nn.Module):
         q, k, v = qkv.split(self.num_heads, dim=2)
         if cos_sin is not None:
             q, k = apply_rotary(q, k, *cos_sin)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v) if self.kernel == "softmax" else linear_attention(q, k, v)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim))
+
+
+def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Kernelised attention over [B, H, S, D] with phi = elu + 1 (Katharopoulos et al., 2020), non-causal."""
+    phi_q, phi_k = F.elu(q.float()) + 1, F.elu(k.float()) + 1
+    context = phi_k.transpose(-2, -1) @ v.float()  # [B, H, D, D]
+    norm = phi_q @ phi_k.sum(-2, keepdim=True).transpose(-2, -1)  # [B, H, S, 1]
+    return ((phi_q @ context) / (norm + eps)).to(q.dtype)
 
 
 class SwiGLU(nn.Module):
@@ -192,12 +207,12 @@ class Block(nn.Module):
     """
 
     def __init__(self, hidden_size: int, num_heads: int, expansion: float, eps: float,
-                 token_mlp_width: int | None = None) -> None:
+                 token_mlp_width: int | None = None, attention: str = "softmax") -> None:
         super().__init__()
         if token_mlp_width is not None:
             self.mlp_t = SwiGLU(token_mlp_width, expansion)
         else:
-            self.self_attn = Attention(hidden_size, num_heads)
+            self.self_attn = Attention(hidden_size, num_heads, attention)
         self.mlp = SwiGLU(hidden_size, expansion)
         self.eps = eps
         self.token_pad_multiple = 0

@@ -25,7 +25,8 @@ class TRM(RecursiveReasoner):
         super().__init__(config)
         token_width = config.total_seq_len if config.mlp_t else None
         self.L_level = ReasoningModule([
-            Block(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps, token_width)
+            Block(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps, token_width,
+                  config.attention)
             for _ in range(config.L_layers)
         ])
 
