@@ -68,7 +68,7 @@ def _drop(key: str):
     (lambda s: s.replace("size: 16MB", "size: lots"), "cannot read size 'lots'"),
     (lambda s: s.replace("kind: flash", "kind: disk"), "regions[1].kind must be one of"),
     (lambda s: s + "\nfoo: 1\n", "unknown keys ['foo']"),
-    (lambda s: "[unclosed", "unreadable target YAML"),
+    (lambda s: "[unclosed", "not valid YAML"),
     (lambda s: "- just a list", "a target must be a mapping"),
     (_drop("core:"), "missing field 'core'"),
     (lambda s: s.replace("runtime:\n  kernels: helium\n  cflags: [-mcpu=cortex-m55, -mfloat-abi=hard, -mthumb]\n",

@@ -58,6 +58,8 @@ def load_method(name_or_file: str | Path) -> Any:
     key = str(name_or_file)
     if key in _PRESETS:
         return _PRESETS[key]()
+    if key not in QUANT_PRESETS and not Path(key).is_file():
+        raise RedgeInputError(f"unknown method {key!r}: not a preset ({', '.join(method_names())}) nor a recipe file")
     return load_recipe(name_or_file)
 
 

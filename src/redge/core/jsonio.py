@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from redge.core.atomic import atomic_write
 from redge.core.errors import RedgeInputError
 
@@ -35,3 +37,28 @@ def read_json(path: str | Path, expect: type | None = None, what: str = "JSON") 
 def write_json(path: str | Path, obj: Any, indent: int | None = None) -> None:
     """Atomically write `obj` as JSON (default separators unless `indent`, as the official builders write them)."""
     atomic_write(path, lambda f: json.dump(obj, f, indent=indent), mode="w")
+
+
+def read_structured(path: str | Path, expect: type | None = dict, what: str = "config") -> Any:
+    """A JSON (`.json`) or YAML (anything else) file, with the same one-line errors naming the file as `read_json`."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return read_json(path, expect, what)
+    try:
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RedgeInputError(f"missing {what} file", path) from None
+    except IsADirectoryError:
+        raise RedgeInputError(f"expected a {what} file, found a directory", path) from None
+    except UnicodeDecodeError:
+        raise RedgeInputError(f"not UTF-8 text (a {what} file must be)", path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise RedgeInputError(f"not valid YAML ({getattr(exc, 'problem', None) or type(exc).__name__}{where})",
+                              path) from None
+    except OSError as exc:
+        raise RedgeInputError(f"cannot read ({exc.strerror or type(exc).__name__})", path) from None
+    if expect is not None and not isinstance(value, expect):
+        raise RedgeInputError(f"expected a {what} mapping, found {type(value).__name__}", path)
+    return value

@@ -19,14 +19,12 @@ Recipes load from a preset name (`PRESETS`), or from a YAML/JSON file of the for
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_structured
 
 GRANULARITIES = ("tensor", "channel", "group")
 METHODS = ("minmax", "percentile", "mse", "gptq")
@@ -232,11 +230,7 @@ def load_recipe(source: str | Path | QuantRecipe) -> QuantRecipe:
     path = Path(source)
     if not path.is_file():
         raise RedgeInputError(f"unknown recipe {str(source)!r}: not a preset ({', '.join(PRESETS)}) nor a file")
-    try:
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise RedgeInputError(f"unreadable recipe ({type(exc).__name__})", path) from None
+    data = read_structured(path, dict, "recipe")
     try:
         return QuantRecipe.from_dict(data, source=path.name)
     except TypeError as exc:

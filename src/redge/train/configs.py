@@ -8,7 +8,6 @@ EMA 0.999 for TRM (none for HRM), stablemax cross-entropy.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_structured
 
 
 @dataclass
@@ -122,10 +122,10 @@ def get_config(name_or_path: str) -> TrainConfig:
     path = Path(name_or_path)
     if not path.exists():
         raise RedgeInputError(f"no such config; named configs are {', '.join(CONFIGS)}", path)
+    data = read_structured(path, dict, "training config")
     try:
-        data = yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
         return TrainConfig(**data)
-    except (TypeError, ValueError, yaml.YAMLError) as exc:
+    except (TypeError, ValueError) as exc:
         raise RedgeInputError(f"not a training config ({exc})", path) from None
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_structured
 from redge.deploy.targets.schema import (
     IN_PLACE,
     ITEMS,
@@ -41,11 +40,7 @@ def load_target(source: str | Path | Target) -> Target:
     if not path.is_file():
         raise RedgeInputError(f"unknown target {str(source)!r}: not a built-in ({', '.join(builtin_names())}) "
                               "nor a YAML file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RedgeInputError(f"unreadable target YAML ({type(exc).__name__})", path) from None
-    target = target_from_dict(data, source=str(path))
+    target = target_from_dict(read_structured(path, None, "target"), source=str(path))
     if path == builtin and target.name != path.stem:
         raise RedgeInputError(f"target: name {target.name!r} differs from the file name", path)
     return target
