@@ -6,9 +6,10 @@
 Harnesses: runtime/fuzz/fuzz_blob.c (rt_load, the arena and one small forward of what it accepts) and
 runtime/fuzz/fuzz_emb.c (rt_emb_open / rt_emb_row). Each loader starts from the committed seed corpus
 (tests/deploy/fuzz_corpus/<loader>/: valid blobs and embedding files of the tiny checkpoint and of smaller models, and
-truncated / bit-flipped copies, and `regress-*`: the reproducers of fixed findings), grows a working corpus under --workdir, and stops after --minutes or at its first
-finding (the reproducer is kept in the workdir and named in the JSON). Writes one JSON object to --out: executions,
-exec/s, corpus size, findings, the clang version and the command. Needs clang (apt-get install clang).
+truncated / bit-flipped copies, and `regress-*`: the reproducers of fixed findings), grows a working corpus under
+--workdir, and stops after --minutes or at its first finding (the reproducer is kept in the workdir and named in the
+JSON). Writes one JSON object to --out: executions, exec/s, corpus size, findings, the clang version and the command.
+Needs clang (apt-get install clang).
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def _resealed_halt(data: bytes) -> bytes:
 
 def write_seeds(out: Path = SEEDS) -> dict[str, int]:
     """(Re)write the seed corpus: blobs and embedding files of the tiny checkpoint (int8, w4a8) and of
-    four small models (TRM-Att with RoPE in f32 and bf16, learned positions, HRM), plus damaged copies. Returns files per loader."""
+    four small models (TRM-Att with RoPE in f32 and bf16, learned positions, HRM), plus damaged copies. Returns the
+    number of files per loader."""
     import tempfile
 
     import torch

@@ -58,15 +58,6 @@ def small_blob(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export(model, tmp_path_factory.mktemp("blob") / "m.blob", "int8")["blob"][0]
 
 
-def c_load(data: bytes) -> int:
-    """rt_load's status for these bytes (CRC checks on)."""
-    lib = host._lib()
-    model_buf, model = host._aligned(lib.rt_model_size())
-    blob_buf, addr = host._aligned(len(data))
-    ctypes.memmove(addr, data, len(data))
-    return lib.rt_load(model, addr, len(data), 1)
-
-
 @pytest.mark.parametrize("field", list(OUT_OF_RANGE))
 def test_out_of_range_field_rejected_everywhere(small_blob: Path, tmp_path: Path, field: str, capsys) -> None:
     offset, value = OUT_OF_RANGE[field]
@@ -76,8 +67,10 @@ def test_out_of_range_field_rejected_everywhere(small_blob: Path, tmp_path: Path
     with pytest.raises(RedgeInputError) as info:
         read_blob(path)
     assert name in str(info.value) and str(path) in str(info.value)
-    rc = c_load(path.read_bytes())
-    assert rc in (RT_ERR_CONFIG, RT_ERR_FORMAT, RT_ERR_TRUNCATED), rc   # n_tensors: the table then leaves the file
+    with pytest.raises(RedgeInputError, match="C runtime rejected the blob") as info:
+        host.HostRuntime(path)
+    # rt_load: RT_ERR_CONFIG (n_tensors: RT_ERR_FORMAT, or the table then leaves the file)
+    assert any(host.STATUS[code] in str(info.value) for code in (RT_ERR_CONFIG, RT_ERR_FORMAT, RT_ERR_TRUNCATED))
     t0 = time.monotonic()
     assert main(["bench", "cpu", str(path), "--puzzles", "1"]) == 2
     err = capsys.readouterr().err
@@ -86,7 +79,7 @@ def test_out_of_range_field_rejected_everywhere(small_blob: Path, tmp_path: Path
 
 
 def test_valid_blob_loads(small_blob: Path) -> None:
-    assert c_load(small_blob.read_bytes()) == 0
+    assert host.HostRuntime(small_blob).seq_len == 16
     assert read_blob(small_blob).config["halt_max_steps"] == 2
 
 
@@ -119,6 +112,14 @@ def test_c_run_refuses_depth_and_cycles_above_limits(small_blob: Path) -> None:
             rt.run(tokens, **kw)
 
 
+def emb_lib() -> ctypes.CDLL:
+    """The host runtime library with rt_emb_open / rt_emb_row typed (embedding files have no Python binding)."""
+    lib = host._lib()
+    lib.rt_emb_open.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+    lib.rt_emb_row.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p]
+    return lib
+
+
 def emb_header(rows: int, dim: int) -> bytes:
     """An f32 embedding-file header with a valid checksum (the data is not needed: limits are checked first)."""
     body = struct.pack("<8sHHB3xQIIQQI8x", b"REDGEEMB", 1, 64, 0, rows, dim, dim * 4, 64, rows * dim * 4, 0)
@@ -132,7 +133,7 @@ def test_embedding_file_limits(tmp_path: Path, rows: int, dim: int, field: str) 
     with pytest.raises(RedgeInputError, match=f"{field} .* exceeds the runtime limit") as info:
         EmbeddingFile(path)
     assert str(path) in str(info.value)
-    lib = host._lib()
+    lib = emb_lib()
     data = path.read_bytes()
     emb = (ctypes.c_uint8 * 64)()
     assert lib.rt_emb_open(emb, data, len(data), 0) == RT_ERR_CONFIG
@@ -143,8 +144,7 @@ def test_c_embedding_loader_reads_rows(tmp_path: Path) -> None:
     from redge.deploy.embeddings import save_table
 
     table = torch.randn(5, 6)
-    lib = host._lib()
-    lib.rt_emb_row.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p]
+    lib = emb_lib()
     for dtype in ("f32", "bf16"):
         path = tmp_path / f"t-{dtype}.emb"
         save_table(path, table, dtype)

@@ -1,9 +1,9 @@
 """What the C runtime implements: the ceiling that a target's `runtime:` section may narrow but never widen.
 
-These constants describe the C code (runtime/src, runtime/include), not a board: which weight encodings `rt_load` accepts, which
-kernel sets exist (one C file per instruction set, chosen by the build from the target's `runtime.kernels`) and the
-limits on what a blob may ask for (`RT_MAX_*` in include/redge_rt.h, read from there: the C header is their one source
-of truth; a target narrows them with -D flags). `redge.deploy.compat` checks a model + recipe against a target's
+These constants describe the C code (runtime/src, runtime/include), not a board: which weight encodings `rt_load`
+accepts, which kernel sets exist (one C file per instruction set, chosen by the build from the target's
+`runtime.kernels`) and the limits on what a blob may ask for (`RT_MAX_*` in include/redge_rt.h, read from there: the
+C header is their one source of truth; a target narrows them with -D flags). `redge.deploy.compat` checks a model + recipe against a target's
 (narrowed) copy of them; the blob and embedding-file readers enforce the ceiling itself.
 """
 from __future__ import annotations

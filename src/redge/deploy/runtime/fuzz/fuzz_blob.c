@@ -19,8 +19,9 @@ static void reseal(uint8_t *b, size_t len) {
 }
 
 static uint64_t forward_work(const rt_model *m) {
-    uint64_t per_pos = 3ull * m->inter * m->hidden + (m->mlp_t ? 3ull * m->token_inter * m->hidden
-                                                                : 4ull * m->hidden * m->hidden + 2ull * m->S * m->hidden);
+    uint64_t mixer = m->mlp_t ? 3ull * m->token_inter * m->hidden
+                              : 4ull * m->hidden * m->hidden + 2ull * m->S * m->hidden;
+    uint64_t per_pos = 3ull * m->inter * m->hidden + mixer;
     uint64_t layers = (uint64_t)m->L_layers + m->H_layers;
     return 2 * layers * m->S * per_pos + (uint64_t)m->seq_len * m->vocab * m->hidden;
 }

@@ -15,6 +15,7 @@ static inline void fz_put32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }
 
-#define FZ_CHECK(cond, what) do { if (!(cond)) { fprintf(stderr, "contract violated: %s\n", what); abort(); } } while (0)
+#define FZ_CHECK(cond, what) \
+    do { if (!(cond)) { fprintf(stderr, "contract violated: %s\n", what); abort(); } } while (0)
 
 #endif

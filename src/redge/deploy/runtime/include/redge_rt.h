@@ -63,7 +63,7 @@ enum rt_status {
     RT_ERR_TRUNCATED = 3,    /* a size or offset points outside the buffer */
     RT_ERR_CRC = 4,          /* header, table or tensor checksum mismatch */
     RT_ERR_FORMAT = 5,       /* inconsistent header / table field */
-    RT_ERR_CONFIG = 6,       /* model config out of the supported range */
+    RT_ERR_CONFIG = 6,       /* model config out of the supported range (the RT_MAX_* limits) */
     RT_ERR_MISSING = 7,      /* a tensor the model needs is absent */
     RT_ERR_SHAPE = 8,        /* a tensor has the wrong shape / dtype */
     RT_ERR_UNSUPPORTED = 9,  /* valid blob, feature not in this runtime (asymmetric codes, bf16 weights) */

@@ -230,7 +230,8 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     if (m->puzzle_emb_ndim > RT_MAX_DIM || m->puzzle_emb_ndim > (uint64_t)m->prefix * m->hidden) return RT_ERR_CONFIG;
     if (m->num_puzzle_ids > RT_MAX_PUZZLE_IDS) return RT_ERR_CONFIG;
     /* every loop count the forward takes from the blob is bounded */
-    if (!m->H_cycles || m->H_cycles > RT_MAX_CYCLES || !m->L_cycles || m->L_cycles > RT_MAX_CYCLES) return RT_ERR_CONFIG;
+    if (!m->H_cycles || m->H_cycles > RT_MAX_CYCLES || !m->L_cycles || m->L_cycles > RT_MAX_CYCLES)
+        return RT_ERR_CONFIG;
     if (!m->halt_max_steps || m->halt_max_steps > RT_MAX_STEPS) return RT_ERR_CONFIG;
     if (!(m->eps > 0.0f) || !(m->rope_theta > 0.0f)) return RT_ERR_CONFIG;
     m->S = m->seq_len + m->prefix;
