@@ -156,3 +156,15 @@ def test_c_embedding_loader_reads_rows(tmp_path: Path) -> None:
         assert lib.rt_emb_row(emb, 3, row.ctypes.data) == 0 and np.array_equal(row, ref)
         assert lib.rt_emb_row(emb, 5, row.ctypes.data) == 11
         assert lib.rt_emb_open(emb, data[:-1], len(data) - 1, 1) == RT_ERR_TRUNCATED
+
+
+def test_documented_limits_are_the_header_limits() -> None:
+    """The blob format docstring states each limit with the value the C header (their one source) holds."""
+    from redge.deploy import blob
+
+    lines = blob.__doc__.splitlines()
+    for key, macro in capabilities.LIMIT_MACROS.items():
+        value = L[key]
+        line = next(ln for ln in lines if f"{key} ({macro})" in ln)
+        shown = f"{value // 2**30} GiB" if key == "max_arena" else f"{value:,}"
+        assert shown in line, (key, line)

@@ -94,7 +94,7 @@ table, RT_ERR_CONFIG for the config), checksums or not, so a crafted blob cannot
     num_puzzle_ids (and embedding-file rows)        <= 16,777,216         max_puzzle_ids (RT_MAX_PUZZLE_IDS)
     n_tensors                                       <= 4,096              max_tensors (RT_MAX_TENSORS)
     tensor dimensions                               1..2^28 each, size inside the file
-    runtime arena (from the config)                 <= 1 GiB              max_arena (RT_MAX_ARENA; C loader only)
+    runtime arena (from the config, C loader only)  <= 1 GiB              max_arena (RT_MAX_ARENA)
 
 The values live in one place, the C header (runtime/include/redge_rt.h, `RT_MAX_*`); `redge.deploy.capabilities`
 reads them from there (`LIMITS`, `LIMIT_FIELDS`), and a target YAML's `runtime.max_*` may only narrow them.
