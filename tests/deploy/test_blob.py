@@ -105,7 +105,8 @@ def _entry(i: int) -> int:
     (lambda b: _reseal(_put(b, _entry(1) + 104, "<Q", 2**40)), "out of range"),
     (lambda b: _reseal(_put(b, _entry(1) + 112, "<Q", 12345)), "does not match shape"),
     (lambda b: _reseal(_put(b, _entry(2) + 92, "<i", 999)), "scale index 999 out of range"),
-    (lambda b: _reseal(_put(b, 16, "<I", 10**6)), "tensor table out of range"),
+    (lambda b: _reseal(_put(b, 16, "<I", 4000)), "tensor table out of range"),
+    (lambda b: _reseal(_put(b, 16, "<I", 10**6)), "n_tensors 1000000 exceeds the runtime limit 4096"),
     (lambda b: _reseal(_put(b, _entry(0) + 64, "<B", 42)), "unknown dtype code 42"),
 ])
 def test_corrupted_blob_gives_one_line_error(tmp_path, tiny_config, corrupt, message):

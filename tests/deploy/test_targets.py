@@ -51,7 +51,8 @@ def test_user_yaml_target_is_planned_and_defaults_to_what_the_runtime_implements
     path.write_text(USER)
     target = load_target(str(path))
     assert target.runtime.weight_codes == capabilities.WEIGHT_CODES and target.runtime.max_layers == 16
-    assert target.runtime.limit_defines() == ["-DRT_MAX_LAYERS=16", "-DRT_MAX_SEQ=8192", "-DRT_MAX_DIM=65536"]
+    assert target.runtime.limit_defines()[:3] == ["-DRT_MAX_LAYERS=16", "-DRT_MAX_SEQ=8192", "-DRT_MAX_DIM=65536"]
+    assert "-DRT_MAX_STEPS=256" in target.runtime.limit_defines() and len(target.runtime.limit_defines()) == 8
     plan = plan_config(TRM_ATT_SUDOKU, "int8", str(path))
     assert plan["target"]["name"] == "my-m55" and plan["fits"]
     sram = next(r for r in plan["regions"] if r["name"] == "sram")
@@ -80,6 +81,8 @@ def _drop(key: str):
     (lambda s: s.replace("clock_mhz: 400", "clock_mhz: -4"), "clock_mhz must be a positive number"),
     (lambda s: s.replace("  kernels: helium", "  kernels: helium\n  max_layers: 2.5"),
      "runtime.max_layers must be a positive integer, got 2.5"),
+    (lambda s: s.replace("  kernels: helium", "  kernels: helium\n  max_steps: 1000"),
+     "runtime.max_steps 1000 is above the C runtime's own limit 256 (a target may only narrow it)"),
     (lambda s: s.replace("  kernels: helium", "  kernels: helium\n  weight_codes: [i8, u4]"),
      "runtime.weight_codes: 'u4' is not something the C runtime implements"),
     (lambda s: s.replace("  kernels: helium", "  kernels: helium\n  float_weights: [bf16]"),

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from redge.core.errors import RedgeInputError
 from redge.deploy.blob import read_blob
+from redge.deploy.capabilities import LIMITS
 from redge.deploy.runtime import qemu
 from redge.deploy.targets import Target, load_target
 
@@ -97,11 +99,19 @@ def bench_mcu(blob: Path, target: str | Path | Target, act: str = "auto", exact:
 
 
 def bench_cpu(blob: Path, puzzles: int = 4, depth: int = 0, act: str = "auto", seed: int = 0) -> dict[str, Any]:
-    """Host latency of the C runtime (portable C path) per ACT step and per puzzle (fixed depth)."""
+    """Host latency of the C runtime (portable C path) per ACT step and per puzzle (fixed depth).
+
+    The blob is read by the Python reader first (a field outside the runtime's limits is named), then by the C loader;
+    `puzzles` and `depth` are range-checked, so every loop here is bounded."""
     from redge.deploy.runtime.host import HostRuntime
 
-    rt = HostRuntime(blob)
+    if puzzles < 1:
+        raise RedgeInputError(f"--puzzles must be at least 1, got {puzzles}")
+    if not 0 <= depth <= LIMITS["max_steps"]:
+        raise RedgeInputError(f"--depth must be 0 (halt_max_steps) to {LIMITS['max_steps']} (the runtime's max_steps), "
+                              f"got {depth}")
     cfg = read_blob(blob).config
+    rt = HostRuntime(blob)
     depth = depth or cfg["halt_max_steps"]
     tokens = np.random.default_rng(seed).integers(1, cfg["vocab_size"], size=(puzzles, cfg["seq_len"]))
     rt.run(tokens[0], depth=1, act=act)   # warm-up

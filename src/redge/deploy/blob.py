@@ -77,6 +77,27 @@ codes a u8 zero-point entry of the scale's shape. Weight (r, j) = (code - zero[r
 group_size], r' = 0 for per-tensor and r otherwise. Entries referenced by scale_index/zero_index follow their tensor.
 
 CRC-32 is the IEEE 802.3 polynomial (zlib.crc32: reflected 0xEDB88320, init and final xor 0xFFFFFFFF).
+
+Limits. Every header field that sizes a loop, a buffer or a table is bounded; a blob outside these bounds is rejected
+by this reader (RedgeInputError naming the file and the field) and by the C loader (`rt_load`: RT_ERR_FORMAT for the
+table, RT_ERR_CONFIG for the config), checksums or not, so a crafted blob cannot make the runtime loop for hours::
+
+    field(s)                                        bound                 limit key (C macro)
+    H_layers, L_layers                              <= 16                 max_layers (RT_MAX_LAYERS); L_layers >= 1
+    seq_len, prefix_len, seq_len + prefix_len       <= 8,192              max_seq (RT_MAX_SEQ); seq_len >= 1
+    vocab_size, hidden_size, intermediate,
+      token_inter, puzzle_emb_ndim                  <= 65,536             max_dim (RT_MAX_DIM); vocab, hidden,
+                                                                          intermediate >= 1
+    num_heads                                       1..hidden_size, hidden_size / num_heads even (C runtime)
+    H_cycles, L_cycles                              1..64                 max_cycles (RT_MAX_CYCLES)
+    halt_max_steps                                  1..256                max_steps (RT_MAX_STEPS)
+    num_puzzle_ids (and embedding-file rows)        <= 16,777,216         max_puzzle_ids (RT_MAX_PUZZLE_IDS)
+    n_tensors                                       <= 4,096              max_tensors (RT_MAX_TENSORS)
+    tensor dimensions                               1..2^28 each, size inside the file
+    runtime arena (from the config, C loader only)  <= 1 GiB              max_arena (RT_MAX_ARENA)
+
+The values live in one place, the C header (runtime/include/redge_rt.h, `RT_MAX_*`); `redge.deploy.capabilities`
+reads them from there (`LIMITS`, `LIMIT_FIELDS`), and a target YAML's `runtime.max_*` may only narrow them.
 """
 from __future__ import annotations
 
@@ -92,6 +113,7 @@ import numpy as np
 
 from redge.core.atomic import atomic_open
 from redge.core.errors import RedgeInputError
+from redge.deploy.capabilities import LIMIT_FIELDS, LIMIT_MIN_ONE, LIMITS
 
 MAGIC = b"REDGEBLB"
 VERSION = 1
@@ -100,6 +122,7 @@ ENTRY_SIZE = 128
 ALIGNMENT = 32
 NAME_BYTES = 64
 MAX_DIMS = 4
+MAX_EXTENT = 1 << 28  # largest tensor dimension
 
 # code -> (name, bytes per element or None for nibble-packed, numpy storage dtype)
 DTYPES: dict[int, tuple[str, int | None, np.dtype]] = {
@@ -334,6 +357,8 @@ def _parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], int, int, int
         raise bad(f"unexpected header/entry size or table offset ({header_size}, {entry_size}, {table_offset})")
     if alignment == 0 or alignment & (alignment - 1):
         raise bad(f"alignment {alignment} is not a power of two")
+    if n > LIMITS["max_tensors"]:
+        raise bad(f"n_tensors {n} exceeds the runtime limit {LIMITS['max_tensors']} (max_tensors)")
     if file_size != len(buf):
         what = "truncated" if len(buf) < file_size else "trailing bytes"
         raise bad(f"{what}: header says {file_size} bytes, file has {len(buf)}")
@@ -350,7 +375,27 @@ def _parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], int, int, int
     recipe = rest[-1].split(b"\0", 1)[0].decode("ascii", errors="replace")
     config = {"arch": ARCHS[arch], "pos_encodings": POS_ENCODINGS[pos], "mlp_t": bool(mlp_t),
               "no_act_continue": bool(no_act), **ints, **floats, "recipe": recipe}
+    problem = _limit_problem(ints)
+    if problem:
+        raise bad(problem)
     return config, n, data_offset, file_size, alignment
+
+
+def _limit_problem(ints: dict[str, int]) -> str | None:
+    """What in these header integers is outside the runtime's limits (see the module docstring), or None."""
+    for key, fields in LIMIT_FIELDS.items():
+        for field in fields:
+            if ints[field] > LIMITS[key]:
+                return f"{field} {ints[field]} exceeds the runtime limit {LIMITS[key]} ({key})"
+    for field in LIMIT_MIN_ONE:
+        if ints[field] < 1:
+            return f"{field} {ints[field]} must be at least 1"
+    if ints["seq_len"] + ints["prefix_len"] > LIMITS["max_seq"]:
+        return (f"seq_len + prefix_len = {ints['seq_len'] + ints['prefix_len']} exceeds the runtime limit "
+                f"{LIMITS['max_seq']} (max_seq)")
+    if ints["num_heads"] > ints["hidden_size"]:
+        return f"num_heads {ints['num_heads']} exceeds hidden_size {ints['hidden_size']}"
+    return None
 
 
 def _parse_entry(buf: bytes, i: int, n: int, data_offset: int, file_size: int, alignment: int,
@@ -377,7 +422,7 @@ def _parse_entry(buf: bytes, i: int, n: int, data_offset: int, file_size: int, a
             raise bad(f"{what} index {index} out of range (table has {n} entries)")
     meta = TensorMeta(name, DTYPES[dtype][0], tuple(shape4[:ndim]), ROLES[role], bits, GRANULARITIES[gran],
                       group_size, act_bits, scale_index, zero_index)
-    if any(d == 0 for d in meta.shape) or math.prod(meta.shape) > file_size * 2:
+    if any(not 1 <= d <= MAX_EXTENT for d in meta.shape) or math.prod(meta.shape) > file_size * 2:
         raise bad(f"shape {list(meta.shape)} out of range")
     if nbytes != meta.nbytes:
         raise bad(f"size {nbytes} does not match shape {list(meta.shape)} of dtype {meta.dtype} ({meta.nbytes})")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from redge.core.errors import RedgeInputError
+from redge.deploy import capabilities
 from redge.deploy.blob import TensorMeta, header_fields
 from redge.deploy.targets import RuntimeSupport, Target
 from redge.models.config import ModelConfig
@@ -27,17 +28,12 @@ def _config_rejections(config: ModelConfig, rt: RuntimeSupport) -> list[str]:
         out.append("HRM with mlp_t is not implemented by the C runtime")
     if config.attention != "softmax":  # the blob has no field for it: the runtime would compute softmax attention
         out.append(f"{config.attention} attention is not implemented by the C runtime")
-    for key in ("L_layers", "H_layers"):
-        if h[key] > rt.max_layers:
-            out.append(f"{key} {h[key]} exceeds runtime.max_layers {rt.max_layers}")
-    for key in ("seq_len", "prefix_len"):
-        if h[key] > rt.max_seq:
-            out.append(f"{key} {h[key]} exceeds runtime.max_seq {rt.max_seq}")
+    for key, fields in capabilities.LIMIT_FIELDS.items():
+        for field in fields:
+            if h[field] > getattr(rt, key):
+                out.append(f"{field} {h[field]} exceeds runtime.{key} {getattr(rt, key)}")
     if positions > rt.max_seq:
         out.append(f"{positions} positions (seq_len + prefix) exceed runtime.max_seq {rt.max_seq}")
-    for key in ("vocab_size", "hidden_size", "intermediate", "token_inter"):
-        if h[key] > rt.max_dim:
-            out.append(f"{key} {h[key]} exceeds runtime.max_dim {rt.max_dim}")
     if h["hidden_size"] % h["num_heads"] or (h["hidden_size"] // h["num_heads"]) % 2:
         out.append(f"hidden_size {h['hidden_size']} / num_heads {h['num_heads']} must be an even head size (RoPE)")
     if h["puzzle_emb_ndim"] > h["prefix_len"] * h["hidden_size"]:

@@ -22,6 +22,10 @@ Byte layout, version 1 (little-endian)::
      60    4 header_crc32 u32, CRC-32 of bytes [0, 60)
 
 Row i is at data_offset + i * row_stride, row-major, so a device reads one row with one contiguous flash read.
+
+Limits (the C runtime's, `RT_MAX_*` in runtime/include/redge_rt.h, see the blob format): rows <= 16,777,216
+(max_puzzle_ids), dim <= 65,536 (max_dim). This reader and the C one (`rt_emb_open`, runtime/src/rt_emb.c) reject
+larger files, as they reject a bad checksum or a size that does not match.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from torch import nn
 from redge.core.atomic import atomic_open
 from redge.core.errors import RedgeInputError
 from redge.deploy.blob import DTYPE_CODES, DTYPES
+from redge.deploy.capabilities import LIMITS
 
 MAGIC = b"REDGEEMB"
 VERSION = 1
@@ -125,6 +130,9 @@ class EmbeddingFile:
         if dtype not in DTYPES or DTYPES[dtype][0] not in ROW_DTYPES:
             raise bad(f"unsupported row dtype code {dtype}")
         name = DTYPES[dtype][0]
+        for field, value, key in (("rows", rows, "max_puzzle_ids"), ("dim", dim, "max_dim")):
+            if value > LIMITS[key]:
+                raise bad(f"{field} {value} exceeds the runtime limit {LIMITS[key]} ({key})")
         if rows < 1 or dim < 1 or stride != dim * DTYPES[dtype][1] or data_size != rows * stride:
             raise bad(f"inconsistent shape: rows {rows}, dim {dim}, row stride {stride}, data size {data_size}")
         if size != data_offset + data_size:

@@ -88,7 +88,7 @@ def test_user_yaml_board_plans_exports_and_benches(tmp_path: Path, capsys: pytes
         assert main([*cmd, str(tmp_path / "ck3"), "--recipe", "w8a8", "--target", str(board)]) == 2
         assert "L_layers 3 exceeds runtime.max_layers 2" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "ck3"), "--recipe", "w8a8", "--out", str(tmp_path / "m3.blob")]) == 0
-    with pytest.raises(RuntimeError, match="model config out of the supported range"):
+    with pytest.raises(RuntimeError, match="model config out of the runtime.s limits"):
         qemu.run_model(board, tmp_path / "m3.blob", tokens[:1], depth=1, mem=False, timeout=120)
 
 

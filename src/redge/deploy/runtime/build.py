@@ -18,11 +18,12 @@ from redge.deploy import capabilities
 from redge.deploy.targets import QemuMachine, Target
 
 ROOT = Path(__file__).resolve().parent
-SOURCES = [ROOT / "src" / "rt_kernels.c", ROOT / "src" / "rt_model.c"]
+SOURCES = [ROOT / "src" / "rt_kernels.c", ROOT / "src" / "rt_model.c", ROOT / "src" / "rt_emb.c"]
 HEADERS = [ROOT / "include" / "redge_rt.h", ROOT / "src" / "rt_kernels.h", ROOT / "src" / "rt_scalar.h"]
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
 INCLUDES = [f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}"]
 FIRMWARE = {"model": ROOT / "fw" / "model_fw.c", "kbench": ROOT / "fw" / "kbench.c"}
+FUZZ_HARNESSES = {"blob": ROOT / "fuzz" / "fuzz_blob.c", "emb": ROOT / "fuzz" / "fuzz_emb.c"}
 HOST_KERNELS = "c"  # the host build runs the portable kernels
 
 
@@ -63,13 +64,14 @@ def arm_toolchain_missing() -> str | None:
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
 
 
-def _host_gcc(tag: str, filename: str, sources: list[Path], flags: list[str], libs: list[str], what: str) -> Path:
-    """Build `sources` with the host gcc into the cache, keyed by the sources, runtime headers and flags."""
-    out = cache_dir() / f"{tag}-{_digest(sources + HEADERS, flags)}" / filename
+def _host_gcc(tag: str, filename: str, sources: list[Path], flags: list[str], libs: list[str], what: str,
+              compiler: str = "gcc", headers: tuple[Path, ...] = ()) -> Path:
+    """Build `sources` with a host compiler into the cache, keyed by the sources, headers and flags."""
+    out = cache_dir() / f"{tag}-{_digest(sources + HEADERS + list(headers), [compiler, *flags])}" / filename
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        _run(["gcc", *flags, *map(str, sources), "-o", str(tmp), *libs], what)
+        _run([compiler, *flags, *map(str, sources), "-o", str(tmp), *libs], what)
         tmp.replace(out)
     return out
 
@@ -85,6 +87,31 @@ def host_test_binary(sanitize: bool = True) -> Path:
     flags = WARN + ["-O1", "-g", *INCLUDES] + (SANITIZE if sanitize else [])
     return _host_gcc("ctest", "test_rt", [*runtime_sources(HOST_KERNELS), ROOT / "tests" / "test_rt.c"], flags,
                      ["-lm"], "C test build")
+
+
+def clang_missing() -> str | None:
+    """None if clang with libFuzzer can build the fuzz harnesses, else a one-line reason (for skips and errors)."""
+    if shutil.which("clang") is None:
+        return "clang not found (apt-get install clang: Debian's clang ships libFuzzer)"
+    return None
+
+
+def clang_version() -> str:
+    """The first line of `clang --version`."""
+    return subprocess.run(["clang", "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+
+
+def fuzz_harness(loader: str) -> Path:
+    """The libFuzzer binary for `loader` ("blob": rt_load + a small forward, "emb": rt_emb_open / rt_emb_row), built
+    with clang -fsanitize=fuzzer,address,undefined on the portable kernels."""
+    reason = clang_missing()
+    if reason:
+        raise RedgeInputError(reason)
+    flags = WARN + ["-O1", "-g", "-fsanitize=fuzzer,address,undefined", "-fno-omit-frame-pointer",
+                    "-fno-sanitize-recover=all", *INCLUDES, f"-I{ROOT / 'fuzz'}"]
+    sources = [*runtime_sources(HOST_KERNELS), FUZZ_HARNESSES[loader]]
+    return _host_gcc(f"fuzz-{loader}", f"fuzz_{loader}", sources, flags, ["-lm"], f"fuzz harness build ({loader})",
+                     compiler="clang", headers=(ROOT / "fuzz" / "fuzz_common.h",))
 
 
 def plugin() -> Path:

@@ -11,11 +11,14 @@ from redge.core.errors import RedgeInputError
 from redge.deploy.runtime import build
 
 ACT_MODES = {"auto": 0, "int8": 1, "f32": 2}
-STATUS = {0: "ok", 1: "bad argument", 2: "bad magic: not a redge blob", 3: "truncated: a size or offset points "
-          "outside the file", 4: "checksum mismatch", 5: "inconsistent header or tensor table", 6: "model config out "
-          "of the supported range", 7: "a tensor the model needs is missing", 8: "a tensor has the wrong shape or "
-          "dtype", 9: "feature not supported by the C runtime (asymmetric codes, bf16/f16 weights)",
-          10: "arena too small", 11: "token id out of range"}
+STATUS = {
+    0: "ok", 1: "bad argument (or depth / cycles above RT_MAX_STEPS / RT_MAX_CYCLES)",
+    2: "bad magic: not a redge blob", 3: "truncated: a size or offset points outside the file", 4: "checksum mismatch",
+    5: "inconsistent header or tensor table",
+    6: "model config out of the runtime's limits (RT_MAX_* in redge_rt.h; e.g. its arena would exceed RT_MAX_ARENA)",
+    7: "a tensor the model needs is missing", 8: "a tensor has the wrong shape or dtype",
+    9: "feature not supported by the C runtime (asymmetric codes, bf16/f16 weights)", 10: "arena too small",
+    11: "token or puzzle id out of range"}
 
 
 class _Opts(ctypes.Structure):

@@ -26,9 +26,9 @@ A target file (built-ins live beside this module as `<name>.yaml`; a user passes
       float_weights: [f32]
       scale_dtypes: [f32, f16, bf16]
       act_bits: [0, 8]
-      max_layers: 16           # compile-time limits (-DRT_MAX_LAYERS ...); defaults from deploy/capabilities.py
-      max_seq: 8192
-      max_dim: 65536
+      max_layers: 16           # optional compile-time limits (-DRT_MAX_LAYERS ...): the defaults are the C header's
+      max_seq: 8192            # RT_MAX_* (deploy/capabilities.LIMITS); a target may narrow them, a larger value is
+      max_dim: 65536           # an error. Also max_cycles, max_steps, max_puzzle_ids, max_tensors, max_arena (bytes)
     cycle_model:               # optional: latency ESTIMATE for `redge bench mcu` (QEMU counts instructions only)
       cpi: [1.0, 2.0]          # cycles per instruction, low-high
       weight_stream_mb_s: 400  # bandwidth of the memory the weights stream from (MB/s)
@@ -96,6 +96,11 @@ class RuntimeSupport:
     max_layers: int = capabilities.LIMITS["max_layers"]
     max_seq: int = capabilities.LIMITS["max_seq"]
     max_dim: int = capabilities.LIMITS["max_dim"]
+    max_cycles: int = capabilities.LIMITS["max_cycles"]
+    max_steps: int = capabilities.LIMITS["max_steps"]
+    max_puzzle_ids: int = capabilities.LIMITS["max_puzzle_ids"]
+    max_tensors: int = capabilities.LIMITS["max_tensors"]
+    max_arena: int = capabilities.LIMITS["max_arena"]
 
     def limit_defines(self) -> list[str]:
         """The -D flags that compile these limits into the runtime."""
@@ -284,6 +289,11 @@ def _runtime(r: _Reader) -> RuntimeSupport:
     kernels = rt.text("kernels")
     if kernels not in capabilities.KERNEL_SETS:
         raise r.bad(f"runtime.kernels must be one of {list(capabilities.KERNEL_SETS)}, got {kernels!r}")
+    limits = {key: int(rt.number(key, default, integer=True)) for key, default in capabilities.LIMITS.items()}
+    for key, value in limits.items():
+        if value > capabilities.LIMITS[key]:
+            raise r.bad(f"runtime.{key} {value} is above the C runtime's own limit {capabilities.LIMITS[key]} "
+                        f"(a target may only narrow it)")
     cflags = rt.raw("cflags", [])
     if not isinstance(cflags, list) or not all(isinstance(f, str) for f in cflags):
         raise r.bad(f"runtime.cflags must be a list of compiler flags, got {cflags!r}")
@@ -293,7 +303,7 @@ def _runtime(r: _Reader) -> RuntimeSupport:
         float_weights=rt.choices("float_weights", capabilities.FLOAT_WEIGHTS, capabilities.FLOAT_WEIGHTS),
         scale_dtypes=rt.choices("scale_dtypes", capabilities.SCALE_DTYPES, capabilities.SCALE_DTYPES),
         act_bits=rt.choices("act_bits", capabilities.ACT_BITS, capabilities.ACT_BITS),
-        **{key: int(rt.number(key, default, integer=True)) for key, default in capabilities.LIMITS.items()})
+        **limits)
 
 
 def _cycle_model(r: _Reader) -> CycleModel | None:

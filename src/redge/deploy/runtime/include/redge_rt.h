@@ -25,15 +25,35 @@
 extern "C" {
 #endif
 
-/* Compile-time limits; a target YAML's runtime.max_layers / max_seq / max_dim override them (-D flags). */
+/* Limits on everything a blob or an embedding file supplies that sizes a loop, a buffer or a table: rt_load and
+ * rt_emb_open reject larger values (RT_ERR_CONFIG / RT_ERR_FORMAT), so a crafted file with valid checksums cannot make
+ * the runtime loop for hours or overflow an arena computation. These #defines are the one source of truth:
+ * redge.deploy.capabilities reads them from this file (the Python blob and embedding readers and `redge plan`/`export`
+ * enforce the same values), and a target YAML's runtime.max_* may narrow (never widen) them with -D flags.
+ * Plain decimal literals only (the Python side parses them). */
 #ifndef RT_MAX_LAYERS
-#define RT_MAX_LAYERS 16      /* per level (L_level, H_level) */
+#define RT_MAX_LAYERS 16            /* H_layers, L_layers (per level) */
 #endif
 #ifndef RT_MAX_SEQ
-#define RT_MAX_SEQ 8192       /* positions (tokens + puzzle prefix) */
+#define RT_MAX_SEQ 8192             /* seq_len, prefix_len and their sum (positions) */
 #endif
 #ifndef RT_MAX_DIM
-#define RT_MAX_DIM 65536      /* vocab, hidden and SwiGLU widths */
+#define RT_MAX_DIM 65536            /* vocab_size, hidden_size, intermediate, token_inter, puzzle_emb_ndim */
+#endif
+#ifndef RT_MAX_CYCLES
+#define RT_MAX_CYCLES 64            /* H_cycles, L_cycles (and the rt_opts overrides) */
+#endif
+#ifndef RT_MAX_STEPS
+#define RT_MAX_STEPS 256            /* halt_max_steps (and rt_opts.depth) */
+#endif
+#ifndef RT_MAX_PUZZLE_IDS
+#define RT_MAX_PUZZLE_IDS 16777216  /* num_puzzle_ids, rows of an embedding file */
+#endif
+#ifndef RT_MAX_TENSORS
+#define RT_MAX_TENSORS 4096         /* n_tensors (table entries) */
+#endif
+#ifndef RT_MAX_ARENA
+#define RT_MAX_ARENA 1073741824     /* bytes of arena the config asks for (rt_arena_size), computed in 64 bits */
 #endif
 
 enum rt_status {
@@ -43,12 +63,12 @@ enum rt_status {
     RT_ERR_TRUNCATED = 3,    /* a size or offset points outside the buffer */
     RT_ERR_CRC = 4,          /* header, table or tensor checksum mismatch */
     RT_ERR_FORMAT = 5,       /* inconsistent header / table field */
-    RT_ERR_CONFIG = 6,       /* model config out of the supported range */
+    RT_ERR_CONFIG = 6,       /* model config out of the supported range (the RT_MAX_* limits) */
     RT_ERR_MISSING = 7,      /* a tensor the model needs is absent */
     RT_ERR_SHAPE = 8,        /* a tensor has the wrong shape / dtype */
     RT_ERR_UNSUPPORTED = 9,  /* valid blob, feature not in this runtime (asymmetric codes, bf16 weights) */
     RT_ERR_ARENA = 10,       /* arena too small or misaligned */
-    RT_ERR_INPUT = 11        /* token id out of range */
+    RT_ERR_INPUT = 11        /* token id or puzzle id out of range */
 };
 
 /* RT_ACT_AUTO: each linear as its blob entry says (act_bits 8 -> int8 per-token input, 0 -> float input). */
@@ -77,6 +97,7 @@ typedef struct {
     uint32_t arch, pos, mlp_t, no_act_continue;
     uint32_t vocab, seq_len, prefix, hidden, heads, inter, token_inter;
     uint32_t H_cycles, L_cycles, H_layers, L_layers, halt_max_steps, puzzle_emb_ndim;
+    uint32_t num_puzzle_ids;
     float eps, rope_theta;
     uint32_t S, head_dim, max_in, max_out;
     /* weights */
@@ -92,10 +113,10 @@ typedef struct {
 
 typedef struct {
     int32_t act_mode;     /* rt_act_mode */
-    int32_t depth;        /* ACT steps (<= 0: halt_max_steps) */
+    int32_t depth;        /* ACT steps (<= 0: halt_max_steps; at most RT_MAX_STEPS) */
     int32_t early_exit;   /* stop at the first step whose q_halt logit is > 0 */
-    int32_t H_cycles;     /* <= 0: config */
-    int32_t L_cycles;     /* <= 0: config */
+    int32_t H_cycles;     /* <= 0: config; at most RT_MAX_CYCLES */
+    int32_t L_cycles;     /* <= 0: config; at most RT_MAX_CYCLES */
 } rt_opts;
 
 typedef struct {
@@ -114,6 +135,20 @@ int rt_set_arena(rt_model *m, void *arena, size_t size);
  * and, if non-NULL, logits [seq_len * vocab] of the last step run. */
 int rt_run(rt_model *m, const int32_t *tokens, const float *puzzle_row, const rt_opts *opts, int32_t *preds,
            float *logits, rt_result *res);
+/* A puzzle-embedding file (src/redge/deploy/embeddings.py, version 1) in memory-mapped flash: rows are read one at
+ * a time, straight from the file (bf16 rows widened to float). */
+typedef struct {
+    const uint8_t *data;  /* row 0 */
+    uint32_t rows, dim, dtype, stride;
+} rt_emb;
+
+/* Verify an embedding file's header (checksum, dtype, shape within the limits, size within `len`) and, with
+ * `check_crc`, its data checksum. `file` must stay alive while `e` is used. */
+int rt_emb_open(rt_emb *e, const uint8_t *file, size_t len, int check_crc);
+/* Row `id` as dim floats into `out` (RT_ERR_INPUT if id >= rows). */
+int rt_emb_row(const rt_emb *e, uint32_t id, float *out);
+/* The file fits the model: its row width is the model's puzzle_emb_ndim (RT_ERR_SHAPE otherwise). */
+int rt_emb_check(const rt_emb *e, const rt_model *m);
 /* sizeof(rt_model), for callers that allocate it themselves (ctypes). */
 size_t rt_model_size(void);
 /* Which kernel path this build uses: "c", "dsp" or "mve". */

@@ -20,6 +20,7 @@
 #define ENT 128u
 
 size_t rt_model_size(void) { return sizeof(rt_model); }
+static uint64_t arena_bytes(const rt_model *m);
 
 /* ------------------------------------------------------------------------------------------------ CRC-32 */
 static uint32_t crc_table[256];
@@ -202,7 +203,7 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     file_size = rd64(h + 40);
     if (file_size > len) return RT_ERR_TRUNCATED;
     b.base = blob; b.len = (size_t)file_size; b.n = rd32(h + 16); b.data_offset = rd64(h + 32);
-    if (b.n > 100000u) return RT_ERR_FORMAT;
+    if (b.n > RT_MAX_TENSORS) return RT_ERR_FORMAT;
     table_end = HDR + (uint64_t)b.n * ENT;
     if (table_end > b.data_offset || b.data_offset > file_size) return RT_ERR_TRUNCATED;
     if (rt_crc32(h + HDR, (size_t)(table_end - HDR)) != rd32(h + 48)) return RT_ERR_CRC;
@@ -217,7 +218,7 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     m->vocab = rd32(h + 60); m->seq_len = rd32(h + 64); m->prefix = rd32(h + 68); m->hidden = rd32(h + 72);
     m->heads = rd32(h + 76); m->inter = rd32(h + 80); m->token_inter = rd32(h + 84);
     m->H_cycles = rd32(h + 88); m->L_cycles = rd32(h + 92); m->H_layers = rd32(h + 96); m->L_layers = rd32(h + 100);
-    m->halt_max_steps = rd32(h + 104); m->puzzle_emb_ndim = rd32(h + 112);
+    m->halt_max_steps = rd32(h + 104); m->num_puzzle_ids = rd32(h + 108); m->puzzle_emb_ndim = rd32(h + 112);
     m->eps = rdf(h + 116); m->rope_theta = rdf(h + 120);
     if (m->arch > 1 || m->pos > 2 || m->mlp_t > 1) return RT_ERR_CONFIG;
     if (!m->vocab || m->vocab > RT_MAX_DIM || !m->seq_len || m->seq_len > RT_MAX_SEQ || m->prefix > RT_MAX_SEQ) return RT_ERR_CONFIG;
@@ -226,7 +227,12 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     if (!m->inter || m->inter > RT_MAX_DIM || m->token_inter > RT_MAX_DIM || (m->mlp_t && !m->token_inter)) return RT_ERR_CONFIG;
     if (!m->L_layers || m->L_layers > RT_MAX_LAYERS || m->H_layers > RT_MAX_LAYERS) return RT_ERR_CONFIG;
     if (m->arch == 1 && (!m->H_layers || m->mlp_t)) return RT_ERR_CONFIG;
-    if (m->puzzle_emb_ndim > (uint64_t)m->prefix * m->hidden) return RT_ERR_CONFIG;
+    if (m->puzzle_emb_ndim > RT_MAX_DIM || m->puzzle_emb_ndim > (uint64_t)m->prefix * m->hidden) return RT_ERR_CONFIG;
+    if (m->num_puzzle_ids > RT_MAX_PUZZLE_IDS) return RT_ERR_CONFIG;
+    /* every loop count the forward takes from the blob is bounded */
+    if (!m->H_cycles || m->H_cycles > RT_MAX_CYCLES || !m->L_cycles || m->L_cycles > RT_MAX_CYCLES)
+        return RT_ERR_CONFIG;
+    if (!m->halt_max_steps || m->halt_max_steps > RT_MAX_STEPS) return RT_ERR_CONFIG;
     if (!(m->eps > 0.0f) || !(m->rope_theta > 0.0f)) return RT_ERR_CONFIG;
     m->S = m->seq_len + m->prefix;
     if (m->S > RT_MAX_SEQ) return RT_ERR_CONFIG;
@@ -247,11 +253,13 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
         if (m->S > m->max_in) m->max_in = m->S;
         if (m->token_inter > m->max_in) m->max_in = m->token_inter;
     }
+    if (arena_bytes(m) > RT_MAX_ARENA) return RT_ERR_CONFIG;
     return RT_OK;
 }
 
 /* ------------------------------------------------------------------------------------------------ arena */
 static size_t al16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+static uint64_t al16w(uint64_t n) { return (n + 15u) & ~(uint64_t)15u; }
 
 static size_t tmp_floats(const rt_model *m) {
     size_t t = 2u * m->inter;
@@ -262,17 +270,23 @@ static size_t tmp_floats(const rt_model *m) {
     return t;
 }
 
-size_t rt_arena_size(const rt_model *m) {
-    size_t sd = (size_t)m->S * m->hidden, n = 0;
-    if (!m || !m->hidden) return 0;
-    n += 4 * al16(sd * 4);                                        /* zH, zL, X, W */
-    if (!m->mlp_t) n += al16(3 * sd * 4);                         /* qkv */
-    n += 2 * al16(tmp_floats(m) * 4);                             /* tmp, tmp2 */
-    n += 2 * al16((size_t)m->S * 4);                              /* col (+ its output) */
-    n += 2 * al16((size_t)m->S * (m->head_dim / 2) * 4);          /* RoPE cos / sin */
-    n += al16(m->max_in + 16);                                    /* xq */
-    n += al16(rk_prep_bytes(m->max_in));                          /* xprep */
+/* The arena layout's size in 64 bits: the config's limits keep it far from overflow, RT_MAX_ARENA bounds it (a
+ * 32-bit size_t would wrap at 4 GiB otherwise). */
+static uint64_t arena_bytes(const rt_model *m) {
+    uint64_t sd = (uint64_t)m->S * m->hidden, n = 0;
+    n += 4 * al16w(sd * 4);                                       /* zH, zL, X, W */
+    if (!m->mlp_t) n += al16w(3 * sd * 4);                        /* qkv */
+    n += 2 * al16w((uint64_t)tmp_floats(m) * 4);                  /* tmp, tmp2 */
+    n += 2 * al16w((uint64_t)m->S * 4);                           /* col (+ its output) */
+    n += 2 * al16w((uint64_t)m->S * (m->head_dim / 2) * 4);       /* RoPE cos / sin */
+    n += al16w((uint64_t)m->max_in + 16);                         /* xq */
+    n += al16w(rk_prep_bytes(m->max_in));                         /* xprep */
     return n;
+}
+
+size_t rt_arena_size(const rt_model *m) {
+    if (!m || !m->hidden) return 0;
+    return (size_t)arena_bytes(m);
 }
 
 int rt_set_arena(rt_model *m, void *arena, size_t size) {
@@ -430,6 +444,7 @@ int rt_run(rt_model *m, const int32_t *tokens, const float *puzzle_row, const rt
     if (opts->act_mode < RT_ACT_AUTO || opts->act_mode > RT_ACT_F32) return RT_ERR_ARG;
     S = m->S; D = m->hidden; sd = S * D; act = opts->act_mode;
     for (t = 0; t < m->seq_len; t++) if (tokens[t] < 0 || (uint32_t)tokens[t] >= m->vocab) return RT_ERR_INPUT;
+    if (opts->depth > RT_MAX_STEPS || opts->H_cycles > RT_MAX_CYCLES || opts->L_cycles > RT_MAX_CYCLES) return RT_ERR_ARG;
     depth = opts->depth > 0 ? (uint32_t)opts->depth : m->halt_max_steps;
     T = opts->H_cycles > 0 ? (uint32_t)opts->H_cycles : m->H_cycles;
     n = opts->L_cycles > 0 ? (uint32_t)opts->L_cycles : m->L_cycles;

@@ -9,7 +9,8 @@
 /* exp: Cody-Waite range reduction + degree-6 polynomial (Cephes expf coefficients), ~1 ulp on [-87.3, 88]. The
  * scalar and MVE forms execute the same IEEE float32 operations in the same order (n = round-half-even(x * log2 e)
  * via 1.5 * 2^23, no fused multiply-add), so every target -- and the torch mirror in redge.deploy.runtime.numerics
- * -- gets the same bits. x < -87.3 gives 0; x is clamped to 88.7 above. */
+ * -- gets the same bits. x < -87.3 gives 0; x is clamped to 88.7 above; NaN (a blob's NaN or inf weights make
+ * them) comes back as NaN before the float -> int conversion, which would be undefined for it. */
 #define RK_EXP_HI 88.7f
 #define RK_EXP_LO (-87.3f)
 #define RK_LOG2E 1.44269504088896341f
@@ -26,6 +27,7 @@
 static inline float rk_expf_inl(float x) {
     float n, r, p, r2, s;
     uint32_t bits;
+    if (x != x) return x;
     if (x > RK_EXP_HI) x = RK_EXP_HI;
     if (x < RK_EXP_LO) return 0.0f;
     n = (x * RK_LOG2E + RK_RND) - RK_RND;

@@ -105,9 +105,9 @@ int main(int argc, char **argv) {
             cases++;
         }
     }
-    /* header config fields out of range */
+    /* header config fields out of range (sizes, loop counts: halt_max_steps, cycles, layers, puzzle rows) */
     {
-        static const size_t offs[] = {40, 16, 32, 60, 64, 68, 72, 76, 80, 84, 96, 100, 112};
+        static const size_t offs[] = {40, 16, 32, 60, 64, 68, 72, 76, 80, 84, 88, 92, 96, 100, 104, 108, 112};
         for (i = 0; i < sizeof offs / sizeof offs[0]; i++) {
             memcpy(work, blob, (size_t)len);
             put32(work + offs[i], 0xFFFFFFF0u);
