@@ -51,10 +51,10 @@ def build_sudoku(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Sudoku-Extreme proxy split by symmetry class (or the official build from HRM CSVs with --csv-dir)."""
-    from redge.tasks.registry import get_task
+    from redge.tasks.build import build_dataset
 
     out = _out(out, "sudoku")
-    info = get_task("sudoku").build(out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
+    info = build_dataset("sudoku", out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
                                     full=full, test_fraction=test_fraction, test_size=test_size,
                                     all_sources=all_sources, min_difficulty=min_difficulty, seed=seed,
                                     progress=not as_json)
@@ -73,10 +73,10 @@ def build_maze(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Maze-Hard: generate 30x30 mazes (or convert HRM CSVs) into the official format and the CSV layout."""
-    from redge.tasks.registry import get_task
+    from redge.tasks.build import build_dataset
 
     out = _out(out, "maze")
-    info = get_task("maze").build(out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
+    info = build_dataset("maze", out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
                                   csv_dir=csv_dir, progress=not as_json)
     _report({"out": str(out), **info}, as_json, "maze")
 
@@ -95,10 +95,10 @@ def build_arc(
     as_json: bool = JSON_OPT,
 ) -> None:
     """ARC-AGI (TRM builder, same RNG): dihedral + colour augmentation, identifiers, test split, test_puzzles."""
-    from redge.tasks.registry import get_task
+    from redge.tasks.build import build_dataset
 
     out = _out(out, "arc")
-    info = get_task("arc").build(out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
+    info = build_dataset("arc", out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
                                  test_set=test_set, num_aug=num_aug, tasks_per_subset=tasks_per_subset, seed=seed,
                                  progress=not as_json)
     _report({"out": str(out), **info}, as_json, "arc")

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
         from redge.cli.common import emit_json
+        from redge.core.atomic import check_output_path
         from redge.core.device import resolve_device
         from redge.core.jsonio import write_json
         from redge.core.ranks import joined
@@ -43,9 +44,9 @@ def register(app: typer.Typer) -> None:
         from redge.train.loop import Trainer
 
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
+        out = check_output_path(out or default_out(f"train-{cfg.name}"), directory=True)  # before any data is built
         for path in {*cfg.data, *cfg.eval_data.values()}:
             ensure_data(path)
-        out = out or default_out(f"train-{cfg.name}")
         resolve_device(device)  # an unusable --device fails here, before any data is read
         place = None if device == "auto" else device  # auto under torchrun: each rank its own GPU (LOCAL_RANK)
         with joined(place):  # every rank leaves the job before rank 0 evaluates and the processes exit

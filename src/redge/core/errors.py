@@ -10,3 +10,9 @@ class RedgeInputError(ValueError):
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         self.path = None if path is None else str(path)
         super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+def check_range(option: str, value: int | float | None, low: int | float) -> None:
+    """Refuse an option value below `low` (None: not given, nothing to check) before any work starts."""
+    if value is not None and value < low:
+        raise RedgeInputError(f"{option} must be >= {low}, got {value}")

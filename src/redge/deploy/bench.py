@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from redge.core.errors import check_range
 from redge.deploy.blob import read_blob
 from redge.deploy.runtime import qemu
 from redge.deploy.targets import Target, load_target
@@ -100,8 +101,10 @@ def bench_cpu(blob: Path, puzzles: int = 4, depth: int = 0, act: str = "auto", s
     """Host latency of the C runtime (portable C path) per ACT step and per puzzle (fixed depth)."""
     from redge.deploy.runtime.host import HostRuntime
 
+    check_range("--puzzles", puzzles, 1)
+    check_range("--depth", depth, 0)
+    cfg = read_blob(blob).config  # a path that is no blob is named here, before the runtime opens it
     rt = HostRuntime(blob)
-    cfg = read_blob(blob).config
     depth = depth or cfg["halt_max_steps"]
     tokens = np.random.default_rng(seed).integers(1, cfg["vocab_size"], size=(puzzles, cfg["seq_len"]))
     rt.run(tokens[0], depth=1, act=act)   # warm-up

@@ -48,11 +48,15 @@ def _config_dir_doc(path: Path) -> dict[str, Any]:
 def config_from_doc(doc: dict[str, Any], path: Path) -> ModelConfig:
     """The `config` field of a checkpoint's JSON document (redge or quantized format) as a ModelConfig.
 
-    A missing or invalid config raises `RedgeInputError` naming `path`."""
+    A missing or invalid config raises `RedgeInputError` naming the file (`path`/config.json for a directory) and
+    the field."""
+    where = path / "config.json" if path.is_dir() else path
+    if "config" not in doc:
+        raise RedgeInputError("missing field 'config'", where)
     try:
         return ModelConfig.from_dict(doc["config"])
-    except (ConfigError, TypeError, KeyError) as exc:
-        raise RedgeInputError(f"invalid config: {exc}", path) from None
+    except (ConfigError, TypeError) as exc:
+        raise RedgeInputError(f"invalid field 'config': {exc}", where) from None
 
 
 def _parse_doc(doc: Any, path: Path) -> ModelConfig:
