@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from redge.core.atomic import atomic_path, atomic_write
+from redge.core.atomic import atomic_dir, atomic_path, atomic_write
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json
 from redge.models import RecursiveReasoner
@@ -155,7 +155,8 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
     """Save `model` in redge's format, atomically.
 
     A path ending in `.safetensors` (without `max_shard_bytes`) gives one self-describing file; any other path
-    becomes a directory with `config.json` and shards `model-0000i-of-0000n.safetensors` of at most
+    becomes a directory (written whole in a temporary folder, then renamed: an earlier checkpoint there is replaced
+    as a unit, a folder of other files is refused) with `config.json` and shards `model-0000i-of-0000n.safetensors` of at most
     `max_shard_bytes` each. A tensor larger than that (ARC's puzzle-embedding table) is stored in row blocks
     `<key>#part00000-of-0000n`, ... that the reader concatenates. `metadata` (JSON-able) is stored with
     the config.
@@ -178,10 +179,8 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
             size = 0
         shards[-1][key] = tensor
         size += nbytes
-    path.mkdir(parents=True, exist_ok=True)
-    for old in path.glob("model*.safetensors"):
-        old.unlink()
-    for i, shard in enumerate(shards, start=1):
-        _atomic_save_file(shard, path / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
-    atomic_write(path / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
+    with atomic_dir(path, replaces="config.json") as tmp:  # shards and config appear together, or not at all
+        for i, shard in enumerate(shards, start=1):
+            _atomic_save_file(shard, tmp / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
+        atomic_write(tmp / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
     return path
