@@ -178,6 +178,14 @@ def _data(tmp: Path) -> list[tuple[str, Case]]:
     (not_npy / "test" / "all__labels.npy").write_bytes(b"not an npy file")
     bad_ids = data(tmp, "sudoku")
     (bad_ids / "identifiers.json").write_bytes(b"[\"\xff\xfe\"]")
+    unsolved = data(tmp, "sudoku")
+    labels = np.load(unsolved / "test" / "all__labels.npy")
+    labels[0, :] = 2  # a grid of ones: not a Sudoku solution
+    np.save(unsolved / "test" / "all__labels.npy", labels)
+    empty_meta = data(tmp, "sudoku")
+    (empty_meta / "train" / "dataset.json").write_bytes(b"")
+    empty_ids = data(tmp, "sudoku")
+    (empty_ids / "identifiers.json").write_bytes(b"")
     dataset_dir = data(tmp, "sudoku")
     (dataset_dir / "test" / "dataset.json").unlink()
     (dataset_dir / "test" / "dataset.json").mkdir()
@@ -199,6 +207,12 @@ def _data(tmp: Path) -> list[tuple[str, Case]]:
         ("data-validate-lying-sizes", Case(["data", "validate", str(lying)], ("dataset.json", "total_puzzles"))),
         ("data-validate-wrong-dtype", Case(["data", "validate", str(wrong_dtype)], ("all__inputs.npy", "dtype"))),
         ("data-validate-identifiers-not-utf8", Case(["data", "validate", str(bad_ids)], ("identifiers.json",))),
+        ("data-validate-check-fails", Case(["data", "validate", str(unsolved), "--json"],
+                                           ("check failed", "test/invalid_solutions 1"), code=1)),
+        ("data-info-empty-dataset-json", Case(["data", "info", str(empty_meta)], ("dataset.json",))),
+        ("data-validate-empty-identifiers", Case(["data", "validate", str(empty_ids)], ("identifiers.json",))),
+        ("data-evaluate-empty-predictions", Case(["data", "evaluate", str(arc), str(a_file(tmp, "e.npz", b""))],
+                                                 ("e.npz",))),
         ("data-validate-empty-folder", Case(["data", "validate", str(_mkdir(tmp / "e"))], ("e",))),
         ("data-evaluate-not-npz", Case(["data", "evaluate", str(arc), str(preds)], ("preds.npz",))),
         ("data-evaluate-wrong-keys", Case(["data", "evaluate", str(arc), str(wrong_keys)],
@@ -306,6 +320,8 @@ def _eval(tmp: Path) -> list[tuple[str, Case]]:
         ("eval-bad-depths", Case(["eval", str(CKPT), "-d", str(d), "--depths", "0,-3", "--json"], ("--depths",))),
         ("eval-bad-dtype", Case(["eval", str(CKPT), "-d", str(d), "--dtype", "float8", "--json"], ("float8",))),
         ("eval-bad-device", Case(["eval", str(CKPT), "-d", str(d), "--device", "tpu", "--json"], ("tpu",))),
+        ("eval-empty-weights", Case(["eval", str(_truncated_weights(tmp, keep=0)), "-d", str(d), "--json"],
+                                    ("safetensors",))),
         ("eval-config-negative", Case(["eval", str(ckpt(tmp, setc("L_layers", -2))), "-d", str(d), "--json"],
                                       ("config.json", "L_layers"))),
     ]
@@ -367,6 +383,8 @@ def _study(tmp: Path) -> list[tuple[str, Case]]:
         ("report-foreign-store", Case(["report", "--store", str(foreign), "-o", str(out)], ("foreign.sqlite",),
                                       absent=[out])),
         ("report-text-store", Case(["report", "--store", str(text), "-o", str(out)], ("notes.txt",), absent=[out])),
+        ("report-empty-store", Case(["report", "--store", str(a_file(tmp, "empty.sqlite", b"")), "-o", str(out)],
+                                    ("empty.sqlite", "no finished runs"), absent=[out])),
         ("report-store-is-directory", Case(["report", "--store", str(_mkdir(tmp / "rdir")), "-o", str(out)],
                                            ("rdir",), absent=[out])),
     ]
@@ -384,6 +402,8 @@ def _quantize(tmp: Path) -> list[tuple[str, Case]]:
                                                ("r.yaml",), absent=[out])),
         ("quantize-recipe-a-list", Case(["quantize", str(CKPT), "-r", str(recipe_list), "-o", str(out)],
                                         ("rl.yaml",), absent=[out])),
+        ("quantize-recipe-empty", Case(["quantize", str(CKPT), "-r", str(a_file(tmp, "e.yaml", b"")), "-o",
+                                        str(out)], ("e.yaml",), absent=[out])),
         ("quantize-unknown-preset", Case(["quantize", str(CKPT), "-r", "int3", "-o", str(out)], ("int3",),
                                          absent=[out])),
         ("quantize-config-is-directory", Case(["quantize", str(_config_dir(tmp)), "-r", "int8", "-o", str(out)],
@@ -407,6 +427,8 @@ def _deploy(tmp: Path) -> list[tuple[str, Case]]:
         ("plan-target-wrong-types", Case(["plan", str(CKPT), "-t", str(wrong_types), "--json"], ("t.yaml",))),
         ("plan-target-a-list", Case(["plan", str(CKPT), "-t", str(target_list), "--json"], ("tl.yaml",))),
         ("plan-target-not-utf8", Case(["plan", str(CKPT), "-t", str(target_utf), "--json"], ("tu.yaml",))),
+        ("plan-target-empty", Case(["plan", str(CKPT), "-t", str(a_file(tmp, "empty.yaml", b"")), "--json"],
+                                   ("empty.yaml",))),
         ("plan-unknown-target", Case(["plan", str(CKPT), "-t", "stm32zz", "--json"], ("stm32zz",))),
         ("plan-bad-act", Case(["plan", str(CKPT), "-t", "stm32n6", "--act", "int2", "--json"], ("int2",))),
         ("plan-zero-tile", Case(["plan", str(CKPT), "-t", "stm32n6", "--tile", "0", "--json"], ("--tile",))),

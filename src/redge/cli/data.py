@@ -1,6 +1,7 @@
 """CLI of the tasks layer: ``redge data build sudoku|maze|arc``, ``info``, ``validate`` and ``evaluate``."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ def validate(data_dir: Path = typer.Argument(..., help="Dataset folder."), as_js
     ok = not any(checks.values())
     _report({"path": str(data_dir), "ok": ok, **checks}, as_json, f"validate {data_dir}")
     if not ok:
+        failed = ", ".join(f"{name} {count}" for name, count in checks.items() if count)
+        sys.stderr.write(f"redge: check failed: {data_dir}: {failed}\n")
         raise typer.Exit(1)
 
 
@@ -145,7 +148,7 @@ def evaluate(
         try:
             npz = np.load(predictions)
             ev.update(npz["inputs"], npz["puzzle_identifiers"], npz["preds"], npz["q_halt_logits"])
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError) as exc:  # an empty file ends early (EOFError)
             raise RedgeInputError(f"not a predictions .npz with inputs, puzzle_identifiers, preds, q_halt_logits "
                                   f"({exc})", predictions) from None
     else:
