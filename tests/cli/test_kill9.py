@@ -50,16 +50,30 @@ def kill_after(argv: list[str], cwd: Path, delay: float) -> None:
         proc.wait()
 
 
+def kill_once_writing(argv: list[str], cwd: Path, out: Path, delay: float) -> None:
+    """Start the command, wait until its output (or a temporary sibling of it) appears, then SIGKILL it `delay`
+    seconds later: lands the kill inside the writing phase, which a kill timed from the start mostly misses."""
+    before = set(out.parent.iterdir())
+    proc = _cli(argv, cwd)
+    while proc.poll() is None and not any(out.name in p.name for p in set(out.parent.iterdir()) - before):
+        time.sleep(0.002)
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def delays(full: float, seed: int) -> list[float]:
     """KILLS random points over a full run's duration (startup included: some kills land before any write)."""
     rng = random.Random(seed)
     return [rng.uniform(0.2, 1.0) * full for _ in range(KILLS)]
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every visible file under `folder` by relative path (temporary siblings start with a dot and are skipped)."""
+def tree(folder: Path) -> dict[str, bytes] | None:
+    """Every visible file under `folder` by relative path (None: no folder at all; a folder holding only hidden
+    temporary files is `{}`, a partial output)."""
     if not folder.exists():
-        return {}
+        return None
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
 
@@ -68,12 +82,16 @@ def test_killed_quantize_leaves_the_previous_checkpoint_or_the_new_one(tmp_path:
     old, new, out = tmp_path / "old", tmp_path / "new", tmp_path / "out"
     run_ok(["quantize", str(CKPT), "-r", "int8", "-o", str(old), "--json"], tmp_path)
     full = run_ok(["quantize", str(CKPT), "-r", "int4-naive", "-o", str(new), "--json"], tmp_path)
-    states = [{}, tree(old), tree(new)]
+    states = [None, tree(old), tree(new)]
     for i, delay in enumerate(delays(full, 1)):
         kill_after(["quantize", str(CKPT), "-r", "int4-naive", "-o", str(out), "--json"], tmp_path, delay)
         assert tree(out) in states, f"kill {i} after {delay:.2f} s left a partial checkpoint"
         if out.exists():
             load_checkpoint(out)
+        fresh = tmp_path / f"fresh{i}"
+        kill_once_writing(["quantize", str(CKPT), "-r", "int4-naive", "-o", str(fresh), "--json"], tmp_path, fresh,
+                          (0.0, 0.005, 0.02)[i])
+        assert tree(fresh) in (None, tree(new)), f"kill {i} in the write left a partial checkpoint"
     run_ok(["quantize", str(CKPT), "-r", "int4-naive", "-o", str(out), "--json"], tmp_path)
     assert tree(out) == tree(new)
 
@@ -99,7 +117,7 @@ def test_killed_export_leaves_the_previous_pair_or_the_new_one(tmp_path: Path) -
 def test_killed_data_build_leaves_the_previous_dataset_or_nothing(tmp_path: Path) -> None:
     def build(out: Path, seed: int) -> list[str]:
         return ["data", "build", "arc", "--input", str(ARC_INPUT), "--subsets", "training,evaluation",
-                "--tasks-per-subset", "12", "--num-aug", "6", "--seed", str(seed), "-o", str(out), "--json"]
+                "--tasks-per-subset", "60", "--num-aug", "20", "--seed", str(seed), "-o", str(out), "--json"]
 
     old, new, out, fresh = tmp_path / "old", tmp_path / "new", tmp_path / "out", tmp_path / "fresh"
     run_ok(build(old, 1), tmp_path)
@@ -109,8 +127,9 @@ def test_killed_data_build_leaves_the_previous_dataset_or_nothing(tmp_path: Path
     for i, delay in enumerate(delays(full, 3)):
         kill_after(build(out, 2), tmp_path, delay)
         assert tree(out) in (tree(old), tree(new)), f"kill {i} after {delay:.2f} s left a partial dataset"
-        kill_after(build(fresh, 2), tmp_path, delay)
-        assert tree(fresh) in ({}, tree(new)), f"kill {i} after {delay:.2f} s left a partial new dataset"
+        in_write = (0.0, random.Random(i).uniform(0.0, 0.05), random.Random(i).uniform(0.0, 0.5))[i]  # writes take ~0.1 s
+        kill_once_writing(build(fresh, 2), tmp_path, fresh, in_write)
+        assert tree(fresh) in (None, tree(new)), f"kill {i} {in_write:.2f} s into the write left a partial dataset"
     run_ok(build(out, 2), tmp_path)
     run_ok(build(fresh, 2), tmp_path)
     assert tree(out) == tree(new) == tree(fresh)
