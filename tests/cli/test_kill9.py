@@ -127,7 +127,8 @@ def test_killed_data_build_leaves_the_previous_dataset_or_nothing(tmp_path: Path
     for i, delay in enumerate(delays(full, 3)):
         kill_after(build(out, 2), tmp_path, delay)
         assert tree(out) in (tree(old), tree(new)), f"kill {i} after {delay:.2f} s left a partial dataset"
-        in_write = (0.0, random.Random(i).uniform(0.0, 0.05), random.Random(i).uniform(0.0, 0.5))[i]  # writes take ~0.1 s
+        rng = random.Random(i)
+        in_write = (0.0, rng.uniform(0.0, 0.05), rng.uniform(0.0, 0.5))[i]  # the writes take ~0.1 s
         kill_once_writing(build(fresh, 2), tmp_path, fresh, in_write)
         assert tree(fresh) in (None, tree(new)), f"kill {i} {in_write:.2f} s into the write left a partial dataset"
     run_ok(build(out, 2), tmp_path)

@@ -156,10 +156,10 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
 
     A path ending in `.safetensors` (without `max_shard_bytes`) gives one self-describing file; any other path
     becomes a directory (written whole in a temporary folder, then renamed: an earlier checkpoint there is replaced
-    as a unit, a folder of other files is refused) with `config.json` and shards `model-0000i-of-0000n.safetensors` of at most
-    `max_shard_bytes` each. A tensor larger than that (ARC's puzzle-embedding table) is stored in row blocks
-    `<key>#part00000-of-0000n`, ... that the reader concatenates. `metadata` (JSON-able) is stored with
-    the config.
+    as a unit, a folder of other files is refused) with `config.json` and shards
+    `model-0000i-of-0000n.safetensors` of at most `max_shard_bytes` each. A tensor larger than that (ARC's
+    puzzle-embedding table) is stored in row blocks `<key>#part00000-of-0000n`, ... that the reader concatenates.
+    `metadata` (JSON-able) is stored with the config.
     """
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
