@@ -8,6 +8,7 @@ that carries the same JSON document in its metadata under the key `redge`. The d
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +151,24 @@ def _atomic_save_file(tensors: dict[str, torch.Tensor], dest: Path, metadata: di
         save_file(tensors, tmp, metadata=metadata)
 
 
+def _keep_other_files(old: Path, new: Path) -> None:
+    """Copy what an earlier checkpoint folder holds besides its weights and config (a model card, an eval) into the
+    folder that replaces it, so that re-saving a checkpoint changes only the checkpoint."""
+    if not old.is_dir():
+        return
+    for item in old.iterdir():
+        if item.name == "config.json" or (item.name.startswith("model") and item.suffix == ".safetensors"):
+            continue
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, new / item.name)
+
+
 def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[str, Any] | None = None,
                     max_shard_bytes: int | None = None) -> Path:
     """Save `model` in redge's format, atomically.
 
     A path ending in `.safetensors` (without `max_shard_bytes`) gives one self-describing file; any other path
     becomes a directory (written whole in a temporary folder, then renamed: an earlier checkpoint there is replaced
-    as a unit, a folder of other files is refused) with `config.json` and shards
+    as a unit, keeping its other files; a folder of other files without config.json is refused) with `config.json` and shards
     `model-0000i-of-0000n.safetensors` of at most `max_shard_bytes` each. A tensor larger than that (ARC's
     puzzle-embedding table) is stored in row blocks `<key>#part00000-of-0000n`, ... that the reader concatenates.
     `metadata` (JSON-able) is stored with the config.
@@ -180,6 +192,7 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
         shards[-1][key] = tensor
         size += nbytes
     with atomic_dir(path, replaces="config.json") as tmp:  # shards and config appear together, or not at all
+        _keep_other_files(path, tmp)
         for i, shard in enumerate(shards, start=1):
             _atomic_save_file(shard, tmp / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
         atomic_write(tmp / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
