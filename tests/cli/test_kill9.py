@@ -109,6 +109,11 @@ def test_killed_export_leaves_the_previous_pair_or_the_new_one(tmp_path: Path) -
     for i, delay in enumerate(delays(full, 2)):
         kill_after(["export", str(CKPT), "-r", "int8", "-o", str(out), "--json"], tmp_path, delay)
         assert pair(out) in (pair(old), pair(new)), f"kill {i} after {delay:.2f} s left a mixed pair"
+        fresh = tmp_path / f"fresh{i}.blob"
+        kill_once_writing(["export", str(CKPT), "-r", "int8", "-o", str(fresh), "--json"], tmp_path, fresh,
+                          (0.0, 0.002, 0.01)[i])
+        left = [p.exists() for p in (fresh, fresh.with_suffix(".emb"))]
+        assert left == [False, False] or pair(fresh) == pair(new), f"kill {i} in the write left {left}"
     run_ok(["export", str(CKPT), "-r", "int8", "-o", str(out), "--json"], tmp_path)
     assert pair(out) == pair(new)
 

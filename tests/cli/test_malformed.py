@@ -7,6 +7,7 @@ files, no stale temporary files beside the output).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
@@ -58,6 +59,7 @@ def data(tmp: Path, name: str = "sudoku-easy") -> Path:
 def _built() -> Path:
     """A quantized checkpoint and a blob of the tiny one, made once per test session."""
     folder = Path(tempfile.mkdtemp(prefix="redge-malformed-"))
+    atexit.register(shutil.rmtree, folder, True)
     assert main(["quantize", str(CKPT), "-r", "int8", "-o", str(folder / "q"), "--json"]) == 0
     assert main(["export", str(CKPT), "-o", str(folder / "m.blob"), "--json"]) == 0
     return folder
