@@ -191,3 +191,25 @@ def test_tensor_larger_than_a_shard_is_stored_in_row_blocks(tmp_path):
     with_blocks = [s for s in shards if any("#part" in k for k in load_file(s))]
     with_blocks[-1].unlink()  # a missing block (the last one too) is an error naming the folder, not a smaller table
     expect_error(folder, "row blocks")
+
+
+def test_resaving_a_checkpoint_folder_replaces_it_whole_and_keeps_other_files(tmp_path: Path) -> None:
+    model = load_checkpoint(OFFICIAL)
+    folder = save_checkpoint(model, tmp_path / "run", max_shard_bytes=1 << 16)  # several shards
+    (folder / "MODEL_CARD.md").write_text("card")
+    shards = sorted(p.name for p in folder.glob("model*.safetensors"))
+    assert len(shards) > 1
+    save_checkpoint(model, folder, {"again": True})  # one file now: the old shards must all go
+    assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "config.json",
+                                                        "model-00001-of-00001.safetensors"]
+    assert load_checkpoint(folder).checkpoint_info.metadata == {"again": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left beside it
+
+
+def test_saving_over_a_folder_that_is_no_checkpoint_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.txt").write_text("keep me")
+    with pytest.raises(RedgeInputError, match="not an earlier output"):
+        save_checkpoint(load_checkpoint(OFFICIAL), folder)
+    assert [p.name for p in folder.iterdir()] == ["todo.txt"]

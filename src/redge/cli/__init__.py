@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
+    except typer.Abort as exc:  # click turns KeyboardInterrupt and a stray EOFError into Abort: one line, not silence
+        if debug and exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        sys.stderr.write("redge: aborted (interrupted, or an input ended early; REDGE_DEBUG=1 shows where)\n")
         return 1
     except SystemExit as exc:
         return int(exc.code or 0)

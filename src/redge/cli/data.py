@@ -1,6 +1,7 @@
 """CLI of the tasks layer: ``redge data build sudoku|maze|arc``, ``fetch``, ``info``, ``validate`` and ``evaluate``."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,11 @@ def build_sudoku(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Sudoku-Extreme proxy split by symmetry class (or the official build from HRM CSVs with --csv-dir)."""
-    from redge.tasks.registry import get_task
+    from redge.tasks.build import build_dataset
 
     out = _out(out, "sudoku")
     with progress_bar("data build sudoku", None, not as_json):
-        info = get_task("sudoku").build(out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
+        info = build_dataset("sudoku", out, csv_dir=csv_dir, source=source, train_size=train_size, num_aug=num_aug,
                                         full=full, test_fraction=test_fraction, test_size=test_size,
                                         all_sources=all_sources, min_difficulty=min_difficulty, seed=seed,
                                         progress=not as_json)
@@ -76,11 +77,11 @@ def build_maze(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Maze-Hard: generate 30x30 mazes (or convert HRM CSVs) into the official format and the CSV layout."""
-    from redge.tasks.registry import get_task
+    from redge.tasks.build import build_dataset
 
     out = _out(out, "maze")
     with progress_bar("data build maze", None, not as_json):
-        info = get_task("maze").build(out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
+        info = build_dataset("maze", out, train_size=train, test_size=test, seed=seed, min_path=min_path, aug=aug,
                                       csv_dir=csv_dir, progress=not as_json)
     _report({"out": str(out), **info}, as_json, "maze")
 
@@ -99,11 +100,11 @@ def build_arc(
     as_json: bool = JSON_OPT,
 ) -> None:
     """ARC-AGI (TRM builder, same RNG): dihedral + colour augmentation, identifiers, test split, test_puzzles."""
-    from redge.tasks.registry import get_task
+    from redge.tasks.build import build_dataset
 
     out = _out(out, "arc")
     with progress_bar("data build arc", None, not as_json):
-        info = get_task("arc").build(out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
+        info = build_dataset("arc", out, inputs=inputs, subsets=[s for s in subsets.split(",") if s],
                                      test_set=test_set, num_aug=num_aug, tasks_per_subset=tasks_per_subset, seed=seed,
                                      progress=not as_json)
     _report({"out": str(out), **info}, as_json, "arc")
@@ -154,6 +155,8 @@ def validate(data_dir: Path = typer.Argument(..., help="Dataset folder."), as_js
     ok = not any(checks.values())
     _report({"path": str(data_dir), "ok": ok, **checks}, as_json, f"validate {data_dir}")
     if not ok:
+        failed = ", ".join(f"{name} {count}" for name, count in checks.items() if count)
+        sys.stderr.write(f"redge: check failed: {data_dir}: {failed}\n")
         raise typer.Exit(1)
 
 
@@ -178,7 +181,7 @@ def evaluate(
         try:
             npz = np.load(predictions)
             ev.update(npz["inputs"], npz["puzzle_identifiers"], npz["preds"], npz["q_halt_logits"])
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError) as exc:  # an empty file ends early (EOFError)
             raise RedgeInputError(f"not a predictions .npz with inputs, puzzle_identifiers, preds, q_halt_logits "
                                   f"({exc})", predictions) from None
     else:

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
         from redge.cli.common import emit_json
+        from redge.core.atomic import check_output_path
         from redge.core.device import resolve_device
         from redge.core.jsonio import write_json
         from redge.core.progress import progress_bar
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
         resolve_device(device)  # an unusable --device fails here, before any data is read
-        out = out or default_out(f"train-{cfg.name}")
+        out = check_output_path(out or default_out(f"train-{cfg.name}"), directory=True)  # before any data is built
         place = None if device == "auto" else device  # auto under torchrun: each rank its own GPU (LOCAL_RANK)
         show = not as_json and launched_rank() == 0
         with progress_bar(f"train {cfg.name}: data, model, compile", None, show):

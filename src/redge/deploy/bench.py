@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from redge.core.errors import RedgeInputError
+from redge.core.errors import check_range
 from redge.deploy.blob import read_blob
 from redge.deploy.capabilities import LIMITS
 from redge.deploy.runtime import qemu
@@ -105,12 +105,9 @@ def bench_cpu(blob: Path, puzzles: int = 4, depth: int = 0, act: str = "auto", s
     `puzzles` and `depth` are range-checked, so every loop here is bounded."""
     from redge.deploy.runtime.host import HostRuntime
 
-    if puzzles < 1:
-        raise RedgeInputError(f"--puzzles must be at least 1, got {puzzles}")
-    if not 0 <= depth <= LIMITS["max_steps"]:
-        raise RedgeInputError(f"--depth must be 0 (halt_max_steps) to {LIMITS['max_steps']} (the runtime's max_steps), "
-                              f"got {depth}")
-    cfg = read_blob(blob).config
+    check_range("--puzzles", puzzles, 1)
+    check_range("--depth", depth, 0, LIMITS["max_steps"], "the runtime's max_steps; 0: halt_max_steps")
+    cfg = read_blob(blob).config  # a path that is no blob, or a field beyond the limits, is named here
     rt = HostRuntime(blob)
     depth = depth or cfg["halt_max_steps"]
     tokens = np.random.default_rng(seed).integers(1, cfg["vocab_size"], size=(puzzles, cfg["seq_len"]))

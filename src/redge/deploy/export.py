@@ -10,9 +10,10 @@ from typing import Any
 
 from torch import nn
 
+from redge.core.atomic import check_output_path
 from redge.core.errors import RedgeInputError
 from redge.deploy.compat import check_runtime
-from redge.deploy.pack import blob_entries, export, model_weights
+from redge.deploy.pack import blob_entries, embedding_path, export, model_weights
 from redge.deploy.plan import plan_config, plan_model
 from redge.deploy.targets import Target, load_target
 from redge.quant.calibration import calibration_batches
@@ -65,6 +66,8 @@ def export_checkpoint(checkpoint: Path, out: Path, recipe: str | None = None, ta
     from redge.quant.load import load_checkpoint
     from redge.quant.spec import load_recipe
 
+    check_output_path(out, directory=False)  # a bad --out or --emb-out fails before any compute
+    check_output_path(embedding_path(out, emb_out), directory=False)
     tgt = load_target(target) if target is not None else None
     if is_quantized_checkpoint(checkpoint):
         if calib is not None:

@@ -11,6 +11,7 @@ table into its own file (rows streamed); RoPE tables nowhere (the runtime recomp
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from redge.core.atomic import atomic_path
 from redge.deploy.blob import TensorMeta, header_fields, write_blob
 from redge.deploy.embeddings import save_table
 from redge.models.layers import CastedEmbedding, PuzzleEmbedding
@@ -184,19 +186,27 @@ def puzzle_table(model: nn.Module) -> tuple[torch.Tensor, str] | None:
     return table, embedding_dtype(model)
 
 
+def embedding_path(out: str | Path, emb_out: str | Path | None = None) -> Path:
+    """Where `export` writes the puzzle-embedding file: `emb_out`, else the blob path with the suffix `.emb`."""
+    return Path(emb_out) if emb_out is not None else Path(out).with_suffix(".emb")
+
+
 def export(model: nn.Module, out: str | Path, recipe_name: str,
            emb_out: str | Path | None = None) -> dict[str, tuple[Path, int]]:
     """Write the blob of a (quantized) model and, if it has a puzzle table, the embedding file (default: OUT.emb).
 
+    The two files appear together: both are written to temporary files beside their targets and renamed only when
+    both are complete, so a failure (say an unwritable embedding path) leaves neither, and the previous pair stays.
     Returns {"blob": (path, bytes)} plus {"embeddings": (path, bytes)} when a table was written.
     """
     out = Path(out)
     arrays = blob_arrays(model_weights(model))
-    written = {"blob": (out, write_blob(out, header_fields(model.config, recipe_name), arrays))}
     table = puzzle_table(model)
-    if table is not None:
-        emb_path = Path(emb_out) if emb_out is not None else out.with_suffix(".emb")
-        written["embeddings"] = (emb_path, save_table(emb_path, table[0], table[1]))
+    emb_path = embedding_path(out, emb_out)
+    with atomic_path(out) as blob_tmp, (atomic_path(emb_path) if table is not None else nullcontext()) as emb_tmp:
+        written = {"blob": (out, write_blob(blob_tmp, header_fields(model.config, recipe_name), arrays))}
+        if table is not None:
+            written["embeddings"] = (emb_path, save_table(emb_tmp, table[0], table[1]))
     return written
 
 

@@ -18,6 +18,13 @@ ATTENTION_KERNELS = ("softmax", "linear")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+# Integer fields and their smallest valid value; the positive real-valued fields.
+_INT_FIELDS = {"vocab_size": 1, "seq_len": 1, "num_puzzle_identifiers": 1, "hidden_size": 1, "num_heads": 1,
+               "H_cycles": 1, "L_cycles": 1, "H_layers": 0, "L_layers": 1, "puzzle_emb_ndim": 0, "puzzle_emb_len": 0,
+               "halt_max_steps": 1}
+_POSITIVE_FIELDS = ("expansion", "rms_norm_eps", "rope_theta")
+
+
 class ConfigError(ValueError):
     """A model configuration that cannot describe a valid TRM/HRM."""
 
@@ -51,6 +58,7 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # official fields we do not use, kept for the record
 
     def __post_init__(self) -> None:
+        self._check_types_and_ranges()
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.pos_encodings not in POS_ENCODINGS:
@@ -71,6 +79,28 @@ class ModelConfig:
             raise ConfigError("HRM requires rope or learned positions")
         if self.pos_encodings == "learned" and self.seq_len is None:
             raise ConfigError("learned positions need seq_len")
+
+    def _check_types_and_ranges(self) -> None:
+        """Every numeric field has the right type and a usable value: a negative or fractional size would otherwise
+        surface later as a math error or a tensor-shape mismatch that does not name the field."""
+        for name, low in _INT_FIELDS.items():
+            value = getattr(self, name)
+            if name == "seq_len" and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in _POSITIVE_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        prob = self.halt_exploration_prob
+        if not isinstance(prob, (int, float)) or isinstance(prob, bool) or not 0 <= prob <= 1:
+            raise ConfigError(f"halt_exploration_prob must be a number in [0, 1], got {prob!r}")
+        for name in ("mlp_t", "no_ACT_continue"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.extra, dict):
+            raise ConfigError(f"extra must be a mapping, got {self.extra!r}")
 
     @property
     def prefix_len(self) -> int:
@@ -100,11 +130,17 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from our own JSON config; unknown keys are an error (they would be silently ignored otherwise)."""
+        """Build from our own JSON config; unknown keys are an error (they would be silently ignored otherwise), and
+        so is a missing one (a silently defaulted size would only show up later as a tensor-shape mismatch)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"config must be a mapping, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown config fields: {', '.join(unknown)}")
+        missing = sorted(known - set(data) - {"extra"})
+        if missing:
+            raise ConfigError(f"missing config fields: {', '.join(missing)}")
         return cls(**data)
 
     @classmethod

@@ -94,6 +94,10 @@ def _read_doc(path: Path) -> dict[str, Any]:
     doc = read_json(path / "config.json", dict)
     if doc.get("version") != FORMAT_VERSION:
         raise RedgeInputError(f"unsupported {FORMAT_NAME} version {doc.get('version')!r}", path)
+    modules = doc.get("modules")
+    if not isinstance(modules, dict) or not all(isinstance(m, dict) for m in modules.values()):
+        raise RedgeInputError("field 'modules' must map module names to their quantization metadata, got "
+                              f"{type(modules).__name__ if modules is not None else 'nothing'}", path / "config.json")
     return doc
 
 

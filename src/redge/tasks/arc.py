@@ -44,6 +44,31 @@ def default_kaggle_prefix() -> Path:
     return raw_data("trm-kaggle-combined") / "arc-agi"
 
 
+def check_task(name: str, task: Any, path: Path) -> None:
+    """An ARC task as read from `path`: a mapping of `train`/`test` (and optionally `name`) to lists of pairs, each
+    pair a mapping with a grid `input` (and a grid `output`, required in train pairs). A task of another shape is an
+    input error naming the file and the task, raised before anything is built."""
+    if not isinstance(task, dict):
+        raise RedgeInputError(f"task {name}: expected an object with 'train' and 'test', got {type(task).__name__}",
+                              path)
+    for kind, pairs in task.items():
+        if kind == "name":
+            continue
+        if kind not in ("train", "test"):
+            raise RedgeInputError(f"task {name}: unknown key {kind!r} (expected 'train' and 'test')", path)
+        if not isinstance(pairs, list):
+            raise RedgeInputError(f"task {name}: {kind} must be a list of pairs, got {type(pairs).__name__}", path)
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, dict) or "input" not in pair or (kind == "train" and "output" not in pair):
+                raise RedgeInputError(f"task {name}: {kind}[{i}] must be an object with 'input' and 'output'", path)
+            try:
+                for key in ("input", "output"):
+                    if key in pair:
+                        to_grid(pair[key], f"task {name} {kind}[{i}] {key}")
+            except RedgeInputError as exc:
+                raise RedgeInputError(str(exc), path) from None
+
+
 def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]]:
     """Tasks of ``{prefix}_{subset}_challenges.json`` with test outputs from ``..._solutions.json``.
 
@@ -54,8 +79,11 @@ def load_kaggle(prefix: str | Path, subsets: list[str]) -> list[tuple[str, dict]
         path = Path(f"{prefix}_{subset}_challenges.json")
         tasks = read_json(path)
         sols_path = Path(f"{prefix}_{subset}_solutions.json")
-        sols = read_json(sols_path) if sols_path.is_file() else {}
+        sols = read_json(sols_path, dict) if sols_path.is_file() else {}
+        if not isinstance(tasks, dict):
+            raise RedgeInputError(f"expected an object of tasks by name, got {type(tasks).__name__}", path)
         for name, task in tasks.items():
+            check_task(name, task, path)
             tests = task.get("test", [])
             if sols_path.is_file() and len(sols.get(name, [])) != len(tests):
                 raise RedgeInputError(f"task {name}: {len(sols.get(name, []))} solutions for {len(tests)} test inputs",
@@ -79,7 +107,10 @@ def load_folders(dirs: list[str | Path], subsets: list[str] | None = None) -> li
         folders = [d] if any(d.glob("*.json")) else sorted(p for p in d.iterdir() if p.is_dir())
         for folder in folders:
             if subsets is None or folder.name in subsets:
-                out.append((folder.name, {f.stem: read_json(f) for f in sorted(folder.glob("*.json"))}))
+                tasks = {f.stem: read_json(f) for f in sorted(folder.glob("*.json"))}
+                for f in sorted(folder.glob("*.json")):
+                    check_task(f.stem, tasks[f.stem], f)
+                out.append((folder.name, tasks))
     if not out:
         raise RedgeInputError(f"no ARC task folders found in {', '.join(map(str, dirs))}")
     return out

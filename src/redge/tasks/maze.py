@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.core.errors import RedgeInputError
+from redge.core.errors import RedgeInputError, check_range
 from redge.core.jsonio import write_json
 from redge.core.progress import progress_bar
 from redge.tasks.augment import dihedral
@@ -259,6 +259,9 @@ def write_split(out: str | Path, split: str, questions: np.ndarray, answers: np.
 def read_maze_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read an HRM-layout maze CSV; returns character grids (questions, answers), checking the charset."""
     raw = read_puzzle_csv(path)
+    if raw.questions.ndim != 2 or raw.questions.shape[1] != SEQ_LEN:
+        raise RedgeInputError(f"line 2: a maze must have {SEQ_LEN} cells (30x30), got "
+                              f"{raw.questions.shape[1] if raw.questions.ndim == 2 else 0}", path)
     for name, arr in (("question", raw.questions), ("answer", raw.answers)):
         bad = np.nonzero((_CHAR2ID[arr] == 0).any(1))[0]
         if bad.size:
@@ -309,8 +312,11 @@ def build(out: str | Path, train_size: int = 1000, test_size: int = 1000, seed: 
     (it depends on ``seed``, ``test_size`` and ``min_path`` only), and no train maze equals a test maze (train
     candidates that do are dropped and replaced from the train stream). They are also written as
     ``out/csv/{train,test}.csv`` (the HRM layout, rating = path length).
-    Returns a summary including the generation rate in mazes per second.
+    Returns a summary including the generation rate in mazes per second. Sizes out of range are input errors.
     """
+    check_range("--train", train_size, 0)
+    check_range("--test", test_size, 1)
+    check_range("--min-path", min_path, 0)
     summary: dict = {"seed": seed, "aug": aug}
     if csv_dir is not None:
         sets = {s: read_maze_csv(Path(csv_dir) / f"{s}.csv") for s in ("train", "test")}

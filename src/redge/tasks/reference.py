@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.core.errors import RedgeInputError
-from redge.tasks import maze, sudoku
+from redge.core.atomic import atomic_dir, check_output_path
+from redge.core.errors import RedgeInputError, check_range
+from redge.tasks import sudoku
+from redge.tasks.build import BUILD_MARKER, build_dataset
 from redge.tasks.format import save_identifiers
 from redge.tasks.generate import generate_sudoku
 
@@ -25,10 +27,11 @@ def ensure_data(path: str | Path) -> None:
         return
     if path.name != EASY_SUDOKU:
         raise RedgeInputError("no dataset here (expected train/dataset.json); build it first", path)
-    for split, n, seed in (("test", 500, 1), ("train", 5000, 0)):
-        puzzles, solutions = generate_sudoku(n, np.random.default_rng(seed), min_givens=50, max_givens=60)
-        sudoku.write_split(path, split, puzzles, solutions, 1)
-    save_identifiers(path, ["<blank>"])
+    with atomic_dir(path, replaces="identifiers.json") as tmp:  # the folder appears whole or not at all
+        for split, n, seed in (("test", 500, 1), ("train", 5000, 0)):
+            puzzles, solutions = generate_sudoku(n, np.random.default_rng(seed), min_givens=50, max_givens=60)
+            sudoku.write_split(tmp, split, puzzles, solutions, 1)
+        save_identifiers(tmp, ["<blank>"])
 
 
 def _generate_chunk(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +65,9 @@ def build_reference_data(out: str | Path, generated_train: int = 20000, generate
       puzzle kept (augmented on the fly while training), `hard_test` held-out puzzles.
     * `maze-hard` (when `maze_train` > 0): generated 30x30 Maze-Hard, `maze_train` train and 1000 test mazes.
     """
-    out = Path(out)
+    out = check_output_path(out, directory=True)  # before any generation
+    check_range("--generated-train", generated_train, 0)
+    check_range("--maze-train", maze_train, 0)
     paths = {}
     gen = out / "sudoku-gen"
     for split, n, s in (("test", generated_test, seed + 1), ("train", generated_train, seed)):
@@ -72,11 +77,12 @@ def build_reference_data(out: str | Path, generated_train: int = 20000, generate
     paths["sudoku-gen"] = str(gen)
     hard = out / "sudoku-hard"
     if not (hard / "test" / "dataset.json").exists():
-        sudoku.build_proxy(hard, full=True, num_aug=0, test_size=hard_test, seed=seed, progress=False)
+        with atomic_dir(hard, replaces=BUILD_MARKER) as tmp:
+            sudoku.build_proxy(tmp, full=True, num_aug=0, test_size=hard_test, seed=seed, progress=False)
     paths["sudoku-hard"] = str(hard)
     if maze_train > 0:
         mz = out / "maze-hard"
         if not (mz / "test" / "dataset.json").exists():
-            maze.build(mz, train_size=maze_train, test_size=1000, seed=seed, progress=False)
+            build_dataset("maze", mz, train_size=maze_train, test_size=1000, seed=seed, progress=False)
         paths["maze-hard"] = str(mz)
     return paths

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from redge.core.errors import RedgeInputError
+from redge.core.errors import RedgeInputError, check_range
 from redge.core.progress import progress_bar
 from redge.tasks.format import (
     PuzzleSplit,
@@ -124,7 +124,12 @@ def build(out: str | Path, csv_dir: str | Path | None = None, source: str | Path
           progress: bool = True) -> dict:
     """Build a Sudoku dataset: the official build from HRM's CSVs in `csv_dir` (``num_aug`` default 1000,
     ``full`` keeps every train puzzle), else the symmetry-split proxy from the tdoku lists (:func:`build_proxy`;
-    `all_sources` adds the easy 17-clue list)."""
+    `all_sources` adds the easy 17-clue list). Sizes out of range are input errors, raised before any work."""
+    check_range("--train-size", train_size, 1)
+    check_range("--num-aug", num_aug, 0)
+    check_range("--test-size", test_size, 1)
+    if not 0 < test_fraction < 1:
+        raise RedgeInputError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
     if csv_dir is not None:
         return build_from_csv(csv_dir, out, None if full else train_size, min_difficulty,
                               1000 if num_aug is None else num_aug, seed, progress)

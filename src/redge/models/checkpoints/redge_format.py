@@ -8,6 +8,7 @@ that carries the same JSON document in its metadata under the key `redge`. The d
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from redge.core.atomic import atomic_path, atomic_write
+from redge.core.atomic import atomic_dir, atomic_path, atomic_write
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json
 from redge.models import RecursiveReasoner
@@ -48,11 +49,15 @@ def _config_dir_doc(path: Path) -> dict[str, Any]:
 def config_from_doc(doc: dict[str, Any], path: Path) -> ModelConfig:
     """The `config` field of a checkpoint's JSON document (redge or quantized format) as a ModelConfig.
 
-    A missing or invalid config raises `RedgeInputError` naming `path`."""
+    A missing or invalid config raises `RedgeInputError` naming the file (`path`/config.json for a directory) and
+    the field."""
+    where = path / "config.json" if path.is_dir() else path
+    if "config" not in doc:
+        raise RedgeInputError("missing field 'config'", where)
     try:
         return ModelConfig.from_dict(doc["config"])
-    except (ConfigError, TypeError, KeyError) as exc:
-        raise RedgeInputError(f"invalid config: {exc}", path) from None
+    except (ConfigError, TypeError) as exc:
+        raise RedgeInputError(f"invalid field 'config': {exc}", where) from None
 
 
 def _parse_doc(doc: Any, path: Path) -> ModelConfig:
@@ -146,15 +151,27 @@ def _atomic_save_file(tensors: dict[str, torch.Tensor], dest: Path, metadata: di
         save_file(tensors, tmp, metadata=metadata)
 
 
+def _keep_other_files(old: Path, new: Path) -> None:
+    """Copy what an earlier checkpoint folder holds besides its weights and config (a model card, an eval) into the
+    folder that replaces it, so that re-saving a checkpoint changes only the checkpoint."""
+    if not old.is_dir():
+        return
+    for item in old.iterdir():
+        if item.name == "config.json" or (item.name.startswith("model") and item.suffix == ".safetensors"):
+            continue
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, new / item.name)
+
+
 def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[str, Any] | None = None,
                     max_shard_bytes: int | None = None) -> Path:
     """Save `model` in redge's format, atomically.
 
     A path ending in `.safetensors` (without `max_shard_bytes`) gives one self-describing file; any other path
-    becomes a directory with `config.json` and shards `model-0000i-of-0000n.safetensors` of at most
-    `max_shard_bytes` each. A tensor larger than that (ARC's puzzle-embedding table) is stored in row blocks
-    `<key>#part00000-of-0000n`, ... that the reader concatenates. `metadata` (JSON-able) is stored with
-    the config.
+    becomes a directory (written whole in a temporary folder, then renamed: an earlier checkpoint there is replaced
+    as a unit, keeping its other files; a folder of other files without config.json is refused) with `config.json` and shards
+    `model-0000i-of-0000n.safetensors` of at most `max_shard_bytes` each. A tensor larger than that (ARC's
+    puzzle-embedding table) is stored in row blocks `<key>#part00000-of-0000n`, ... that the reader concatenates.
+    `metadata` (JSON-able) is stored with the config.
     """
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -174,10 +191,9 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
             size = 0
         shards[-1][key] = tensor
         size += nbytes
-    path.mkdir(parents=True, exist_ok=True)
-    for old in path.glob("model*.safetensors"):
-        old.unlink()
-    for i, shard in enumerate(shards, start=1):
-        _atomic_save_file(shard, path / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
-    atomic_write(path / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
+    with atomic_dir(path, replaces="config.json") as tmp:  # shards and config appear together, or not at all
+        _keep_other_files(path, tmp)
+        for i, shard in enumerate(shards, start=1):
+            _atomic_save_file(shard, tmp / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
+        atomic_write(tmp / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
     return path
