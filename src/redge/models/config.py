@@ -15,6 +15,8 @@ import torch
 ARCHS = ("trm", "hrm")
 POS_ENCODINGS = ("rope", "learned", "none")
 ATTENTION_KERNELS = ("softmax", "linear")
+# Fields added after the format was fixed: a config written before them means their default (softmax attention).
+OPTIONAL_FIELDS = frozenset({"attention"})
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -138,7 +140,7 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown config fields: {', '.join(unknown)}")
-        missing = sorted(known - set(data) - {"extra"})
+        missing = sorted(known - set(data) - {"extra"} - OPTIONAL_FIELDS)
         if missing:
             raise ConfigError(f"missing config fields: {', '.join(missing)}")
         return cls(**data)
