@@ -8,25 +8,12 @@ import torch
 from redge.compress import PruneConfig, compress_, load_method
 from redge.compress.prune import two_four_mask
 from redge.core.errors import RedgeInputError
-from redge.models import ModelConfig, build_model
 from redge.models.layers import SwiGLU
-
-SMALL = dict(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=2)
-
-
-def _model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return build_model(ModelConfig(mlp_t=True, pos_encodings="none", **SMALL)).eval()
-
-
-def _batch() -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    return {"inputs": torch.randint(1, 11, (2, 81), generator=g), "puzzle_identifiers": torch.zeros(2, dtype=torch.long)}
 
 
 @pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.75])
-def test_magnitude_pruning_reaches_the_asked_sparsity(sparsity: float) -> None:
-    model = compress_(_model(), PruneConfig("p", "magnitude", sparsity))
+def test_magnitude_pruning_reaches_the_asked_sparsity(small_trm, sparsity: float) -> None:
+    model = compress_(small_trm(), PruneConfig("p", "magnitude", sparsity))
     for name, row in model.prune_report.items():
         w = model.get_submodule(name).weight
         assert float((w == 0).float().mean()) == pytest.approx(sparsity, abs=1 / w.numel())
@@ -34,8 +21,8 @@ def test_magnitude_pruning_reaches_the_asked_sparsity(sparsity: float) -> None:
     assert "lm_head" not in model.prune_report and "q_head" not in model.prune_report  # heads stay whole
 
 
-def test_two_four_pattern_holds_in_every_group() -> None:
-    model = compress_(_model(), load_method("prune-2:4"))
+def test_two_four_pattern_holds_in_every_group(small_trm) -> None:
+    model = compress_(small_trm(), load_method("prune-2:4"))
     for name in model.prune_report:
         w = model.get_submodule(name).weight
         k = w.shape[1]
@@ -51,8 +38,9 @@ def test_two_four_keeps_the_largest_two() -> None:
 
 
 @pytest.mark.parametrize("preset, where", [("prune-ch-25", ".mlp"), ("prune-tok-25", ".mlp_t")])
-def test_channel_pruning_removes_whole_channels_and_equals_the_narrow_mlp(preset: str, where: str) -> None:
-    model = compress_(_model(), load_method(preset))
+def test_channel_pruning_removes_whole_channels_and_equals_the_narrow_mlp(small_trm, preset: str, where: str
+                                                                         ) -> None:
+    model = compress_(small_trm(), load_method(preset))
     assert model.prune_report and all(name.endswith(where) for name in model.prune_report)
     for name in model.prune_report:
         mlp: SwiGLU = model.get_submodule(name)
@@ -67,11 +55,11 @@ def test_channel_pruning_removes_whole_channels_and_equals_the_narrow_mlp(preset
         assert torch.allclose(mlp(x), narrow, atol=1e-5)
 
 
-def test_pruning_changes_the_logits_and_bad_configs_fail_in_one_line() -> None:
-    ref = _model().predict(_batch(), depth=1)["logits"]
-    pruned = compress_(_model(), load_method("prune-75")).predict(_batch(), depth=1)["logits"]
+def test_pruning_changes_the_logits_and_bad_configs_fail_in_one_line(small_trm, sudoku_batch) -> None:
+    ref = small_trm().predict(sudoku_batch(), depth=1)["logits"]
+    pruned = compress_(small_trm(), load_method("prune-75")).predict(sudoku_batch(), depth=1)["logits"]
     assert not torch.allclose(ref, pruned)
     with pytest.raises(RedgeInputError, match="sparsity"):
         PruneConfig("bad", "magnitude", 1.5)
     with pytest.raises(RedgeInputError, match="selects no module"):
-        compress_(_model(), PruneConfig("none", "magnitude", 0.5, pattern="nothing.*"))
+        compress_(small_trm(), PruneConfig("none", "magnitude", 0.5, pattern="nothing.*"))

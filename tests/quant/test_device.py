@@ -6,32 +6,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from redge.models import ModelConfig, build_model
 from redge.quant.apply import quantize_
 from redge.quant.modules import QuantLinear
 from redge.quant.spec import QuantRecipe, QuantSpec, Rule
 
-SMALL = dict(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=2)
 RECIPES = ["int8", "int4-naive", "int4-channel", "int4-g32", "int4-channel-mse",
            QuantRecipe("w8a8", (Rule("q_head", None, "halting head"), Rule("@linears", QuantSpec(bits=8, act_bits=8)))),
            QuantRecipe("gptq", (Rule("q_head", None, "halting head"), Rule("@linears", QuantSpec(bits=4, method="gptq"))))]
 
 
-def _batch(device: str | torch.device, n: int = 2) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    batch = {"inputs": torch.randint(1, 11, (n, 81), generator=g), "puzzle_identifiers": torch.zeros(n, dtype=torch.long)}
-    return {k: v.to(device) for k, v in batch.items()}
-
-
-def _model(mlp_t: bool) -> torch.nn.Module:
-    torch.manual_seed(0)
-    cfg = ModelConfig(mlp_t=True, pos_encodings="none", **SMALL) if mlp_t else ModelConfig(**SMALL)
-    return build_model(cfg).eval()
-
-
-def test_a_move_drops_the_dequantized_caches() -> None:
+def test_a_move_drops_the_dequantized_caches(small_trm) -> None:
     """The fake path caches the dequantized weight; after `.to()` it must be rebuilt on the new device/dtype."""
-    model = quantize_(_model(True), "int4-channel")
+    model = quantize_(small_trm(True), "int4-channel")
     layer = next(m for m in model.modules() if isinstance(m, QuantLinear))
     assert layer.dequantized_weight().device.type == "cpu"
     model.to("meta")
@@ -41,14 +27,14 @@ def test_a_move_drops_the_dequantized_caches() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("mlp_t", [True, False], ids=["trm-mlp", "trm-att"])
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r if isinstance(r, str) else r.name)
-def test_quantize_on_cuda_matches_the_cpu(mlp_t: bool, recipe) -> None:
+def test_quantize_on_cuda_matches_the_cpu(small_trm, sudoku_batch, mlp_t: bool, recipe) -> None:
     """Quantized on the GPU (calibration there too) = quantized on the CPU, then moved: same logits to rounding."""
-    calib = {dev: [_batch(dev, 4)] for dev in ("cpu", "cuda")}
-    on_cpu = quantize_(_model(mlp_t), recipe, calib=calib["cpu"], calib_depth=2)
-    on_gpu = quantize_(_model(mlp_t).to("cuda"), recipe, calib=calib["cuda"], calib_depth=2)
-    ref = on_cpu.predict(_batch("cpu"), depth=2)["logits"]
-    gpu = on_gpu.predict(_batch("cuda"), depth=2)["logits"].cpu()
-    moved = on_cpu.to("cuda").predict(_batch("cuda"), depth=2)["logits"].cpu()
+    calib = {dev: [sudoku_batch(4, dev)] for dev in ("cpu", "cuda")}
+    on_cpu = quantize_(small_trm(mlp_t), recipe, calib=calib["cpu"], calib_depth=2)
+    on_gpu = quantize_(small_trm(mlp_t).to("cuda"), recipe, calib=calib["cuda"], calib_depth=2)
+    ref = on_cpu.predict(sudoku_batch(2, "cpu"), depth=2)["logits"]
+    gpu = on_gpu.predict(sudoku_batch(2, "cuda"), depth=2)["logits"].cpu()
+    moved = on_cpu.to("cuda").predict(sudoku_batch(2, "cuda"), depth=2)["logits"].cpu()
     scale = float(ref.abs().max())
     assert float((gpu - ref).abs().max()) < 2e-2 * scale
     assert float((moved - ref).abs().max()) < 2e-2 * scale

@@ -7,51 +7,38 @@ import torch
 
 from redge.compress.qat import prepare_qat_, strip_qat_
 from redge.core.errors import RedgeInputError
-from redge.models import ModelConfig, build_model
 from redge.quant.apply import quantize_
 from redge.quant.load import load_checkpoint
 from redge.train.loop import Trainer
 
-SMALL = dict(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=2)
-
-
-def _model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return build_model(ModelConfig(mlp_t=True, pos_encodings="none", **SMALL)).eval()
-
-
-def _batch() -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    return {"inputs": torch.randint(1, 11, (2, 81), generator=g), "puzzle_identifiers": torch.zeros(2, dtype=torch.long)}
-
 
 @pytest.mark.parametrize("recipe", ["int4-channel", "int4-g32", "int8", "int4-channel-cal"])
-def test_fake_quant_forward_is_the_converted_model(recipe: str) -> None:
-    prepared = _model()
+def test_fake_quant_forward_is_the_converted_model(small_trm, sudoku_batch, recipe: str) -> None:
+    prepared = small_trm()
     assert prepare_qat_(prepared, recipe)
-    converted = quantize_(strip_qat_(_model()), recipe)
+    converted = quantize_(strip_qat_(small_trm()), recipe)
     with torch.no_grad():
-        a = prepared.predict(_batch(), depth=2)["logits"]
-        b = converted.predict(_batch(), depth=2)["logits"]
-        plain = _model().predict(_batch(), depth=2)["logits"]
+        a = prepared.predict(sudoku_batch(), depth=2)["logits"]
+        b = converted.predict(sudoku_batch(), depth=2)["logits"]
+        plain = small_trm().predict(sudoku_batch(), depth=2)["logits"]
     assert torch.allclose(a, b, atol=1e-4) and not torch.allclose(a, plain, atol=1e-4)
 
 
-def test_gradients_pass_straight_through_the_rounding() -> None:
-    model = _model().train()
+def test_gradients_pass_straight_through_the_rounding(small_trm, sudoku_batch) -> None:
+    model = small_trm().train()
     prepare_qat_(model, "int4-channel")
-    carry, out = model.step(model.init_carry(_batch()), _batch())
+    carry, out = model.step(model.init_carry(sudoku_batch()), sudoku_batch())
     out["logits"].square().mean().backward()
     grads = [p.grad for n, p in model.named_parameters() if ".parametrizations." in n]
     assert grads and all(g is not None and float(g.abs().sum()) > 0 for g in grads)
 
 
-def test_gptq_cannot_be_trained_towards() -> None:
+def test_gptq_cannot_be_trained_towards(small_trm) -> None:
     from redge.quant.spec import QuantRecipe, QuantSpec, Rule
 
     gptq = QuantRecipe("g", (Rule("@linears", QuantSpec(bits=4, method="gptq")),))
     with pytest.raises(RedgeInputError, match="calibration"):
-        prepare_qat_(_model(), gptq)
+        prepare_qat_(small_trm(), gptq)
 
 
 def test_qat_training_lowers_the_loss_and_saves_a_checkpoint_that_converts(micro_config, tmp_path) -> None:

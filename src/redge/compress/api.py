@@ -1,9 +1,10 @@
 """The method registry: config type -> handler, and method names (presets of every method) -> configs."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from torch import nn
 
@@ -25,6 +26,26 @@ class CompressionConfig(Protocol):
     def changes_model(self) -> bool: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+class DataFreeMethod:
+    """Base of a method config that reads no data and always changes the model (pruning, linear attention)."""
+
+    method: ClassVar[str]
+
+    @property
+    def needs_calibration(self) -> bool:
+        """No calibration data is read."""
+        return False
+
+    @property
+    def changes_model(self) -> bool:
+        """The method always changes the model."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (part of a sweep variant's store key)."""
+        return {"method": self.method, **dataclasses.asdict(self)}
 
 
 Handler = Callable[[nn.Module, Any, Iterable[dict] | None], nn.Module]

@@ -7,38 +7,24 @@ architecture from the softmax weights: `redge train --set init_from=CKPT --set m
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from torch import nn
 
-from redge.compress.api import register_handler
+from redge.compress.api import DataFreeMethod, register_handler
 from redge.core.errors import RedgeInputError
 from redge.models.layers import Attention
 
 
 @dataclass(frozen=True)
-class LinearAttentionConfig:
+class LinearAttentionConfig(DataFreeMethod):
     """Replace every softmax attention by linear attention (no parameters: the kernel is fixed)."""
 
+    method: ClassVar[str] = "linear_attention"
     name: str = "linear-attn"
     description: str = "softmax attention -> linear attention (elu+1 features), same weights, no fine-tune"
-
-    @property
-    def needs_calibration(self) -> bool:
-        """The conversion reads no data."""
-        return False
-
-    @property
-    def changes_model(self) -> bool:
-        """Always: every attention computes differently."""
-        return True
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (part of a sweep variant's store key)."""
-        return {"method": "linear_attention", **dataclasses.asdict(self)}
 
 
 def linearize_attention_(model: nn.Module, config: LinearAttentionConfig,

@@ -13,15 +13,14 @@ An optional short fine-tune is the training loop's job (`redge.train`), run on t
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from redge.compress.api import register_handler
+from redge.compress.api import DataFreeMethod, register_handler
 from redge.core.errors import RedgeInputError
 from redge.models.layers import SwiGLU
 from redge.quant.apply import pattern_matches
@@ -30,10 +29,11 @@ KINDS = ("magnitude", "2:4", "channels")
 
 
 @dataclass(frozen=True)
-class PruneConfig:
+class PruneConfig(DataFreeMethod):
     """How to prune: `kind` (see the module docstring), `sparsity` in (0, 1) (2:4 is always 0.5), and `pattern`, the
     modules to prune (default `@linears` minus the heads; for `channels` the SwiGLU modules matched by it)."""
 
+    method: ClassVar[str] = "prune"
     name: str
     kind: str = "magnitude"
     sparsity: float = 0.5
@@ -47,20 +47,6 @@ class PruneConfig:
             raise RedgeInputError(f"prune method {self.name!r}: 2:4 sparsity is 0.5, got {self.sparsity}")
         if not 0.0 < self.sparsity < 1.0:
             raise RedgeInputError(f"prune method {self.name!r}: sparsity must be in (0, 1), got {self.sparsity}")
-
-    @property
-    def needs_calibration(self) -> bool:
-        """Pruning by magnitude reads the weights only."""
-        return False
-
-    @property
-    def changes_model(self) -> bool:
-        """Always: some weights become zero."""
-        return True
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (part of a sweep variant's store key)."""
-        return {"method": "prune", **dataclasses.asdict(self)}
 
 
 def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
