@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = json_option(),
     ) -> None:
         """One ACT step on the target's emulated core: instructions, instr/MAC, weight bytes, latency ESTIMATE."""
-        from redge.deploy.bench import bench_mcu
-
         with progress_bar(f"bench mcu {blob.name} on {target}", None, not as_json):
+            from redge.deploy.bench import bench_mcu  # torch: imported under the bar
+
             r = bench_mcu(path_arg(blob), target, act, exact)
         if as_json:
             emit_json(r)
@@ -56,9 +56,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = json_option(),
     ) -> None:
         """Host latency of the C runtime per ACT step and per puzzle."""
-        from redge.deploy.bench import bench_cpu
-
         with progress_bar(f"bench cpu {blob.name}", None, not as_json):
+            from redge.deploy.bench import bench_cpu  # torch: imported under the bar
+
             r = bench_cpu(path_arg(blob), puzzles, depth, act)
         if as_json:
             emit_json(r)

@@ -93,9 +93,12 @@ def register(app: typer.Typer) -> None:
         """Quantize a checkpoint by a recipe (or take a quantized one as it is) and write the packed blob and the
         puzzle-embedding file; refuses what the C runtime would reject."""
         from redge.core.progress import progress_bar
-        from redge.deploy.export import export_checkpoint
 
         with progress_bar(f"export {checkpoint.name}", None, not as_json):
+            from redge.deploy.export import (
+                export_checkpoint,  # torch: imported under the bar
+            )
+
             result = export_checkpoint(checkpoint, out, recipe, target, calib, emb_out, calib_split, calib_batches,
                                        calib_batch_size)
         if as_json:

@@ -29,15 +29,16 @@ def register(app: typer.Typer) -> None:
         from redge.cli.common import emit_json, path_arg
         from redge.core.atomic import check_output_path
         from redge.core.progress import progress_bar
-        from redge.quant.apply import quantize_
-        from redge.quant.calibration import calibration_batches
-        from redge.quant.io import save_quantized
-        from redge.quant.load import load_checkpoint
-        from redge.quant.spec import load_recipe
 
-        rec = load_recipe(recipe)  # fails on a bad recipe before the checkpoint is read
-        check_output_path(out, directory=True)  # and a bad --out before any compute
         with progress_bar(f"quantize {checkpoint.name}: loading", None, not json_out) as stage:
+            from redge.quant.apply import quantize_  # torch: imported under the bar
+            from redge.quant.calibration import calibration_batches
+            from redge.quant.io import save_quantized
+            from redge.quant.load import load_checkpoint
+            from redge.quant.spec import load_recipe
+
+            rec = load_recipe(recipe)  # fails on a bad recipe before the checkpoint is read
+            check_output_path(out, directory=True)  # and a bad --out before any compute
             model = load_checkpoint(path_arg(checkpoint))
             batches = None if calib is None else calibration_batches(path_arg(calib), calib_split, calib_batches,
                                                                       calib_batch_size)

@@ -68,27 +68,32 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
               cycles: list[str] | None, depths: str, batch_size: int, limit: int | None, store: Path,
               as_json: bool, threads: int, device: str = "auto") -> tuple[list[str], bool]:
     """Run (or resume) one sweep per checkpoint; return all store keys and whether this is the main rank."""
-    import torch
+    import os
 
     from redge.cli.common import path_arg
     from redge.core.errors import RedgeInputError
     from redge.core.progress import progress_bar
-    from redge.core.ranks import joined
-    from redge.study.parallel import sweep_device
-    from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
 
     if threads < 1:
         raise RedgeInputError(f"--threads must be >= 1, got {threads}")
-    torch.set_num_threads(threads)
     depth = max(parse_depths(depths))
+    show = not as_json and os.environ.get("RANK", "0") == "0"  # torchrun: rank 0 draws (no torch import yet)
     keys: list[str] = []
-    with joined(sweep_device(device)) as ranks:
-        for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
-            spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
-                             parse_cycles(cycles), depth, batch_size, limit)
-            with progress_bar(f"sweep {ckpt.name}", None, not as_json and ranks.main) as stage:
-                keys += run_sweep(spec, store, ranks,
-                                  progress=lambda done, total: stage.update(completed=done, total=total))
+    with progress_bar("sweep: loading", None, show):  # before the slow imports
+        import torch
+
+        from redge.core.ranks import joined
+        from redge.study.parallel import sweep_device
+        from redge.study.sweep import DEFAULT_RECIPES, SweepSpec, run_sweep
+
+        torch.set_num_threads(threads)
+        with joined(sweep_device(device)) as ranks:
+            for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
+                spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
+                                 parse_cycles(cycles), depth, batch_size, limit)
+                with progress_bar(f"sweep {ckpt.name}", None, show) as stage:
+                    keys += run_sweep(spec, store, ranks,
+                                      progress=lambda done, total: stage.update(completed=done, total=total))
     return keys, ranks.main
 
 

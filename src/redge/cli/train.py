@@ -34,22 +34,25 @@ def register(app: typer.Typer) -> None:
         as_json: bool = json_option(),
     ) -> None:
         """Train a TRM/HRM with the official recipe (deep supervision, ACT, EMA); torchrun for several processes."""
+        import os
+
         from redge.cli.common import emit_json
-        from redge.core.atomic import check_output_path
-        from redge.core.device import resolve_device
         from redge.core.jsonio import write_json
         from redge.core.progress import progress_bar
-        from redge.core.ranks import joined, launched_rank
-        from redge.tasks.reference import ensure_data
         from redge.train.configs import apply_overrides, get_config, parse_overrides
-        from redge.train.loop import Trainer
 
         cfg = apply_overrides(get_config(config), parse_overrides(overrides))
-        resolve_device(device)  # an unusable --device fails here, before any data is read
-        out = check_output_path(out or default_out(f"train-{cfg.name}"), directory=True)  # before any data is built
-        place = None if device == "auto" else device  # auto under torchrun: each rank its own GPU (LOCAL_RANK)
-        show = not as_json and launched_rank() == 0
-        with progress_bar(f"train {cfg.name}: data, model, compile", None, show):
+        show = not as_json and os.environ.get("RANK", "0") == "0"  # torchrun: rank 0 draws (no torch import yet)
+        with progress_bar(f"train {cfg.name}: data, model, compile", None, show):  # before the slow imports
+            from redge.core.atomic import check_output_path
+            from redge.core.device import resolve_device
+            from redge.core.ranks import joined
+            from redge.tasks.reference import ensure_data
+            from redge.train.loop import Trainer
+
+            resolve_device(device)  # an unusable --device fails here, before any data is read
+            out = check_output_path(out or default_out(f"train-{cfg.name}"), directory=True)  # before data is built
+            place = None if device == "auto" else device  # auto under torchrun: each rank its own GPU (LOCAL_RANK)
             for path in {*cfg.data, *cfg.eval_data.values()}:
                 ensure_data(path)
             with joined(place):  # every rank leaves the job before rank 0 evaluates and the processes exit
@@ -80,14 +83,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Accuracy by depth: cell (all cells, non-given cells) and exact accuracy at each depth; ARC pass@K too."""
         from redge.cli.common import emit_json, path_arg
-        from redge.core.device import resolve_device
         from redge.core.progress import progress_bar
-        from redge.quant.load import load_checkpoint
-        from redge.study.evaluate import check_compatible, evaluate_depths
-        from redge.tasks.format import load_split
 
         depth_list = parse_depths(depths)
         with progress_bar(f"eval: loading {checkpoint.name} and {data.name}", None, not as_json) as stage:
+            from redge.core.device import (
+                resolve_device,  # torch: imported under the bar
+            )
+            from redge.quant.load import load_checkpoint
+            from redge.study.evaluate import check_compatible, evaluate_depths
+            from redge.tasks.format import load_split
+
             on = resolve_device(device)
             model = load_checkpoint(path_arg(checkpoint), forward_dtype=dtype).to(on)
             puzzles = load_split(path_arg(data), split)

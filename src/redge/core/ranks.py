@@ -43,11 +43,6 @@ def launched_world() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def launched_rank() -> int:
-    """This process's rank in the torchrun job before any group is joined (RANK; 0 without torchrun)."""
-    return int(os.environ.get("RANK", "0"))
-
-
 def join(device: str | None = None) -> Ranks:
     """Join the torchrun process group when WORLD_SIZE > 1 (nccl on CUDA, gloo on CPU) and pick the device.
 
