@@ -107,8 +107,6 @@ def register(app: typer.Typer) -> None:
               as_json: bool = _JSON, threads: int = _THREADS, device: str = _DEVICE) -> None:
         """Depth x precision sweep: accuracy, fidelity, FLOPs and bytes per variant and depth, and a report."""
         from redge.cli.common import emit_json
-        from redge.study.report import build_report, jsonable, write_report
-        from redge.study.store import RunStore
 
         start = time.perf_counter()
         out = check_output_path(out or default_out("sweep"), directory=True)  # before the compute, not after
@@ -116,6 +114,13 @@ def register(app: typer.Typer) -> None:
                                threads, device)
         if not main:
             return
+        from redge.study.report import (  # torch: after the sweep's bar opened
+            build_report,
+            jsonable,
+            write_report,
+        )
+        from redge.study.store import RunStore
+
         with RunStore(store) as db:
             report = build_report(db, keys)
         path = write_report(report, out, "redge " + " ".join(sys.argv[1:]))
@@ -138,14 +143,19 @@ def register(app: typer.Typer) -> None:
 
         from redge.cli.common import emit_json
         from redge.core.jsonio import write_json
-        from redge.study.report import build_report, fidelity_table, jsonable
-        from redge.study.store import RunStore
 
         out = check_output_path(out or default_out("fidelity"), directory=True)
         keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
                                threads, device)
         if not main:
             return
+        from redge.study.report import (  # torch: after the bar opened
+            build_report,
+            fidelity_table,
+            jsonable,
+        )
+        from redge.study.store import RunStore
+
         with RunStore(store) as db:
             table = fidelity_table(build_report(db, keys))
         write_json(out / "fidelity.json", jsonable(table))
