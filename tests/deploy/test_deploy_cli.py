@@ -37,3 +37,18 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, tiny_config, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("redge: error:") and err.count("\n") == 1
+
+
+def test_an_official_rope_file_is_planned_and_exported_with_seq_len(tmp_path, capsys):
+    """An official step file fixes no sequence length (RoPE): plan and export say so and take --seq-len."""
+    from redge.models import ModelConfig
+
+    config = ModelConfig(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=1, halt_max_steps=2)
+    step = tmp_path / "step_10"
+    torch.save({f"_orig_mod.model.inner.{k}": v for k, v in build_model(config).state_dict().items()}, step)
+    assert main(["plan", str(step), "-t", "stm32n6", "--json"]) == 2
+    assert "--seq-len" in capsys.readouterr().err
+    assert main(["plan", str(step), "-t", "stm32n6", "--seq-len", "81", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["positions"] == 81 + config.prefix_len
+    assert main(["export", str(step), "-r", "int8", "--seq-len", "81", "-o", str(tmp_path / "m.blob"), "--json"]) == 0
+    assert read_blob(tmp_path / "m.blob").config["seq_len"] == 81

@@ -62,13 +62,15 @@ def register(app: typer.Typer) -> None:
         act: str = typer.Option(None, "--act", help=f"Activation storage: {_ACTS}."),
         carry: str = typer.Option(None, "--carry", help="Carry storage (default: as --act)."),
         tile: int = typer.Option(None, "--tile", help="Force a token tile of this many rows."),
+        seq_len: int = typer.Option(None, "--seq-len", min=1, help="Task sequence length, for a checkpoint that does "
+                                    "not fix it (an official RoPE file): 81 Sudoku, 900 Maze/ARC."),
         as_json: bool = json_option(),
     ) -> None:
         """Memory plan: flash and RAM bytes per region on a target, fits or not, with the margin (refuses what the
         target's C runtime would reject)."""
         from redge.deploy.export import plan_checkpoint
 
-        result = plan_checkpoint(checkpoint, recipe, target, act, carry, tile)
+        result = plan_checkpoint(checkpoint, recipe, target, act, carry, tile, seq_len)
         if as_json:
             emit_json(result)
         else:
@@ -88,6 +90,8 @@ def register(app: typer.Typer) -> None:
         calib_batches: int = typer.Option(4, "--calib-batches", min=1, help="Calibration batches."),
         calib_batch_size: int = typer.Option(16, "--calib-batch-size", min=1, help="Puzzles per calibration batch."),
         emb_out: Path = typer.Option(None, "--emb-out", help="Puzzle-embedding file (default: OUT with .emb)."),
+        seq_len: int = typer.Option(None, "--seq-len", min=1, help="Task sequence length, for a checkpoint that does "
+                                    "not fix it (an official RoPE file): 81 Sudoku, 900 Maze/ARC."),
         as_json: bool = json_option(),
     ) -> None:
         """Quantize a checkpoint by a recipe (or take a quantized one as it is) and write the packed blob and the
@@ -100,7 +104,7 @@ def register(app: typer.Typer) -> None:
             )
 
             result = export_checkpoint(checkpoint, out, recipe, target, calib, emb_out, calib_split, calib_batches,
-                                       calib_batch_size)
+                                       calib_batch_size, seq_len)
         if as_json:
             emit_json(result)
         else:
