@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One ACT step on the target's emulated core: instructions, instr/MAC, weight bytes, latency ESTIMATE."""
         with progress_bar(f"bench mcu {blob.name} on {target}", None, not as_json):
-            from redge.deploy.bench import bench_mcu  # torch: imported under the bar
+            # torch: imported under the bar
+            from redge.deploy.bench import bench_mcu
 
             r = bench_mcu(path_arg(blob), target, act, exact)
         if as_json:
@@ -57,7 +58,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Host latency of the C runtime per ACT step and per puzzle."""
         with progress_bar(f"bench cpu {blob.name}", None, not as_json):
-            from redge.deploy.bench import bench_cpu  # torch: imported under the bar
+            # torch: imported under the bar
+            from redge.deploy.bench import bench_cpu
 
             r = bench_cpu(path_arg(blob), puzzles, depth, act)
         if as_json:

@@ -17,10 +17,6 @@ import typer
 from redge.core.errors import RedgeInputError
 
 
-class UsageFailure(RedgeInputError):
-    """Bad command-line input (a missing path, an option out of range): one line on stderr, exit code 2."""
-
-
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout (the `--json` convention)."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
@@ -29,7 +25,7 @@ def emit_json(obj: Any) -> None:
 def path_arg(path: Path) -> Path:
     """Resolve a user path argument, failing with a one-line message if it does not exist."""
     if not path.exists():
-        raise UsageFailure("no such file or directory", path)
+        raise RedgeInputError("no such file or directory", path)
     return path
 
 
@@ -46,10 +42,10 @@ def parse_depths(text: str) -> list[int]:
             lo, sep, hi = part.partition("-")
             depths += list(range(int(lo), int(hi) + 1)) if sep else [int(part)]
     except ValueError:
-        raise UsageFailure(f"--depths must be comma-separated integers or ranges (1,2,4 or 1-16), got {text!r}") \
+        raise RedgeInputError(f"--depths must be comma-separated integers or ranges (1,2,4 or 1-16), got {text!r}") \
             from None
     if not depths or min(depths) < 1:
-        raise UsageFailure(f"--depths must be positive integers, got {text!r}")
+        raise RedgeInputError(f"--depths must be positive integers, got {text!r}")
     return sorted(set(depths))
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from redge.cli.common import default_out, json_option
 from redge.core.errors import RedgeInputError
 from redge.core.progress import progress_bar
 
@@ -19,11 +19,11 @@ data_app = typer.Typer(no_args_is_help=True,
 build_app = typer.Typer(no_args_is_help=True, help="Build a dataset folder (train/, test/, identifiers.json).")
 data_app.add_typer(build_app, name="build")
 
-JSON_OPT = typer.Option(False, "--json", help="Print one JSON object (no progress bar).")
+JSON_OPT = json_option()
 
 
 def _out(out: Path | None, name: str) -> Path:
-    return out if out is not None else Path("runs") / f"data-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return out if out is not None else default_out(f"data-{name}")
 
 
 def _report(data: dict[str, Any], as_json: bool, title: str) -> None:

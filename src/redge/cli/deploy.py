@@ -99,9 +99,8 @@ def register(app: typer.Typer) -> None:
         from redge.core.progress import progress_bar
 
         with progress_bar(f"export {checkpoint.name}", None, not as_json):
-            from redge.deploy.export import (
-                export_checkpoint,  # torch: imported under the bar
-            )
+            # torch: imported under the bar
+            from redge.deploy.export import export_checkpoint
 
             result = export_checkpoint(checkpoint, out, recipe, target, calib, emb_out, calib_split, calib_batches,
                                        calib_batch_size, seq_len)

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from redge.cli.common import json_option
+
 
 def _print_table(info: dict[str, Any]) -> None:
     console = Console()
@@ -41,7 +43,7 @@ def register(app: typer.Typer) -> None:
     def info(
         checkpoint: Path = typer.Argument(..., help="Official state dict (step_N) or redge checkpoint."),
         seq_len: int = typer.Option(None, "--seq-len", help="Task sequence length when the checkpoint cannot tell."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        as_json: bool = json_option(),
     ) -> None:
         """Architecture, parameter count, bytes per precision and FLOPs of a checkpoint."""
         from redge.cli.common import emit_json

@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         from redge.core.progress import progress_bar
 
         with progress_bar(f"quantize {checkpoint.name}: loading", None, not json_out) as stage:
-            from redge.quant.apply import quantize_  # torch: imported under the bar
+            # torch: imported under the bar
+            from redge.quant.apply import quantize_
             from redge.quant.calibration import calibration_batches
             from redge.quant.io import save_quantized
             from redge.quant.load import load_checkpoint

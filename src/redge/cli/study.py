@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -64,18 +65,18 @@ def parse_cycles(values: list[str] | None) -> tuple[tuple[int | None, int | None
     return tuple(out)
 
 
-def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: list[str] | None,
-              cycles: list[str] | None, depths: str, batch_size: int, limit: int | None, store: Path,
-              as_json: bool, threads: int, device: str = "auto") -> tuple[list[str], bool]:
-    """Run (or resume) one sweep per checkpoint; return all store keys and whether this is the main rank."""
+def swept_report(checkpoints: list[Path] | None, data: Path, split: str, recipes: list[str] | None,
+                 cycles: list[str] | None, depths: str, batch_size: int, limit: int | None, store: Path,
+                 as_json: bool, threads: int, device: str = "auto") -> dict[str, Any] | None:
+    """Run (or resume) one sweep per checkpoint and return the report built from the store on the main rank (None
+    on the other torchrun ranks)."""
     import os
 
     from redge.cli.common import path_arg
-    from redge.core.errors import RedgeInputError
+    from redge.core.errors import check_range
     from redge.core.progress import progress_bar
 
-    if threads < 1:
-        raise RedgeInputError(f"--threads must be >= 1, got {threads}")
+    check_range("--threads", threads, 1)
     depth = max(parse_depths(depths))
     show = not as_json and os.environ.get("RANK", "0") == "0"  # torchrun: rank 0 draws (no torch import yet)
     keys: list[str] = []
@@ -94,7 +95,13 @@ def run_specs(checkpoints: list[Path] | None, data: Path, split: str, recipes: l
                 with progress_bar(f"sweep {ckpt.name}", None, show) as stage:
                     keys += run_sweep(spec, store, ranks,
                                       progress=lambda done, total: stage.update(completed=done, total=total))
-    return keys, ranks.main
+        if not ranks.main:
+            return None
+        from redge.study.report import build_report
+        from redge.study.store import RunStore
+
+        with RunStore(store) as db:
+            return build_report(db, keys)
 
 
 def register(app: typer.Typer) -> None:
@@ -110,19 +117,12 @@ def register(app: typer.Typer) -> None:
 
         start = time.perf_counter()
         out = check_output_path(out or default_out("sweep"), directory=True)  # before the compute, not after
-        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
-                               threads, device)
-        if not main:
+        report = swept_report(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
+                              threads, device)
+        if report is None:
             return
-        from redge.study.report import (  # torch: after the sweep's bar opened
-            build_report,
-            jsonable,
-            write_report,
-        )
-        from redge.study.store import RunStore
+        from redge.study.report import jsonable, write_report
 
-        with RunStore(store) as db:
-            report = build_report(db, keys)
         path = write_report(report, out, "redge " + " ".join(sys.argv[1:]))
         seconds = time.perf_counter() - start
         if as_json:
@@ -145,19 +145,13 @@ def register(app: typer.Typer) -> None:
         from redge.core.jsonio import write_json
 
         out = check_output_path(out or default_out("fidelity"), directory=True)
-        keys, main = run_specs(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
-                               threads, device)
-        if not main:
+        report = swept_report(checkpoint, data, split, recipe, cycles, depths, batch_size, limit, store, as_json,
+                              threads, device)
+        if report is None:
             return
-        from redge.study.report import (  # torch: after the bar opened
-            build_report,
-            fidelity_table,
-            jsonable,
-        )
-        from redge.study.store import RunStore
+        from redge.study.report import fidelity_table, jsonable
 
-        with RunStore(store) as db:
-            table = fidelity_table(build_report(db, keys))
+        table = fidelity_table(report)
         write_json(out / "fidelity.json", jsonable(table))
         if as_json:
             emit_json(jsonable({"out": str(out), "variants": table}))

@@ -87,9 +87,8 @@ def register(app: typer.Typer) -> None:
 
         depth_list = parse_depths(depths)
         with progress_bar(f"eval: loading {checkpoint.name} and {data.name}", None, not as_json) as stage:
-            from redge.core.device import (
-                resolve_device,  # torch: imported under the bar
-            )
+            # torch: imported under the bar
+            from redge.core.device import resolve_device
             from redge.quant.load import load_checkpoint
             from redge.study.evaluate import check_compatible, evaluate_depths
             from redge.tasks.format import load_split

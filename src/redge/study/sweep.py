@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from redge.compress import CompressionConfig, compress_, load_method
-from redge.core.errors import RedgeInputError
+from redge.core.errors import RedgeInputError, check_range
 from redge.core.ranks import Ranks, join
 from redge.models import Batch, RecursiveReasoner
 from redge.quant import load_checkpoint
@@ -102,10 +102,8 @@ class SweepData:
 def load_data(spec: SweepSpec) -> SweepData:
     """Load the split, apply `limit`, pick calibration batches (train split if present, else these inputs)."""
     split = load_split(spec.data, spec.split)
-    if spec.batch_size < 1:
-        raise RedgeInputError(f"--batch-size must be >= 1, got {spec.batch_size}")
-    if spec.limit is not None and spec.limit < 1:
-        raise RedgeInputError(f"--limit must be >= 1, got {spec.limit}")
+    check_range("--batch-size", spec.batch_size, 1)
+    check_range("--limit", spec.limit, 1)
     examples = split.num_examples if spec.limit is None else min(spec.limit, split.num_examples)
     if examples == 0:
         raise RedgeInputError("the split holds no examples", split.path)
@@ -210,8 +208,7 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
     ranks = ranks or join(sweep_device())
     model = load_checkpoint(spec.checkpoint).eval().to(ranks.device)
     depth = spec.depth
-    if depth < 1:
-        raise RedgeInputError(f"--depth must be >= 1, got {depth}")
+    check_range("--depths", depth, 1)
     data = load_data(spec)
     evaluate.check_compatible(model, data.split, spec.checkpoint)
     variants = plan_variants(model, spec)

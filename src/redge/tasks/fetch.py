@@ -21,7 +21,6 @@ import http.client
 import os
 import shutil
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from redge.core.atomic import atomic_dir
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import write_json
 from redge.core.progress import progress_bar
@@ -211,15 +211,7 @@ def fetch(source: str | Source, cache: Path | None = None, from_dir: Path | None
         return {**result, "fetched": False, "cached": True}
     if from_dir is not None and not from_dir.is_dir():
         raise RedgeInputError("no such folder (--from takes a folder holding a local copy)", from_dir)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{src.name}.", suffix=".part", dir=cache))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(work, 0o777 & ~mask)  # mkdtemp's 0700 would hide the entry from other users
-    except OSError as exc:
-        raise RedgeInputError(f"cannot write the data cache ({exc.strerror or type(exc).__name__})", cache) from None
-    try:
+    with atomic_dir(dest, replaces=MANIFEST) as work:  # a cache entry appears whole or not at all
         checks = {d.name: _obtain(src, d, work, from_dir, progress) for d in src.downloads}
         shutil.rmtree(work / ".download", ignore_errors=True)
         if src.finish is not None:
@@ -230,14 +222,6 @@ def fetch(source: str | Source, cache: Path | None = None, from_dir: Path | None
                                      "from": str(from_dir) if from_dir else None,
                                      "mirror": None if from_dir else os.environ.get(ENV_BASE_URL) or None,
                                      "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2)
-        try:
-            os.rename(work, dest)
-        except OSError:
-            if not dest.is_dir():
-                raise
-            return {**result, "fetched": False, "cached": True}  # another fetch finished first
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return {**result, "fetched": True, "cached": True, "checks": checks}
 
 

@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from redge.core.atomic import atomic_dir, atomic_path, atomic_write
+from redge.core.atomic import atomic_dir, atomic_path
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json
 from redge.models import RecursiveReasoner
@@ -193,7 +193,7 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
         size += nbytes
     with atomic_dir(path, replaces="config.json") as tmp:  # shards and config appear together, or not at all
         _keep_other_files(path, tmp)
-        for i, shard in enumerate(shards, start=1):
-            _atomic_save_file(shard, tmp / f"model-{i:05d}-of-{len(shards):05d}.safetensors", {"format": FORMAT_NAME})
-        atomic_write(tmp / "config.json", lambda fh: fh.write(json.dumps(doc, indent=2) + "\n"), mode="w")
+        for i, shard in enumerate(shards, start=1):  # the folder is private until renamed: plain writes suffice
+            save_file(shard, tmp / f"model-{i:05d}-of-{len(shards):05d}.safetensors", metadata={"format": FORMAT_NAME})
+        (tmp / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     return path
