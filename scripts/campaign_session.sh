@@ -3,6 +3,7 @@
 # for a fixed number of minutes, then score the raw and EMA weights in fp32 at depths 1..16 on every eval set.
 #
 #   setsid nohup bash scripts/campaign_session.sh OUT CONFIG INIT MINUTES [--set key=value ...] &
+#   until [ -s OUT/run/curve.jsonl ] || grep -qs "train exit" OUT/status; do sleep 5; done   # fail fast, then sleep
 #
 # OUT/run is the training folder (model/, ema/, curve.jsonl, state.pt), OUT/eval-{raw,ema}-NAME.json the scores,
 # OUT/DONE appears last. DEVICE (default cuda) and EVAL_SETS ("name=folder ...", default: the two Sudoku test sets)
