@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from redge.core.errors import RedgeInputError
 from redge.quant.apply import quantize_
 from redge.quant.modules import QuantLinear
 from redge.quant.spec import QuantRecipe, QuantSpec, Rule
@@ -22,6 +23,23 @@ def test_a_move_drops_the_dequantized_caches(small_trm) -> None:
     assert layer.dequantized_weight().device.type == "cpu"
     model.to("meta")
     assert layer.dequantized_weight().device.type == "meta"
+
+
+def test_the_kernel_name_is_known_off_the_cpu_and_the_packed_kernel_follows_a_move(small_trm) -> None:
+    """Naming the kernel builds nothing (the int4 pack op is CPU-only: naming it on a GPU failed before); a move
+    drops the CPU kernel, and asking for it off the CPU is refused with a clear error instead of a dispatcher one."""
+    model = quantize_(small_trm(True), "int4-channel", mode="packed")
+    layer = next(m for m in model.modules() if isinstance(m, QuantLinear))
+    assert layer.kernel_name == "int4pack" and layer._kernel is not None
+    model.to("meta")
+    assert layer._kernel is None and layer.kernel_name == "int4pack"
+    with pytest.raises(RedgeInputError, match="CPU integer kernels"):
+        layer.set_mode("packed")
+    model.to_empty(device="cpu")  # back on the CPU (meta kept no values: any codes do) the kernel is rebuilt
+    layer.codes.fill_(1)
+    layer.scales.fill_(1.0)
+    assert layer(torch.ones(3, layer.in_features)).shape == (3, layer.out_features)
+    assert layer._kernel is not None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

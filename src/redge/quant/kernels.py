@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from redge.core.errors import RedgeInputError
 from redge.quant.qtensor import QuantizedWeight
 
 INT4_GROUPS = (256, 128, 64, 32)
@@ -141,8 +142,18 @@ class Int4Kernel:
         return y[:m, : self.n]
 
 
+def kernel_name(qw: QuantizedWeight, act_bits: int | None) -> str:
+    """Which kernel `build_kernel` picks, without building it: `int_mm` (int8 activations), `int4pack` (weight-only
+    <= 4 bits when the int4 kernel can express the grouping) or `int8pack`."""
+    if act_bits:
+        return "int_mm"
+    return "int4pack" if int4_kernel_group(qw) is not None else "int8pack"
+
+
 def build_kernel(qw: QuantizedWeight, act_bits: int | None) -> Int8Kernel | Int4Kernel:
-    """The fastest exact kernel for `qw`: int4pack for weight-only <=4 bits when expressible, else int8."""
-    if act_bits is None and int4_kernel_group(qw) is not None:
-        return Int4Kernel(qw)
-    return Int8Kernel(qw, act_bits)
+    """The fastest exact kernel for `qw` (see `kernel_name`). The kernels are torch's CPU kernels: `qw` must be on
+    the CPU."""
+    if qw.codes.device.type != "cpu":
+        raise RedgeInputError(f"the packed path runs torch's CPU integer kernels; this weight is on "
+                              f"{qw.codes.device} (use the fake path there: it computes the same numbers)")
+    return Int4Kernel(qw) if kernel_name(qw, act_bits) == "int4pack" else Int8Kernel(qw, act_bits)

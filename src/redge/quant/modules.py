@@ -18,7 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from redge.quant.kernels import Int4Kernel, Int8Kernel, build_kernel, quantize_per_token
+from redge.quant.kernels import (
+    Int4Kernel,
+    Int8Kernel,
+    build_kernel,
+    kernel_name,
+    quantize_per_token,
+)
 from redge.quant.qtensor import QuantizedWeight, quantize_weight
 from redge.quant.spec import QuantSpec
 
@@ -45,7 +51,7 @@ class _QuantWeightMixin:
 
     def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """`.to()`, `.cuda()`, `.half()`...: drop the caches derived from the buffers, so they follow the move."""
-        for cache in ("_dequant", "_centred"):
+        for cache in ("_dequant", "_centred", "_kernel"):
             if getattr(self, cache, None) is not None:
                 setattr(self, cache, None)
         return super()._apply(fn, *args, **kwargs)
@@ -89,18 +95,21 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
     @property
     def kernel_name(self) -> str:
         """Which integer kernel the packed path uses: `int4pack`, `int8pack` or `int_mm`."""
-        if self.act_bits:
-            return "int_mm"
-        kernel = self._kernel or build_kernel(self.quantized_weight(), None)
-        return "int4pack" if isinstance(kernel, Int4Kernel) else "int8pack"
+        return kernel_name(self.quantized_weight(), self.act_bits)
 
     def set_mode(self, mode: str) -> None:
         """Select the `"fake"` (dequantized) or `"packed"` (integer kernel) path; builds the kernel on first use."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "packed" and self._kernel is None:
-            self._kernel = build_kernel(self.quantized_weight(), self.act_bits)
+        if mode == "packed":
+            self._packed_kernel()  # built now, so a weight the kernels cannot take fails here, not mid-run
         self.mode = mode
+
+    def _packed_kernel(self) -> Int8Kernel | Int4Kernel:
+        """The CPU integer kernel of this weight, built on first use (and again after a move dropped it)."""
+        if self._kernel is None:
+            self._kernel = build_kernel(self.quantized_weight(), self.act_bits)
+        return self._kernel
 
     def dequantized_weight(self) -> torch.Tensor:
         """The fp32 weight [out, in] this layer computes with (cached)."""
@@ -128,7 +137,7 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
         if self.mode == "packed":
-            y = self._kernel(x2)
+            y = self._packed_kernel()(x2)
         elif self.act_bits:
             y = self._simulate_int_gemm(x2)
         else:
