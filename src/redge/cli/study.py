@@ -70,6 +70,24 @@ def swept_report(checkpoints: list[Path] | None, data: Path, split: str, recipes
                  as_json: bool, threads: int, device: str = "auto") -> dict[str, Any] | None:
     """Run (or resume) one sweep per checkpoint and return the report built from the store on the main rank (None
     on the other torchrun ranks)."""
+    depth = max(parse_depths(depths))
+    specs = [dict(checkpoint=ckpt, data=data, split=split, recipes=tuple(recipes) if recipes else None,
+                  cycles=parse_cycles(cycles), depth=depth, batch_size=batch_size, limit=limit)
+             for ckpt in checkpoints or [DEFAULT_CHECKPOINT]]
+    keys = run_sweeps(specs, store, as_json, threads, device)
+    if keys is None:
+        return None
+    from redge.study.report import build_report
+    from redge.study.store import RunStore
+
+    with RunStore(store) as db:
+        return build_report(db, [k for part in keys for k in part])
+
+
+def run_sweeps(specs: list[dict[str, Any]], store: Path, as_json: bool, threads: int, device: str = "auto"
+               ) -> list[list[str]] | None:
+    """Run (or resume) the sweeps described by `specs` (SweepSpec fields; recipes None: the default ones) into the
+    store; return each sweep's store keys on the main rank (None on the other torchrun ranks)."""
     import os
 
     from redge.cli.common import path_arg
@@ -77,9 +95,8 @@ def swept_report(checkpoints: list[Path] | None, data: Path, split: str, recipes
     from redge.core.progress import progress_bar
 
     check_range("--threads", threads, 1)
-    depth = max(parse_depths(depths))
     show = not as_json and os.environ.get("RANK", "0") == "0"  # torchrun: rank 0 draws (no torch import yet)
-    keys: list[str] = []
+    keys: list[list[str]] = []
     with progress_bar("sweep: loading", None, show):  # before the slow imports
         import torch
 
@@ -89,19 +106,14 @@ def swept_report(checkpoints: list[Path] | None, data: Path, split: str, recipes
 
         torch.set_num_threads(threads)
         with joined(sweep_device(device)) as ranks:
-            for ckpt in checkpoints or [DEFAULT_CHECKPOINT]:
-                spec = SweepSpec(path_arg(ckpt), path_arg(data), split, tuple(recipes or DEFAULT_RECIPES),
-                                 parse_cycles(cycles), depth, batch_size, limit)
-                with progress_bar(f"sweep {ckpt.name}", None, show) as stage:
-                    keys += run_sweep(spec, store, ranks,
-                                      progress=lambda done, total: stage.update(completed=done, total=total))
-        if not ranks.main:
-            return None
-        from redge.study.report import build_report
-        from redge.study.store import RunStore
-
-        with RunStore(store) as db:
-            return build_report(db, keys)
+            for fields in specs:
+                spec = SweepSpec(**{**fields, "checkpoint": path_arg(fields["checkpoint"]),
+                                    "data": path_arg(fields["data"]),
+                                    "recipes": fields.get("recipes") or DEFAULT_RECIPES})
+                with progress_bar(f"sweep {spec.checkpoint.name}", None, show) as stage:
+                    keys.append(run_sweep(spec, store, ranks,
+                                          progress=lambda done, total: stage.update(completed=done, total=total)))
+        return keys if ranks.main else None
 
 
 def register(app: typer.Typer) -> None:

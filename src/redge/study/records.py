@@ -4,6 +4,10 @@ A sweep records, for each variant and each batch, one `BatchRecord`: counts plus
 (accuracy x rows, fidelity x rows, ...). Sums from any split of the puzzles into batches, ranks or resumed runs
 add up to the same totals; `aggregate` adds them in batch order, so the result does not depend on how the work was
 interrupted or sharded. Accuracy numbers come from the task metric helpers (`redge.tasks.metrics`).
+
+Each record also keeps compact per-puzzle outcomes (`BatchRecord.puzzles`: target cells per puzzle, correct cells
+per depth and puzzle, and an exact-solve bitmask over depths per puzzle), so that intervals over puzzles can be
+bootstrapped (`puzzle_outcomes`). Records written before these existed load with `puzzles` empty.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ class BatchRecord:
 
     rows: real (non-padding) puzzles; labelled: puzzles with at least one target cell (denominator of cell and
     exact accuracy); non_given: puzzles with at least one target cell left blank in the input.
+    puzzles: per real puzzle, `targets` (target cells), `cells` (correct target cells, a list per depth) and
+    `exact` (bit d-1 set when every target cell is right at depth d); empty in records from older stores.
     """
 
     depth: int
@@ -36,6 +42,7 @@ class BatchRecord:
     labelled: int = 0
     non_given: int = 0
     sums: dict[str, list[float]] = field(default_factory=dict)
+    puzzles: dict[str, list] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key in SUM_KEYS:
@@ -61,8 +68,11 @@ class StepRecorder:
         targets = self.labels != IGNORE_LABEL_ID
         non_given = targets & np.isin(self.inputs, self.blank_tokens) if self.blank_tokens else targets & False
         self.n_real = n_real
+        self.targets = targets
         self.record = BatchRecord(depth, rows=n_real, labelled=int(targets.any(-1).sum()),
-                                  non_given=int(non_given.any(-1).sum()))
+                                  non_given=int(non_given.any(-1).sum()),
+                                  puzzles={"targets": targets.sum(-1).tolist(), "cells": [[0] * n_real] * depth,
+                                           "exact": [0] * n_real})
         self.first_halt = torch.full((n_real,), depth + 1, dtype=torch.int64)
 
     def add(self, d: int, outputs: dict[str, torch.Tensor], cosines: dict[str, torch.Tensor],
@@ -75,6 +85,10 @@ class StepRecorder:
         if r.labelled:
             sums["cell_acc"][d - 1] = cell_accuracy(preds, self.labels) * r.labelled
             sums["exact_acc"][d - 1] = exact_accuracy(preds, self.labels) * r.labelled
+        correct = ((preds == self.labels) & self.targets).sum(-1)
+        solved = (correct == self.targets.sum(-1)) & self.targets.any(-1)
+        r.puzzles["cells"][d - 1] = correct.tolist()
+        r.puzzles["exact"] = [bits | (int(s) << (d - 1)) for bits, s in zip(r.puzzles["exact"], solved, strict=True)]
         if r.non_given:
             sums["cell_acc_non_given"][d - 1] = (
                 non_given_cell_accuracy(preds, self.labels, self.inputs, self.blank_tokens) * r.non_given)
@@ -115,3 +129,27 @@ def aggregate(records: Iterable[BatchRecord]) -> DepthMetrics:
         by_depth[key] = [math.fsum(r.sums[key][d] for r in records) / den if den else math.nan
                          for d in range(depth)]
     return DepthMetrics(by_depth, **counts)
+
+
+@dataclass(frozen=True)
+class PuzzleOutcomes:
+    """Per-puzzle outcomes of one run over its labelled puzzles (rows without targets dropped), in puzzle order:
+    `exact` [N, D] (1.0 where solved at depth d), `cell` [N, D] (fraction of target cells right)."""
+
+    exact: np.ndarray
+    cell: np.ndarray
+
+
+def puzzle_outcomes(records: Iterable[BatchRecord]) -> PuzzleOutcomes | None:
+    """The per-puzzle outcomes of a run's batch records (in the order given), or None when any record predates
+    per-puzzle outcomes. Their means over puzzles equal `aggregate`'s cell and exact accuracy."""
+    records = list(records)
+    if not records or any(not r.puzzles for r in records):
+        return None
+    depth = records[0].depth
+    targets = np.concatenate([np.asarray(r.puzzles["targets"], dtype=np.int64) for r in records])
+    cells = np.concatenate([np.asarray(r.puzzles["cells"], dtype=np.int64).reshape(depth, -1).T for r in records])
+    bits = np.concatenate([np.asarray(r.puzzles["exact"], dtype=np.int64) for r in records])
+    exact = ((bits[:, None] >> np.arange(depth)) & 1).astype(np.float64)
+    keep = targets > 0
+    return PuzzleOutcomes(exact[keep], cells[keep] / targets[keep, None])

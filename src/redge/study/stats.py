@@ -1,8 +1,9 @@
-"""Small statistics for the report: Spearman correlation with a bootstrap interval, pairwise rank agreement."""
+"""Small statistics for the report: Spearman correlation with a bootstrap interval, pairwise rank agreement, and
+percentile bootstrap intervals over puzzles (paired: every arm resampled with the same puzzle indices)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,3 +70,45 @@ def pairwise_agreement(score: Sequence[float], truth: Sequence[float]) -> tuple[
             total += 1
             agree += (score[i] - score[j]) * (truth[i] - truth[j]) > 0
     return agree, total
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic's value on the data and its percentile bootstrap interval (NaN bounds when not computable)."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    resamples: int
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], np.ndarray], n: int, resamples: int = 2000,
+                       level: float = 0.95, seed: int = 0) -> Interval:
+    """Percentile bootstrap over n units (puzzles): `statistic(idx)` maps an index array [R, n] (one resample per
+    row) to R values; the value itself is the statistic at the identity index. Paired by construction when the
+    statistic indexes several arms (a variant and FP32 on the same puzzles) with the same idx. NaN draws (e.g. a
+    ratio over a resample with no solved puzzle) are dropped."""
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, resamples)
+    value = float(statistic(np.arange(n)[None, :])[0])
+    rng = np.random.default_rng(seed)
+    draws = np.asarray(statistic(rng.integers(0, n, size=(resamples, n))), dtype=np.float64)
+    draws = draws[~np.isnan(draws)]
+    if math.isnan(value) or draws.size == 0:
+        return Interval(value, math.nan, math.nan, n, resamples)
+    alpha = (1 - level) / 2
+    return Interval(value, float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha)), n, resamples)
+
+
+def mean_ratio(a: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The statistic mean(a) / mean(b) over resampled puzzles (paired; NaN where mean(b) is 0)."""
+    def stat(idx: np.ndarray) -> np.ndarray:
+        num, den = a[idx].mean(-1), b[idx].mean(-1)
+        return np.divide(num, den, out=np.full(num.shape, np.nan), where=den != 0)
+    return stat
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The statistic mean(a) - mean(b) over resampled puzzles (paired)."""
+    return lambda idx: a[idx].mean(-1) - b[idx].mean(-1)
