@@ -66,3 +66,24 @@ def test_bad_variant_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_qat_run_folder_names_its_recipe(tmp_path: Path) -> None:
+    """`redge train` writes its config (with `qat`) beside `model/` and `ema/`; a packed checkpoint keeps it in
+    train_config.json; a checkpoint with neither must be given the recipe."""
+    from redge.cli.claims import parse_variant
+    from redge.core.errors import RedgeInputError
+
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text(json.dumps({"model": {}, "metadata": {}}))
+    (run / "config.json").write_text(json.dumps({"train": {"qat": "int4-channel"}, "model": {}}))
+    assert parse_variant(f"qat={run / 'model'}")[1] == "int4-channel"
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    (packed / "train_config.json").write_text(json.dumps({"train": {"qat": "int4-g32"}}))
+    assert parse_variant(f"qat={packed}")[1] == "int4-g32"
+    assert parse_variant(f"qat:int8={packed}")[1] == "int8"
+    (run / "config.json").write_text(json.dumps({"train": {"qat": None}}))
+    with pytest.raises(RedgeInputError, match="no qat recipe"):
+        parse_variant(f"qat={run / 'model'}")

@@ -41,7 +41,7 @@ _TARGET = typer.Option("stm32n6", "--target", "-t", help="Built-in target or tar
 
 def parse_variant(text: str) -> tuple[str, str, Path]:
     """`KIND=PATH` or `KIND:RECIPE=PATH` -> (kind, recipe, path); a QAT checkpoint's recipe defaults to the `qat`
-    field of the train_config.json beside it."""
+    field of the training config beside it (see `_qat_recipe`)."""
     head, sep, path = text.partition("=")
     kind, _, recipe = head.partition(":")
     if not sep or not path or kind not in FINETUNED_RECIPES:
@@ -52,19 +52,22 @@ def parse_variant(text: str) -> tuple[str, str, Path]:
         raise RedgeInputError("no such file or directory (--variant-checkpoint)", ckpt)
     recipe = recipe or FINETUNED_RECIPES[kind] or _qat_recipe(ckpt)
     if not recipe:
-        raise RedgeInputError(f"--variant-checkpoint {text!r}: no qat recipe recorded in a train_config.json beside "
+        raise RedgeInputError(f"--variant-checkpoint {text!r}: no qat recipe recorded in a training config beside "
                               "it; give it as qat:RECIPE=PATH", ckpt)
     return kind, recipe, ckpt
 
 
 def _qat_recipe(ckpt: Path) -> str | None:
+    """The `qat` field of the training config beside a checkpoint: a packed checkpoint's `train_config.json`, or the
+    `config.json` of the `redge train` run folder whose `model/` or `ema/` it is."""
     from redge.core.jsonio import read_json
 
     for folder in (ckpt, ckpt.parent) if ckpt.is_dir() else (ckpt.parent,):
-        if (folder / "train_config.json").is_file():
-            cfg = read_json(folder / "train_config.json")
-            train = cfg.get("train", cfg) if isinstance(cfg, dict) else {}
-            return train.get("qat") if isinstance(train, dict) else None
+        for name in ("train_config.json", "config.json"):
+            cfg = read_json(folder / name) if (folder / name).is_file() else None
+            train = cfg.get("train") if isinstance(cfg, dict) else None
+            if isinstance(train, dict):
+                return train.get("qat")
     return None
 
 

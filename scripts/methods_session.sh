@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The compression study's GPU work (issue 14), run after a campaign session on the same machine:
+#   1. the CUDA tests of the quantization engine (tests/quant/test_device.py), full output kept;
+#   2. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
+#   3. optional short fine-tunes (FINETUNES="qat distill traj", FINETUNE_MINUTES each) of the first checkpoint;
+#   4. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA.
+#
+#   setsid nohup bash scripts/methods_session.sh OUT &
+#
+# Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and
+# TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
+# CPU_PUZZLES (8), FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (the training config named in the first
+# checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status; OUT/DONE is last.
+set -u
+export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
+OUT=$1
+DEVICE=${DEVICE:-cuda}
+DATA=${DATA:-runs/refdata/sudoku-hard}
+LIMIT=${LIMIT:-1000}
+CHECKPOINTS=${CHECKPOINTS:-"checkpoints/trm-mlp-sudoku checkpoints/trm-att-sudoku"}
+EMBEDDING=${EMBEDDING:-checkpoints/trm-att-arc}
+FINETUNES=${FINETUNES:-}
+FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
+PY=${PYTHON:-python3}
+mkdir -p "$OUT"
+redge() { "$PY" -m redge.cli "$@"; }
+stage() { echo "$(date +%T) $*" >> "$OUT/status"; }
+
+stage "cuda tests"
+"$PY" -m pytest -q -p no:cacheprovider tests/quant/test_device.py > "$OUT/cuda_tests.txt" 2>&1
+stage "cuda tests exit $?"
+
+stage "sweep rate"
+"$PY" benchmarks/sweep_rate.py --checkpoint ${CHECKPOINTS%% *} --data "$DATA" --device "$DEVICE=$LIMIT" \
+  --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
+  > "$OUT/sweep_rate.txt" 2>&1
+stage "sweep rate exit $?"
+
+base=${CHECKPOINTS%% *}
+variants=()
+for kind in $FINETUNES; do
+  case $kind in
+    qat) sets=(--set qat=int4-naive) ;;
+    traj) sets=(--set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
+    distill) sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=256 --set model.num_heads=4) ;;
+    *) stage "unknown fine-tune $kind"; continue ;;
+  esac
+  stage "fine-tune $kind"
+  redge train --config "${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
+      "$base/train_config.json")}" --device "$DEVICE" --set init_from="$base" --set max_minutes="$FINETUNE_MINUTES" \
+    --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
+    > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
+  stage "fine-tune $kind exit $?"
+  [ -d "$OUT/ft-$kind/model" ] && case $kind in
+    distill) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
+    *) variants+=(--variant-checkpoint "qat=$OUT/ft-$kind/model") ;;
+  esac
+done
+
+stage "claims"
+ckpts=(); for c in $CHECKPOINTS; do ckpts+=(-c "$c"); done
+emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
+redge claims "${ckpts[@]}" -d "$DATA" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
+  --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/claims" --json > "$OUT/claims.json" 2> "$OUT/claims.err"
+stage "claims exit $?"
+touch "$OUT/DONE"
