@@ -6,8 +6,9 @@ under a latency budget, the best candidate by fidelity among those that fit.
    `sensitivity_puzzles` puzzles at full depth: drop = 1 - fidelity. Per unit this gives a ladder: the specs in
    order of bytes, each kept only if it drops less than every cheaper one.
 3. Start at the bottom of every ladder (the fewest bytes; nothing fits if this does not) and climb: each round takes
-   the upgrade with the largest drop saved per byte added whose recipe still fits the target (the plan: flash and
-   RAM; `max_bytes`: the blob) and scores it on all inputs. The uniform presets that fit are scored too.
+   the upgrade (one unit to any higher rung of its ladder) with the largest drop saved per byte added whose recipe
+   still fits the target (the plan: flash and RAM; `max_bytes`: the blob) and scores it on all inputs. The uniform
+   presets that fit are scored too.
 4. With a latency budget (the target's instruction model, `deploy.latency`), the best recipes run at the depth that
    fits the budget, at the checkpoint's inner cycles and a few cheaper ones (T, n); fidelity then compares the
    shipped state with the FP32 state at full depth.
@@ -55,6 +56,7 @@ class AutoSpec:
     budget_ms: float | None = None  # per puzzle, the high end of the latency estimate
     max_bytes: str | None = None  # blob bytes at most: a number or a preset name (its blob on this model)
     methods: tuple[str, ...] = ("minmax", "mse")
+    group_sizes: tuple[int, ...] = space.GROUP_SIZES
     batch_size: int = 256
     sensitivity_puzzles: int = 256
     max_candidates: int = 24  # greedy rounds
@@ -204,13 +206,30 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     split, batches = trajectory.load_inputs(spec.data, spec.split, spec.limit, spec.batch_size)
     check_compatible(model, split, spec.checkpoint)
     units = space.search_units(model)
-    options = space.menu(target, spec.methods)
+    options = space.menu(target, spec.methods, spec.group_sizes)
     if spec.budget_ms is not None and (target.cycle_model is None or not target.cycle_model.instructions_per_mac):
         raise RedgeInputError(f"--budget-ms: target {target.name!r} has no instruction model "
                               "(cycle_model.instructions_per_mac in its YAML)", target.source or None)
     check_range("--budget-ms", spec.budget_ms, 0.001)
     assess = Assessor(model, target, spec.checkpoint)
     cap = resolve_max_bytes(spec.max_bytes, assess, T0, n0, depth)
+
+    def fits(a: dict[str, Any]) -> bool:
+        return a["fits"] and (cap is None or a["blob_bytes"] <= cap)
+
+
+    nbytes = space.unit_bytes(model, units, options)
+    cheapest = space.make_recipe(f"auto-{target.name}", {u: min(options, key=lambda o: nbytes[o.label][u]).spec
+                                                        for u in units})
+    smallest_assess = assess(cheapest, T0, n0, depth)
+    smallest = {"recipe": describe_assignment(cheapest), "blob_bytes": smallest_assess["blob_bytes"],
+                "why_not": smallest_assess["plan"]["why_not"]}
+    if not fits(smallest_assess):  # the fewest bytes the menu allows: nothing else can fit
+        return Outcome({"checkpoint": str(spec.checkpoint), "target": target.name, "fits": False, "chosen": None,
+                        "top": [], "candidates": [], "smallest": smallest, "max_bytes": cap,
+                        "budget_ms": spec.budget_ms,
+                        "cost": {"variants_tried": 0, "candidates_scored": 0, "device": str(device),
+                                 "minutes": (time.perf_counter() - start) / 60}}, model, [], target, assess)
 
     say(f"reference: FP32, {sum(len(b['inputs']) for b in batches)} puzzles x {depth} steps")
     ref = trajectory.reference(model, batches, depth, device)
@@ -219,12 +238,8 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     evaluate = Evaluator(model, calib, spec.cache, {"checkpoint": hash_files(spec.checkpoint), "inputs": inputs_hash},
                          spec.guard)
 
-    def fits(a: dict[str, Any]) -> bool:
-        return a["fits"] and (cap is None or a["blob_bytes"] <= cap)
-
     # 2. sensitivity
     sub = ref.subset(spec.sensitivity_puzzles)
-    nbytes = space.unit_bytes(model, units, options)
     drops: dict[str, dict[str, float]] = {u: {} for u in units}
     for i, u in enumerate(units):
         say(f"sensitivity {i + 1}/{len(units)}: {u}")
@@ -255,20 +270,19 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
 
     start_recipe = recipe_at(level)
     start_assess = assess(start_recipe, T0, n0, depth)
-    smallest = {"recipe": describe_assignment(start_recipe), "blob_bytes": start_assess["blob_bytes"],
-                "why_not": start_assess["plan"]["why_not"]}
     if fits(start_assess):
         add("start", "start", start_recipe, T0, n0, depth, start_assess)
         for round_ in range(spec.max_candidates):
-            upgrades = []
+            upgrades = []  # any higher rung of a ladder, so a large gain is not hidden behind a small first step
             for u in units:
-                if level[u] + 1 < len(ladder[u]):
-                    cur, nxt = ladder[u][level[u]].label, ladder[u][level[u] + 1].label
+                cur = ladder[u][level[u]].label
+                for up in range(level[u] + 1, len(ladder[u])):
+                    nxt = ladder[u][up].label
                     gain = drops[u][cur] - drops[u][nxt]
-                    upgrades.append((gain / max(nbytes[nxt][u] - nbytes[cur][u], 1), u))
+                    upgrades.append((gain / max(nbytes[nxt][u] - nbytes[cur][u], 1), u, up))
             chosen = None
-            for _, u in sorted(upgrades, reverse=True):
-                trial = {**level, u: level[u] + 1}
+            for _, u, up in sorted(upgrades, reverse=True):
+                trial = {**level, u: up}
                 a = assess(recipe_at(trial), T0, n0, depth)
                 if fits(a):
                     chosen = (u, trial, a)

@@ -41,11 +41,15 @@ def search_units(model: nn.Module) -> list[str]:
     return [a.name for a in resolve_recipe(model, PRESETS["int8"]) if a.spec is not None]
 
 
-def menu(target: Target, methods: Sequence[str] = ("minmax", "mse")) -> list[Option]:
+def menu(target: Target, methods: Sequence[str] = ("minmax", "mse"), group_sizes: Sequence[int] = GROUP_SIZES
+         ) -> list[Option]:
     """Every spec a unit may take on `target` (see the module docstring), fp32 last."""
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise RedgeInputError(f"--methods must be a comma-separated subset of {', '.join(METHODS)}, got {bad or '[]'}")
+    if any(g < 32 or g % 32 for g in group_sizes):
+        raise RedgeInputError(f"--group-sizes must be multiples of 32 (the runtime's fast kernels), got "
+                              f"{list(group_sizes)}")
     rt = target.runtime
     act = None if 0 in rt.act_bits else 8
     scales = [(k, v) for k, v in _SCALES.items() if k in rt.scale_dtypes]
@@ -55,7 +59,7 @@ def menu(target: Target, methods: Sequence[str] = ("minmax", "mse")) -> list[Opt
             for sk, sv in scales:
                 out.append(Option(f"int4-ch-{method}-{sk}", QuantSpec(4, "channel", method=method, act_bits=act,
                                                                        scale_dtype=sv)))
-            for g in GROUP_SIZES:
+            for g in group_sizes:
                 out.append(Option(f"int4-g{g}-{method}-f16" if "f16" in rt.scale_dtypes else f"int4-g{g}-{method}",
                                   QuantSpec(4, "group", g, method=method, act_bits=act, scale_dtype=scales[-1][1])))
     if "i8" in rt.weight_codes:

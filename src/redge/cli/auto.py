@@ -57,6 +57,15 @@ def _print(obj: dict[str, Any]) -> None:
     typer.echo("  wrote " + ", ".join(obj["outputs"].values()))
 
 
+def _group_sizes(text: str) -> tuple[int, ...]:
+    from redge.core.errors import RedgeInputError
+
+    try:
+        return tuple(int(g) for g in text.split(",") if g.strip())
+    except ValueError:
+        raise RedgeInputError(f"--group-sizes must be comma-separated integers, got {text!r}") from None
+
+
 def register(app: typer.Typer) -> None:
     """Add `autocompress` to the root app."""
 
@@ -75,6 +84,8 @@ def register(app: typer.Typer) -> None:
                                    "(default: the checkpoint's halt_max_steps)."),
         methods: str = typer.Option("minmax,mse", "--methods", help="Range-setting methods to search "
                                     "(minmax, percentile, mse, gptq; gptq calibrates on the unlabelled inputs)."),
+        group_sizes: str = typer.Option("32,64,128", "--group-sizes", help="Group sizes of per-group int4 to search "
+                                        "(multiples of 32; empty: per-channel only)."),
         limit: int = limit_option(),
         batch_size: int = typer.Option(256, "--batch-size", min=1, help="Puzzles per batch."),
         sensitivity_puzzles: int = typer.Option(256, "--sensitivity-puzzles", min=1,
@@ -109,7 +120,8 @@ def register(app: typer.Typer) -> None:
             dev = resolve_device(device)
             spec = AutoSpec(path_arg(checkpoint), target, path_arg(data), split, limit,
                             max(parse_depths(depths)) if depths else None, budget_ms, max_bytes,
-                            tuple(m.strip() for m in methods.split(",") if m.strip()), batch_size,
+                            tuple(m.strip() for m in methods.split(",") if m.strip()),
+                            _group_sizes(group_sizes), batch_size,
                             sensitivity_puzzles, max_candidates, guard, cache=cache)
             if verify is not None:
                 path_arg(verify)
