@@ -214,6 +214,20 @@ def host_step(data: dict[str, Any]) -> str:
     return f"{steps} per ACT step, load average {data['load_avg_1m']:.1f}"
 
 
+def autocompress_table(search: dict[str, Any]) -> str:
+    """`redge autocompress --verify`: the chosen variant, the other top candidates and the presets, with bytes,
+    label-free fidelity and the exact / cell accuracy measured afterwards (search.json's `verify`)."""
+    rows = []
+    for r in search["verify"]:
+        fid = "-" if r["fidelity"] is None else f"{r['fidelity']:.4f}"
+        name = f"**{r['label']}** (chosen)" if r["kind"] == "chosen" else r["label"]
+        rows.append([name, f"{r['blob_bytes']:,}", "yes" if r["fits"] else "no",
+                     "yes" if r["at_most_chosen_bytes"] else "no", f"T{r['H_cycles']} n{r['L_cycles']} d{r['depth']}",
+                     fid, _pct(r["exact_accuracy"]), _pct(r["cell_accuracy"])])
+    return _table(["variant", "blob B", "fits", "<= chosen bytes", "cycles, depth", "fidelity (no labels)", "exact",
+                   "cell"], ["---", "---:", "---", "---", "---", "---:", "---:", "---:"], rows)
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "train-throughput": train_throughput_table,
     "ddp-steps": ddp_steps,
@@ -228,4 +242,5 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "embedding-rss": embedding_rss_table,
     "maze-rate": maze_rate,
     "host-step": host_step,
+    "autocompress-verify": autocompress_table,
 }

@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # The floors, bottom up: an import may go down or sideways within a floor, never up.
 FLOORS = {"core": 0, "models": 1, "tasks": 1, "quant": 2, "compress": 2, "train": 3, "study": 3, "deploy": 3,
+          "auto": 3,
           "cli": 4, "__main__": 5}
 
 

@@ -23,9 +23,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 
 def _register_commands() -> None:
-    from redge.cli import bench, claims, data, deploy, models, quant, study, train
+    from redge.cli import auto, bench, claims, data, deploy, models, quant, study, train
 
-    for module in (models, data, train, study, deploy, bench, quant, claims):
+    for module in (models, data, train, study, deploy, bench, quant, claims, auto):
         module.register(app)
 
 

@@ -99,7 +99,14 @@ def export_checkpoint(checkpoint: Path, out: Path, recipe: str | None = None, ta
                       checkpoint)
         batches = None if calib is None else calibration_batches(calib, calib_split, calib_batches, calib_batch_size)
         quantize_(model, quant_recipe, calib=batches)
-    check_runtime(model.config, blob_entries(model_weights(model, with_values=False)), tgt, name, checkpoint)
+    return export_model(model, out, name, tgt, emb_out, checkpoint)
+
+
+def export_model(model: nn.Module, out: Path, name: str, target: Target | None = None, emb_out: Path | None = None,
+                 source: str | Path | None = None) -> dict[str, Any]:
+    """Write the blob (and puzzle-embedding file) of an in-memory model, quantized or float, as it is (its config:
+    cycles and `halt_max_steps` go into the header); refuses (naming `source`) what `target`'s runtime would reject."""
+    check_runtime(model.config, blob_entries(model_weights(model, with_values=False)), target, name, source)
     written = export(model, out, name, emb_out)
-    return {"recipe": name, "target": None if tgt is None else tgt.name,
+    return {"recipe": name, "target": None if target is None else target.name,
             **{kind: {"path": str(path), "bytes": size} for kind, (path, size) in written.items()}}

@@ -78,7 +78,7 @@ def block_shape(config: ModelConfig) -> BlockShape:
                                                                                      config.expansion), token_inter)
 
 
-def _block_calls(config: ModelConfig) -> dict[str, int]:
+def block_calls(config: ModelConfig) -> dict[str, int]:
     """Module calls per ACT step by level (TRM: T(n+1) calls of L_level; HRM: T*n L_level + T H_level)."""
     if config.arch == "trm":
         return {"L_level": config.H_cycles * (config.L_cycles + 1)}
@@ -94,7 +94,7 @@ def weight_traffic(req: PlanRequest, tile: int | None) -> int:
     shape = block_shape(req.config)
     token_tiles = 1 if tile is None else -(shape.seq // -tile)
     channel_tiles = 1 if tile is None else -(shape.hidden // -tile)
-    calls = _block_calls(req.config)
+    calls = block_calls(req.config)
     total = 0
     for e in req.entries:
         level = e.name.split(".", 1)[0]

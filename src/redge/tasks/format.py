@@ -61,11 +61,12 @@ class DatasetMetadata:
 
 @dataclass
 class PuzzleSplit:
-    """One loaded split: metadata and the five arrays of its (single) ``all`` set."""
+    """One loaded split: metadata and the five arrays of its (single) ``all`` set (``labels`` None when the split was
+    loaded without them: label-free work such as `redge autocompress`)."""
 
     metadata: DatasetMetadata
     inputs: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray | None
     puzzle_identifiers: np.ndarray
     puzzle_indices: np.ndarray
     group_indices: np.ndarray
@@ -199,8 +200,12 @@ def _check_token_range(arr: np.ndarray, path: Path, field_name: str, vocab_size:
             raise RedgeInputError(f"field '{field_name}': token {bad} outside vocab [0, {vocab_size})", path)
 
 
-def load_split(data_dir: str | Path, split: str, mmap: bool = True, check_tokens: bool = True) -> PuzzleSplit:
+def load_split(data_dir: str | Path, split: str, mmap: bool = True, check_tokens: bool = True,
+               labels: bool = True) -> PuzzleSplit:
     """Load and validate ``data_dir/split`` (inputs/labels memory-mapped by default, as the official loader).
+
+    With ``labels=False`` the labels file is never opened (it may be absent) and ``labels`` is None: code that must
+    not see the answers (label-free search, calibration) gets that guarantee from the loader itself.
 
     Checks: dataset.json fields and types, file presence, array rank, dtypes (integers), shapes against
     ``seq_len``, token range against ``vocab_size`` (``check_tokens``), offsets, counts against the metadata and
@@ -211,22 +216,24 @@ def load_split(data_dir: str | Path, split: str, mmap: bool = True, check_tokens
         raise RedgeInputError(f"no '{split}' split folder", split_dir)
     meta_path = split_dir / "dataset.json"
     raw = _load_metadata(meta_path)
-    arrays = {k: _load_array(split_dir / f"all__{k}.npy", mmap and k in ("inputs", "labels")) for k in FIELDS}
+    fields = FIELDS if labels else tuple(k for k in FIELDS if k != "labels")
+    arrays = {k: _load_array(split_dir / f"all__{k}.npy", mmap and k in ("inputs", "labels")) for k in fields}
     for k, arr in arrays.items():
         if not np.issubdtype(arr.dtype, np.integer):
             raise RedgeInputError(f"field '{k}': dtype {arr.dtype} is not an integer type", split_dir / f"all__{k}.npy")
 
     p = {k: split_dir / f"all__{k}.npy" for k in FIELDS}
-    inputs, labels = arrays["inputs"], arrays["labels"]
-    for k in ("inputs", "labels"):
+    inputs = arrays["inputs"]
+    for k in ("inputs", "labels")[:2 if labels else 1]:
         if arrays[k].ndim != 2 or arrays[k].shape[1] != raw["seq_len"]:
             raise RedgeInputError(f"field '{k}': shape {arrays[k].shape} is not [N, seq_len={raw['seq_len']}]", p[k])
-    if labels.shape[0] != inputs.shape[0]:
-        raise RedgeInputError(f"field 'labels': {labels.shape[0]} rows but all__inputs.npy has {inputs.shape[0]}",
-                              p["labels"])
+    if labels and arrays["labels"].shape[0] != inputs.shape[0]:
+        raise RedgeInputError(f"field 'labels': {arrays['labels'].shape[0]} rows but all__inputs.npy has "
+                              f"{inputs.shape[0]}", p["labels"])
     if check_tokens:
         _check_token_range(inputs, p["inputs"], "inputs", raw["vocab_size"])
-        _check_token_range(labels, p["labels"], "labels", raw["vocab_size"])
+        if labels:
+            _check_token_range(arrays["labels"], p["labels"], "labels", raw["vocab_size"])
 
     n_examples = int(inputs.shape[0])
     _check_offsets(arrays["puzzle_indices"], p["puzzle_indices"], "puzzle_indices", n_examples, "examples")
@@ -254,7 +261,7 @@ def load_split(data_dir: str | Path, split: str, mmap: bool = True, check_tokens
 
     meta = DatasetMetadata(**{**{k: raw.get(k) for k in DatasetMetadata.__dataclass_fields__},
                               "total_puzzles": raw.get("total_puzzles", n_puzzles)})
-    return PuzzleSplit(metadata=meta, path=split_dir, **arrays)
+    return PuzzleSplit(metadata=meta, path=split_dir, **{"labels": None, **arrays})
 
 
 def load_identifiers(data_dir: str | Path, expected: int | None = None) -> list[str]:

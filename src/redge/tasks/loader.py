@@ -19,15 +19,17 @@ def collate(split: PuzzleSplit, example_idx: np.ndarray, puzzle_idx: np.ndarray,
             ) -> dict[str, torch.Tensor]:
     """Gather examples into an int32 batch, map ignored labels to -100 and pad to ``batch_size`` rows.
 
-    Padding rows get ``pad_id`` inputs, -100 labels and the blank identifier, as the official loader does.
+    Padding rows get ``pad_id`` inputs, -100 labels and the blank identifier, as the official loader does. A split
+    loaded without labels gives batches without a ``labels`` key.
     """
     meta = split.metadata
     batch = {
         "inputs": np.asarray(split.inputs[example_idx]).astype(np.int32),
-        "labels": np.asarray(split.labels[example_idx]).astype(np.int32),
         "puzzle_identifiers": np.asarray(split.puzzle_identifiers[puzzle_idx]).astype(np.int32),
     }
-    if meta.ignore_label_id is not None:
+    if split.labels is not None:
+        batch["labels"] = np.asarray(split.labels[example_idx]).astype(np.int32)
+    if meta.ignore_label_id is not None and "labels" in batch:
         batch["labels"][batch["labels"] == meta.ignore_label_id] = IGNORE_LABEL_ID
     pad = batch_size - len(example_idx)
     if pad > 0:

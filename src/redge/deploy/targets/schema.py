@@ -32,6 +32,10 @@ A target file (built-ins live beside this module as `<name>.yaml`; a user passes
     cycle_model:               # optional: latency ESTIMATE for `redge bench mcu` (QEMU counts instructions only)
       cpi: [1.0, 2.0]          # cycles per instruction, low-high
       weight_stream_mb_s: 400  # bandwidth of the memory the weights stream from (MB/s)
+      instructions_per_mac: {i8: 0.265, i4: 0.333, i8-group: 1.232, i4-group: 1.378, f32: 1.0}
+                               # optional: the runtime's matrix kernels on this core (instructions per MAC by weight
+                               # encoding; group = per-group scales), for the estimate without QEMU (deploy/latency.py)
+      non_matrix: 0.16         # optional: instructions outside the matrix kernels per matrix instruction
       note: "MVE beats: ..."
     qemu:                      # optional: a QEMU machine that emulates this core (`redge bench mcu`)
       machine: mps3-an547
@@ -59,6 +63,7 @@ RAM_ITEMS = ("weights", "arena", "state")
 ITEMS = NONVOLATILE_ITEMS + RAM_ITEMS
 IN_PLACE = "in_place"
 QEMU_WINDOWS = ("code", "ram", "weights", "arena")
+KERNEL_ENCODINGS = ("i8", "i4", "i8-group", "i4-group", "f32")  # weight encodings of the runtime's matrix kernels
 INPUT_BLOCK = 1 << 20  # the last MiB of the QEMU weight window holds the run's input block
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 _MISSING = object()
@@ -114,6 +119,8 @@ class CycleModel:
     cpi: tuple[float, float]
     weight_stream_bytes_per_s: float
     note: str = ""
+    instructions_per_mac: dict[str, float] | None = None  # weight encoding (KERNEL_ENCODINGS) -> matrix instr/MAC
+    non_matrix: float = 0.0  # instructions outside the matrix kernels per matrix instruction
 
 
 @dataclass(frozen=True)
@@ -306,16 +313,32 @@ def _runtime(r: _Reader) -> RuntimeSupport:
         **limits)
 
 
+def _instructions_per_mac(cm: _Reader) -> dict[str, float] | None:
+    raw = cm.raw("instructions_per_mac", None)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw or any(
+            k not in KERNEL_ENCODINGS or isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
+            for k, v in raw.items()):
+        raise cm.bad(f"cycle_model.instructions_per_mac must map encodings {list(KERNEL_ENCODINGS)} to positive "
+                     f"numbers, got {raw!r}")
+    return {str(k): float(v) for k, v in raw.items()}
+
+
 def _cycle_model(r: _Reader) -> CycleModel | None:
-    cm = r.mapping("cycle_model", ("cpi", "weight_stream_mb_s", "note"), optional=True)
+    cm = r.mapping("cycle_model", ("cpi", "weight_stream_mb_s", "note", "instructions_per_mac", "non_matrix"),
+                   optional=True)
     if cm is None:
         return None
     cpi = cm.raw("cpi")
     if not (isinstance(cpi, list) and len(cpi) == 2 and all(isinstance(c, (int, float)) and not isinstance(c, bool)
                                                              and c > 0 for c in cpi) and cpi[0] <= cpi[1]):
         raise r.bad(f"cycle_model.cpi must be [low, high] positive cycles per instruction, got {cpi!r}")
+    non_matrix = cm.raw("non_matrix", 0.0)
+    if isinstance(non_matrix, bool) or not isinstance(non_matrix, (int, float)) or non_matrix < 0:
+        raise r.bad(f"cycle_model.non_matrix must be a number >= 0, got {non_matrix!r}")
     return CycleModel((float(cpi[0]), float(cpi[1])), float(cm.number("weight_stream_mb_s")) * 1e6,
-                      str(cm.raw("note", "")))
+                      str(cm.raw("note", "")), _instructions_per_mac(cm), float(non_matrix))
 
 
 def _qemu(r: _Reader) -> QemuMachine | None:

@@ -1,0 +1,72 @@
+"""`--verify DATA`: exact accuracy of the chosen variant, measured afterwards with labels the search never saw, next
+to the other top candidates and the presets the target's runtime accepts (their bytes beside them).
+
+The chosen and top candidates run at their own inner cycles and depth; presets at the checkpoint's cycles and the
+full depth. Scores are the split's task metrics (`study.evaluate.evaluate_depths`).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from redge.auto.search import PRESET_CANDIDATES, Candidate, Outcome
+from redge.core.errors import RedgeInputError
+from redge.models import RecursiveReasoner
+from redge.quant.spec import PRESETS, QuantRecipe
+from redge.study.evaluate import check_compatible, evaluate_depths
+from redge.study.sweep import Variant, build_variant_model
+from redge.tasks.format import load_split
+
+
+def variant_model(model: RecursiveReasoner, recipe: QuantRecipe, T: int, n: int, calib: list) -> RecursiveReasoner:
+    """The compressed model running with inner cycles (T, n) by default (a copy when the recipe leaves the model as
+    it is, so the checkpoint's own config is never changed)."""
+    vmodel = build_variant_model(model, Variant(recipe, T, n), calib)
+    if (T, n) != (model.config.H_cycles, model.config.L_cycles):
+        vmodel = copy.copy(vmodel) if vmodel is model else vmodel
+        vmodel.config = vmodel.config.replace(H_cycles=T, L_cycles=n)
+    return vmodel
+
+
+def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_size: int, device: torch.device,
+           checkpoint: Path) -> list[dict[str, Any]]:
+    """Rows of the comparison table: label, kind, blob bytes, fits, fidelity (None for presets not scored), depth,
+    cell and exact accuracy."""
+    result, model = outcome.result, outcome.model
+    labelled = load_split(data, split)
+    check_compatible(model, labelled, checkpoint)
+    rows: list[dict[str, Any]] = []
+    chosen: Candidate | None = result["chosen"]
+    if chosen is None:
+        raise RedgeInputError("nothing fits the target: there is no chosen recipe to verify")
+    entries = [(c, "chosen" if c is chosen else "top") for c in result["top"]]
+    for c, kind in entries:
+        vmodel = variant_model(model, c.recipe, c.H_cycles, c.L_cycles, outcome.calib)
+        rows.append({"label": c.label, "kind": kind, "blob_bytes": c.assess["blob_bytes"], "fits": c.assess["fits"],
+                     "fidelity": c.fidelity, "depth": c.depth, "H_cycles": c.H_cycles, "L_cycles": c.L_cycles,
+                     **_scores(vmodel, labelled, c.depth, batch_size, limit, device)})
+    scored = {c.recipe.name: c for c in result["candidates"] if c.kind == "preset"}
+    assess = outcome.assess
+    T0, n0 = result["cycles"]
+    for name in PRESET_CANDIDATES:
+        try:
+            a = assess(PRESETS[name], T0, n0, result["depth"])
+        except RedgeInputError:
+            continue
+        c = scored.get(name)
+        vmodel = variant_model(model, PRESETS[name], T0, n0, outcome.calib)
+        rows.append({"label": f"preset {name}", "kind": "preset", "blob_bytes": a["blob_bytes"], "fits": a["fits"],
+                     "fidelity": None if c is None else c.fidelity, "depth": result["depth"], "H_cycles": T0,
+                     "L_cycles": n0, **_scores(vmodel, labelled, result["depth"], batch_size, limit, device)})
+    for row in rows:
+        row["at_most_chosen_bytes"] = row["blob_bytes"] <= chosen.assess["blob_bytes"]
+    return rows
+
+
+def _scores(model: RecursiveReasoner, split: Any, depth: int, batch_size: int, limit: int | None,
+            device: torch.device) -> dict[str, float]:
+    row = evaluate_depths(model, split, [depth], batch_size, limit, device)[str(depth)]
+    return {k: v for k, v in row.items() if k != "count"} | {"puzzles": int(row["count"])}

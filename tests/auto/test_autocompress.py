@@ -1,0 +1,145 @@
+"""`redge autocompress` on the shipped tiny TRM-MLP and the easy Sudoku sample (CPU, a few puzzles, depth 2)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from redge.auto import space
+from redge.auto.search import AutoSpec, run_search
+from redge.cli import main
+from redge.compress import load_method
+from redge.deploy.blob import read_blob
+from redge.deploy.plan import plan_config
+from redge.deploy.targets import load_target
+from redge.models.checkpoints import save_checkpoint
+from redge.quant import QuantRecipe, load_checkpoint, quantize_
+from redge.quant.apply import plan as resolve_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+CKPT = ROOT / "checkpoints" / "tiny-trm-mlp-sudoku"
+DATA = ROOT / "data" / "samples" / "sudoku-easy"
+QUICK = ["--limit", "12", "--sensitivity-puzzles", "6", "--depths", "2", "--methods", "minmax", "--group-sizes", "",
+         "--max-candidates", "3", "--batch-size", "12"]
+USER_TARGET = """name: user-board
+description: a user's board (test)
+core: cortex-m55
+clock_mhz: 400
+regions:
+  - {{name: sram, kind: sram, size: {sram}}}
+  - {{name: flash, kind: flash, size: 16MiB}}
+place: {{image: [flash], code: [flash], embeddings: [flash], weights: [sram], arena: [sram], state: [sram]}}
+runtime: {{kernels: helium}}
+cycle_model:
+  cpi: [1.0, 2.0]
+  weight_stream_mb_s: 400
+  instructions_per_mac: {{i8: 0.3, i4: 0.4, i8-group: 1.2, i4-group: 1.4, f32: 1.0}}
+"""
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict | None, str]:
+    rc = main(["autocompress", *args, "--json"])
+    captured = capsys.readouterr()
+    return rc, json.loads(captured.out) if captured.out.strip() else None, captured.err
+
+
+def user_target(tmp_path: Path, sram: int) -> Path:
+    path = tmp_path / f"board-{sram}.yaml"
+    path.write_text(USER_TARGET.format(sram=sram))
+    return path
+
+
+def test_fits_recipe_round_trips_and_blob_matches_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, obj, err = run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--group-sizes", "32",
+                             "--out", str(tmp_path / "o")], capsys)
+    assert rc == 0, err
+    for key in ("fits", "fidelity", "recipe", "flash_bytes", "ram_bytes", "latency_estimate"):
+        assert key in obj
+    assert obj["fits"] is True and 0.9 < obj["fidelity"] <= 1.0 + 1e-9
+    assert obj["latency_estimate"]["per_puzzle_ms"][1] > 0
+    out = tmp_path / "o"
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["fits"] and plan["flash"]["total"] == obj["flash_bytes"] and plan["ram"]["total"] == obj["ram_bytes"]
+    blob = read_blob(out / "model.blob")
+    assert (out / "model.blob").stat().st_size == plan["flash"]["blob"]["total"]
+    assert blob.config["halt_max_steps"] == obj["depth"] == 2
+    recipe = load_method(out / "recipe.yaml")  # the recipe file round-trips
+    assert isinstance(recipe, QuantRecipe) and recipe.to_dict() == obj["recipe_rules"]
+    model = quantize_(load_checkpoint(CKPT), recipe)
+    assert model.quant_report.total_bytes > 0
+    search = json.loads((out / "search.json").read_text())
+    assert search["cost"]["variants_tried"] >= len(search["candidates"]) and search["sensitivity"]["order"]
+    assert {c["label"] for c in search["top"]} <= {c["label"] for c in search["candidates"]}
+
+
+def test_same_result_without_label_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    args = [str(CKPT), "-t", "stm32n6", *QUICK]
+    rc, with_labels, err = run_json([*args, "-d", str(data), "--out", str(tmp_path / "a")], capsys)
+    assert rc == 0, err
+    for split in ("train", "test"):
+        (data / split / "all__labels.npy").unlink()
+    rc, without, err = run_json([*args, "-d", str(data), "--out", str(tmp_path / "b")], capsys)
+    assert rc == 0, err
+    assert without["recipe_rules"] == with_labels["recipe_rules"]
+    assert without["fidelity"] == with_labels["fidelity"] and without["top"] == with_labels["top"]
+
+
+def test_user_target_binds_and_too_small_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = load_checkpoint(CKPT).config
+    roomy = user_target(tmp_path, 64 * 2**20)
+    ram = {r: plan_config(config, r, roomy)["ram"]["total"] for r in ("int8", "int4-channel")}
+    sram = (ram["int8"] + ram["int4-channel"]) // 2  # int8 does not fit, int4 does
+    board = user_target(tmp_path, sram)
+    rc, obj, err = run_json([str(CKPT), "-t", str(board), "-d", str(DATA), *QUICK, "--out", str(tmp_path / "o")],
+                            capsys)
+    assert rc == 0, err
+    assert obj["fits"] and obj["target"] == "user-board" and obj["ram_bytes"] <= sram < ram["int8"]
+    rc, obj, err = run_json([str(CKPT), "-t", str(user_target(tmp_path, 50_000)), "-d", str(DATA), *QUICK,
+                             "--out", str(tmp_path / "small")], capsys)
+    assert rc == 1 and obj["fits"] is False and obj["recipe"] is None
+    assert "nothing fits target user-board" in err and "short by" in err
+    assert not (tmp_path / "small").exists()
+
+
+def test_sensitive_module_is_kept_at_higher_precision(tmp_path: Path) -> None:
+    """One module with an outlier weight per row (int4 min-max then zeroes the rest of each row) is found the most
+    sensitive; with bytes for about one int8 module, that module is the one the chosen recipe keeps at 8 bits, and
+    its twin of the other layer stays at 4 bits."""
+    model = load_checkpoint(CKPT)
+    victim, twin = "L_level.layers.1.mlp.down_proj", "L_level.layers.0.mlp.down_proj"
+    with torch.no_grad():
+        w = dict(model.named_modules())[victim].weight
+        w[:, 0] = 60 * w.abs().max()
+    save_checkpoint(model, tmp_path / "ck")
+    options = space.menu(load_target("stm32n6"), ("minmax",), ())
+    units = space.search_units(model)
+    nbytes = space.unit_bytes(model, units, options)
+    cheapest = space.make_recipe("c", {u: min(options, key=lambda o: nbytes[o.label][u]).spec for u in units})
+    floor = plan_config(model.config.replace(halt_max_steps=2), cheapest, "stm32n6")["flash"]["blob"]["total"]
+    cap = floor + nbytes["int8-ch-f16"][victim] - min(nbytes[o.label][victim] for o in options) + 2048
+    outcome = run_search(AutoSpec(tmp_path / "ck", "stm32n6", DATA, limit=12, depth=2, max_bytes=str(cap),
+                                  methods=("minmax",), group_sizes=(), batch_size=12, sensitivity_puzzles=6,
+                                  max_candidates=8), torch.device("cpu"))
+    result = outcome.result
+    assert result["sensitivity"]["order"][0] == victim
+    chosen = {a.name: a.spec for a in resolve_recipe(model, result["chosen"].recipe)}
+    assert chosen[victim].bits == 8 and chosen[twin].bits == 4
+    assert result["chosen"].assess["blob_bytes"] <= cap
+
+
+def test_latency_budget_shrinks_depth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(CKPT), "-t", "stm32n6", "-d", str(DATA), "--limit", "12", "--sensitivity-puzzles", "6", "--depths",
+            "4", "--methods", "minmax", "--group-sizes", "", "--max-candidates", "0", "--batch-size", "12",
+            "--cache", str(tmp_path / "cache.json")]
+    rc, full, err = run_json([*args, "--out", str(tmp_path / "a")], capsys)
+    assert rc == 0, err
+    budget = full["latency_estimate"]["per_puzzle_ms"][1] / 2
+    rc, half, err = run_json([*args, "--budget-ms", str(budget), "--out", str(tmp_path / "b")], capsys)
+    assert rc == 0, err
+    assert half["latency_estimate"]["per_puzzle_ms"][1] <= budget
+    assert half["depth"] * half["H_cycles"] * (half["L_cycles"] + 1) < 4 * full["H_cycles"] * (full["L_cycles"] + 1)
