@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from readme_render import RENDERERS
+
 from redge.core.atomic import atomic_write
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json
