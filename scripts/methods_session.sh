@@ -40,14 +40,18 @@ base=${CHECKPOINTS%% *}
 variants=()
 for kind in $FINETUNES; do
   case $kind in
-    qat) sets=(--set qat=int4-naive) ;;
-    traj) sets=(--set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
-    distill) sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=256 --set model.num_heads=4) ;;
+    qat) sets=(--set init_from="$base" --set qat=int4-naive) ;;
+    traj) sets=(--set init_from="$base" --set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
+    # the student is half as wide, so it starts from scratch (the paper's distillation) and learns the teacher's logits
+    distill) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
+               "$base/config.json") / 2 ))
+             sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=$half \
+                   --set model.puzzle_emb_ndim=$half) ;;
     *) stage "unknown fine-tune $kind"; continue ;;
   esac
   stage "fine-tune $kind"
   redge train --config "${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
-      "$base/train_config.json")}" --device "$DEVICE" --set init_from="$base" --set max_minutes="$FINETUNE_MINUTES" \
+      "$base/train_config.json")}" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
     --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
     > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
   stage "fine-tune $kind exit $?"

@@ -72,7 +72,7 @@ class SweepSpec:
     depth: int = 16  # deepest ACT depth recorded (official evaluation: 16), whatever the checkpoint's halt_max_steps
     batch_size: int = 64
     limit: int | None = None  # first N examples of the split
-    calib_batches: int = 4
+    calib_puzzles: int = 256  # calibration inputs of the recipes that calibrate, whatever the batch size
 
 
 @dataclass
@@ -100,21 +100,27 @@ class SweepData:
 
 
 def load_data(spec: SweepSpec) -> SweepData:
-    """Load the split, apply `limit`, pick calibration batches (train split if present, else these inputs)."""
+    """Load the split, apply `limit`, pick `calib_puzzles` calibration puzzles (train split if present, else these
+    inputs; labels dropped). Batches are never wider than the selection, so a small `--limit` with a large
+    `--batch-size` does not run padding rows."""
     split = load_split(spec.data, spec.split)
     check_range("--batch-size", spec.batch_size, 1)
     check_range("--limit", spec.limit, 1)
     examples = split.num_examples if spec.limit is None else min(spec.limit, split.num_examples)
     if examples == 0:
         raise RedgeInputError("the split holds no examples", split.path)
-    selection = {"split": spec.split, "examples": examples, "batch_size": spec.batch_size}
-    data = SweepData(split, examples, spec.batch_size, registry.blank_tokens(split.metadata),
+    batch_size = min(spec.batch_size, examples)
+    selection = {"split": spec.split, "examples": examples, "batch_size": batch_size,
+                 "calib_puzzles": spec.calib_puzzles}
+    data = SweepData(split, examples, batch_size, registry.blank_tokens(split.metadata),
                      digest({"files": hash_files(split.path), **selection}))
     calib_split = load_split(spec.data, "train") if (Path(spec.data) / "train").is_dir() else split
-    for i, (batch, _) in enumerate(iter_eval_batches(calib_split, spec.batch_size)):
-        if i >= spec.calib_batches:
+    taken = 0
+    for batch, rows in iter_eval_batches(calib_split, min(batch_size, spec.calib_puzzles), pad=False):
+        if taken >= spec.calib_puzzles:
             break
         data.calib.append({k: v for k, v in batch.items() if k != "labels"})
+        taken += rows
     return data
 
 
