@@ -346,16 +346,21 @@ def claim_3(ev: Evidence) -> ClaimResult:
     numbers = {"TRM-MLP": n_mlp, "TRM-Att": n_att,
                "exact_kept_gap_att_minus_mlp": _interval("exact kept, TRM-Att minus TRM-MLP", diff, 0.0)}
     att_ok = n_att["exact_kept"]["value"] >= UNSTRUCK_EXACT_KEPT and n_att["cell_kept"]["value"] >= CELL_KEPT
-    if v_mlp == HOLDS and att_ok:
-        verdict = HOLDS
-    elif diff.value > 0 and (math.isnan(diff.low) or diff.low > 0):
-        verdict = PARTLY
-    else:
-        verdict = FAILS
+    verdict = _graded(v_mlp == HOLDS and att_ok, diff)
     reason = (f"{NAIVE} exact kept: TRM-MLP {_kept_text(n_mlp['exact_kept'])}, TRM-Att "
               f"{_kept_text(n_att['exact_kept'])}")
     return ClaimResult(verdict=verdict, reason=reason, numbers=numbers, interval=numbers[
         "exact_kept_gap_att_minus_mlp"], subject=subject, **base)
+
+
+def _graded(holds: bool, advantage: Interval) -> str:
+    """HOLDS when the full rule holds; else PARTLY when the advantage is positive with its interval above 0 (or no
+    interval could be drawn); else FAILS."""
+    if holds:
+        return HOLDS
+    if advantage.value > 0 and (math.isnan(advantage.low) or advantage.low > 0):
+        return PARTLY
+    return FAILS
 
 
 def _kept_gap(mlp: Group, att: Group) -> Interval:
@@ -391,12 +396,7 @@ def claim_4(ev: Evidence) -> ClaimResult:
     if nk.value >= RECOVERED_EXACT_KEPT:
         return ClaimResult(verdict=UNTESTABLE, reason=f"{NAIVE} already keeps {_pct(nk.value)} of FP32 exact accuracy: "
                            "nothing to recover", numbers=numbers, **base)
-    if ck.value >= RECOVERED_EXACT_KEPT:
-        verdict = HOLDS
-    elif gain.value > 0 and (math.isnan(gain.low) or gain.low > 0):
-        verdict = PARTLY
-    else:
-        verdict = FAILS
+    verdict = _graded(ck.value >= RECOVERED_EXACT_KEPT, gain)
     reason = (f"exact kept: {NAIVE} {_pct(nk.value)}, {CALIBRATED} {_kept_text(numbers['cal_exact_kept'])}; "
               f"gain {gain.value:+.1f} points")
     return ClaimResult(verdict=verdict, reason=reason, numbers=numbers, interval=numbers["cal_exact_kept"], **base)
