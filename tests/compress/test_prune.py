@@ -41,8 +41,10 @@ def test_two_four_keeps_the_largest_two() -> None:
 def test_channel_pruning_removes_whole_channels_and_equals_the_narrow_mlp(small_trm, preset: str, where: str
                                                                          ) -> None:
     model = compress_(small_trm(), load_method(preset))
-    assert model.prune_report and all(name.endswith(where) for name in model.prune_report)
-    for name in model.prune_report:
+    mlps = {name.rpartition(".")[0] for name in model.prune_report}  # the report names the SwiGLUs' two linears
+    assert mlps and all(name.endswith(where) for name in mlps)
+    assert {f"{m}.{part}" for m in mlps for part in ("gate_up_proj", "down_proj")} == set(model.prune_report)
+    for name in mlps:
         mlp: SwiGLU = model.get_submodule(name)
         gate, up = mlp.gate_up_proj.weight.chunk(2, dim=0)
         dead = (gate == 0).all(1)

@@ -9,7 +9,8 @@ channels (structured), on the modules a pattern selects (the quantization recipe
   gate and up rows and their down column are zeroed, which computes exactly what the narrower MLP would.
 
 The pruned model keeps its shapes (zeros are stored); `pruned_fraction` reports what was asked and what was achieved.
-An optional short fine-tune is the training loop's job (`redge.train`), run on the pruned checkpoint.
+The optional short fine-tune is the training loop's (`redge train --set prune=METHOD --set init_from=CKPT`):
+`prepare_pruned_` prunes and masks the weights, so they stay pruned while the rest learns.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from typing import ClassVar
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
-from redge.compress.api import DataFreeMethod, register_handler
+from redge.compress.api import DataFreeMethod, load_method, register_handler
 from redge.core.errors import RedgeInputError
 from redge.models.layers import SwiGLU
 from redge.quant.apply import pattern_matches
@@ -81,27 +83,73 @@ def channel_mask(mlp: SwiGLU, sparsity: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def prune_(model: nn.Module, config: PruneConfig, calib: Iterable[dict] | None = None) -> nn.Module:
-    """Zero the weights `config` selects, in place; records `model.prune_report` (per module: asked, achieved)."""
-    report: dict[str, dict[str, float]] = {}
+def prune_masks(model: nn.Module, config: PruneConfig) -> dict[str, torch.Tensor]:
+    """Keep masks (True = kept, shaped as the weight) of every linear `config` prunes, by module name; computed from
+    the current weights, changing nothing."""
+    masks: dict[str, torch.Tensor] = {}
     if config.kind == "channels":
         for name, mlp in model.named_modules():
             if isinstance(mlp, SwiGLU) and pattern_matches(config.pattern, f"{name}.gate_up_proj"):
                 keep = channel_mask(mlp, config.sparsity)
-                mlp.gate_up_proj.weight.mul_(keep.repeat(2)[:, None].to(mlp.gate_up_proj.weight.dtype))
-                mlp.down_proj.weight.mul_(keep[None, :].to(mlp.down_proj.weight.dtype))
-                report[name] = {"asked": config.sparsity, "achieved": 1.0 - float(keep.float().mean())}
+                masks[f"{name}.gate_up_proj"] = keep.repeat(2)[:, None].expand_as(mlp.gate_up_proj.weight)
+                masks[f"{name}.down_proj"] = keep[None, :].expand_as(mlp.down_proj.weight)
     else:
         for name, module in model.named_modules():
             if isinstance(module, nn.Linear) and pattern_matches(config.pattern, name):
                 w = module.weight
-                keep = magnitude_mask(w, config.sparsity) if config.kind == "magnitude" else two_four_mask(w)
-                w.mul_(keep.to(w.dtype))
-                report[name] = {"asked": config.sparsity, "achieved": float((w == 0).float().mean())}
-    if not report:
+                masks[name] = magnitude_mask(w, config.sparsity) if config.kind == "magnitude" else two_four_mask(w)
+    if not masks:
         raise RedgeInputError(f"prune method {config.name!r}: pattern {config.pattern!r} selects no module to prune")
+    return masks
+
+
+@torch.no_grad()
+def _zero_(model: nn.Module, masks: dict[str, torch.Tensor], config: PruneConfig) -> None:
+    """Zero the weights outside `masks` and record `model.prune_report` (per pruned linear: the sparsity asked and
+    the fraction of its weights now at zero)."""
+    report: dict[str, dict[str, float]] = {}
+    for name, keep in masks.items():
+        w = model.get_submodule(name).weight
+        w.mul_(keep.to(w.dtype))
+        report[name] = {"asked": config.sparsity, "achieved": float((w == 0).float().mean())}
     model.prune_report = report
+
+
+def prune_(model: nn.Module, config: PruneConfig, calib: Iterable[dict] | None = None) -> nn.Module:
+    """Zero the weights `config` selects, in place (the `compress_` handler); see `_zero_` for the report."""
+    _zero_(model, prune_masks(model, config), config)
     return model
+
+
+class KeepMask(nn.Module):
+    """w -> w * keep: a pruned weight stays pruned through fine-tuning (no gradient reaches a pruned entry). The mask
+    is not saved: a run recomputes it from the same starting weights."""
+
+    def __init__(self, keep: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("keep", keep.contiguous(), persistent=False)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * self.keep.to(weight.dtype)
+
+
+def prepare_pruned_(model: nn.Module, config: PruneConfig) -> dict[str, torch.Tensor]:
+    """Prune `model` and hold its pruned weights at zero for a masked fine-tune (`TrainConfig.prune`); the saved
+    float weights (`float_state_dict`) are then as sparse as asked. Returns the masks."""
+    masks = prune_masks(model, config)
+    _zero_(model, masks, config)
+    for name, keep in masks.items():
+        parametrize.register_parametrization(model.get_submodule(name), "weight", KeepMask(keep))
+    return masks
+
+
+def pruning_method(name: str) -> PruneConfig:
+    """The pruning preset `name` names (`redge train --set prune=...`); any other method is an input error."""
+    method = load_method(name)
+    if not isinstance(method, PruneConfig):
+        raise RedgeInputError(f"prune={name!r} is not a pruning method (pruning presets: "
+                              f"{', '.join(PRESETS)})")
+    return method
 
 
 def pruned_fraction(model: nn.Module) -> float:

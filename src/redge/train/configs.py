@@ -48,6 +48,7 @@ class TrainConfig:
     checkpoint_every_minutes: float | None = 5.0
     seed: int = 0
     init_from: str | None = None  # warm start: weights of a redge checkpoint (fresh optimizer, step 0)
+    prune: str | None = None  # masked fine-tune after pruning by this method (compress.prune), e.g. prune-2:4
     qat: str | None = None  # quantization-aware training towards this recipe (compress.qat): fake-quant + STE
     teacher: str | None = None  # a checkpoint run beside the model on the same rows (distillation, trajectory loss)
     teacher_kl: float = 0.0  # weight of the token-level KL to the teacher's logits (distillation)

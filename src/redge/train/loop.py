@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from redge.compress.prune import prepare_pruned_, pruning_method
 from redge.compress.qat import float_state_dict, prepare_qat_
 from redge.core.atomic import atomic_write
 from redge.core.errors import RedgeInputError
@@ -121,6 +122,8 @@ class Trainer:
         self.model = build_model(mcfg).to(self.d.device).train()
         if config.init_from:
             warm_start(self.model, config.init_from)
+        if config.prune:  # pruned weights held at zero while the rest learns (compress.prune)
+            prepare_pruned_(self.model, pruning_method(config.prune))
         if config.qat:  # fake-quant forward, straight-through backward (compress.qat)
             prepare_qat_(self.model, config.qat)
         self.teacher = self._load_teacher(config, mcfg) if config.teacher else None
