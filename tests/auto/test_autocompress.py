@@ -143,3 +143,16 @@ def test_latency_budget_shrinks_depth(tmp_path: Path, capsys: pytest.CaptureFixt
     assert rc == 0, err
     assert half["latency_estimate"]["per_puzzle_ms"][1] <= budget
     assert half["depth"] * half["H_cycles"] * (half["L_cycles"] + 1) < 4 * full["H_cycles"] * (full["L_cycles"] + 1)
+
+
+def test_an_attention_trm_is_searched_too(small_trm, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """TRM-Att (RoPE attention, the issue's second reference) goes through the same search: its attention
+    projections are menu entries, the recipe fits and the blob is written."""
+    ckpt = tmp_path / "att"
+    save_checkpoint(small_trm(mlp_t=False), ckpt, {"weights": "random (test)"})
+    rc, obj, err = run_json([str(ckpt), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--out", str(tmp_path / "o")],
+                            capsys)
+    assert rc == 0, err
+    assert obj["fits"] and (tmp_path / "o" / "model.blob").is_file()
+    search = json.loads((tmp_path / "o" / "search.json").read_text())
+    assert any("qkv_proj" in name for name in json.dumps(search["sensitivity"]).split('"'))
