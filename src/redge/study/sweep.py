@@ -72,7 +72,8 @@ class SweepSpec:
     depth: int = 16  # deepest ACT depth recorded (official evaluation: 16), whatever the checkpoint's halt_max_steps
     batch_size: int = 64
     limit: int | None = None  # first N examples of the split
-    calib_puzzles: int = 256  # calibration inputs of the recipes that calibrate, whatever the batch size
+    calib_batches: int = 4  # calibration: this many batches of the sweep's batch size ...
+    calib_max_puzzles: int = 256  # ... and never more puzzles than this, whatever the batch size
 
 
 @dataclass
@@ -100,8 +101,8 @@ class SweepData:
 
 
 def load_data(spec: SweepSpec) -> SweepData:
-    """Load the split, apply `limit`, pick `calib_puzzles` calibration puzzles (train split if present, else these
-    inputs; labels dropped). Batches are never wider than the selection, so a small `--limit` with a large
+    """Load the split, apply `limit`, pick `calib_batches` calibration batches of at most `calib_max_puzzles` puzzles
+    in all (train split if present, else these inputs; labels dropped). Batches are never wider than the selection, so a small `--limit` with a large
     `--batch-size` does not run padding rows."""
     split = load_split(spec.data, spec.split)
     check_range("--batch-size", spec.batch_size, 1)
@@ -111,13 +112,13 @@ def load_data(spec: SweepSpec) -> SweepData:
         raise RedgeInputError("the split holds no examples", split.path)
     batch_size = min(spec.batch_size, examples)
     selection = {"split": spec.split, "examples": examples, "batch_size": batch_size,
-                 "calib_puzzles": spec.calib_puzzles}
+                 "calib": [spec.calib_batches, spec.calib_max_puzzles]}
     data = SweepData(split, examples, batch_size, registry.blank_tokens(split.metadata),
                      digest({"files": hash_files(split.path), **selection}))
     calib_split = load_split(spec.data, "train") if (Path(spec.data) / "train").is_dir() else split
     taken = 0
-    for batch, rows in iter_eval_batches(calib_split, min(batch_size, spec.calib_puzzles), pad=False):
-        if taken >= spec.calib_puzzles:
+    for batch, rows in iter_eval_batches(calib_split, min(batch_size, spec.calib_max_puzzles), pad=False):
+        if len(data.calib) >= spec.calib_batches or taken >= spec.calib_max_puzzles:
             break
         data.calib.append({k: v for k, v in batch.items() if k != "labels"})
         taken += rows
