@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The compression study's GPU work (issue 14), run after a campaign session on the same machine:
 #   1. the CUDA tests of the quantization engine (tests/quant/test_device.py), full output kept;
-#   2. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
-#   3. optional short fine-tunes (FINETUNES="qat distill traj", FINETUNE_MINUTES each) of the first checkpoint;
-#   4. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA.
+#   2. optional short fine-tunes (FINETUNES="qat distill traj", FINETUNE_MINUTES each) of the first checkpoint;
+#   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA;
+#   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
+#      each checkpoint, in the claims' runs store (their shared variants are not run twice): `redge report` renders it;
+#   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU.
 #
 #   setsid nohup bash scripts/methods_session.sh OUT &
 #
 # Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and
 # TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
-# CPU_PUZZLES (8), FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (the training config named in the first
+# METHODS (12 presets), CPU_PUZZLES (8), FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (the training config named in the first
 # checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status; OUT/DONE is last.
 set -u
 export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
@@ -21,6 +23,7 @@ CHECKPOINTS=${CHECKPOINTS:-"checkpoints/trm-mlp-sudoku checkpoints/trm-att-sudok
 EMBEDDING=${EMBEDDING:-checkpoints/trm-att-arc}
 FINETUNES=${FINETUNES:-}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
+METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 redge() { "$PY" -m redge.cli "$@"; }
@@ -29,12 +32,6 @@ stage() { echo "$(date +%T) $*" >> "$OUT/status"; }
 stage "cuda tests"
 "$PY" -m pytest -q -p no:cacheprovider tests/quant/test_device.py > "$OUT/cuda_tests.txt" 2>&1
 stage "cuda tests exit $?"
-
-stage "sweep rate"
-"$PY" benchmarks/sweep_rate.py --checkpoint ${CHECKPOINTS%% *} --data "$DATA" --device "$DEVICE=$LIMIT" \
-  --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
-  > "$OUT/sweep_rate.txt" 2>&1
-stage "sweep rate exit $?"
 
 base=${CHECKPOINTS%% *}
 variants=()
@@ -67,4 +64,21 @@ emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
 redge claims "${ckpts[@]}" -d "$DATA" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
   --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/claims" --json > "$OUT/claims.json" 2> "$OUT/claims.err"
 stage "claims exit $?"
+# every method on every checkpoint, in the claims' store (what the claims ran is cached): docs/ renders from it
+stage "method sweeps"
+for c in $CHECKPOINTS; do
+  extra=$("$PY" -c "import json,sys;print('prune-tok-25' if json.load(open(sys.argv[1]))['config'].get('mlp_t') else 'linear-attn')" \
+          "$c/config.json")
+  recipes=(); for r in $METHODS $extra; do recipes+=(-r "$r"); done
+  redge sweep -c "$c" -d "$DATA" "${recipes[@]}" --device "$DEVICE" --limit "$LIMIT" --batch-size 500 \
+    --store "$OUT/runs.sqlite" --out "$OUT/sweep-$(basename "$c")" --json > "$OUT/sweep-$(basename "$c").json" \
+    2> "$OUT/sweep-$(basename "$c").err"
+  stage "method sweep $(basename "$c") exit $?"
+done
+
+stage "sweep rate"
+"$PY" benchmarks/sweep_rate.py --checkpoint ${CHECKPOINTS%% *} --data "$DATA" --device "$DEVICE=$LIMIT" \
+  --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
+  > "$OUT/sweep_rate.txt" 2>&1
+stage "sweep rate exit $?"
 touch "$OUT/DONE"
