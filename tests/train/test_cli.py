@@ -1,6 +1,8 @@
 """`redge train` and `redge eval` end to end on the micro data (JSON output, per-depth metrics)."""
 import json
 
+import pytest
+
 from redge.cli import main
 
 
@@ -27,3 +29,20 @@ def test_eval_rejects_bad_depths(micro_data, tmp_path, capsys):
 def test_unknown_config_is_input_error(capsys):
     assert main(["train", "--config", "no-such-config"]) == 2
     assert "no-such-config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, field", [("eval_data=null", "eval_data"), ("lr=fast", "lr"),
+                                             ("global_batch_size=3.5", "global_batch_size"), ("data=[1, 2]", "data")])
+def test_an_override_of_the_wrong_type_is_refused_by_name(override, field, tmp_path, capsys):
+    """A `--set` value of the wrong type is an input error naming the field, before any data is read."""
+    assert main(["train", "--config", "tiny", "--set", override, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"field {field}:" in err and "internal error" not in err
+
+
+def test_a_config_file_with_a_wrongly_typed_field_names_the_file(tmp_path, capsys):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("name: mine\nmodel: {arch: trm}\ndata: runs/data/x\n")  # a string where a list belongs
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "cfg.yaml" in err and "field data:" in err

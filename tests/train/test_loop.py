@@ -32,6 +32,18 @@ def test_resume_continues_from_saved_step(micro_config, tmp_path):
     assert resumed.run()["step"] == 12
 
 
+def test_the_curve_is_written_as_it_comes_and_a_resume_drops_rows_past_its_state(micro_config, tmp_path, monkeypatch):
+    """curve.jsonl grows with every logged row, before any checkpoint (a long run is watched through it); a resume
+    keeps only the rows up to its saved step, so steps trained again are not logged twice."""
+    cfg = micro_config.replace(max_steps=8, log_every=4, checkpoint_every_minutes=None)
+    Trainer(cfg, tmp_path / "run", "cpu", progress=False).run()  # saved at step 8
+    monkeypatch.setattr(Trainer, "save", lambda self: None)  # no checkpoint from here on: only the live appends
+    Trainer(cfg.replace(max_steps=16), tmp_path / "run", "cpu", resume=True, progress=False).run()
+    assert [r["step"] for r in _curve(tmp_path / "run")] == [4, 8, 12, 16]  # appended live, past the state at 8
+    resumed = Trainer(cfg.replace(max_steps=16), tmp_path / "run", "cpu", resume=True, progress=False)
+    assert resumed.step == 8 and [r["step"] for r in resumed.curve] == [4, 8]
+
+
 def test_hrm_step_with_q_continue(micro_config, tmp_path):
     model = {"arch": "hrm", "hidden_size": 16, "num_heads": 2, "expansion": 1, "H_cycles": 1, "L_cycles": 1,
              "H_layers": 1, "L_layers": 1, "puzzle_emb_ndim": 16, "pos_encodings": "rope", "halt_max_steps": 3,

@@ -8,6 +8,8 @@ EMA 0.999 for TRM (none for HRM), stablemax cross-entropy.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,15 @@ class TrainConfig:
     token_pad_multiple: int = 0  # compute mlp_t with the sequence zero-padded to this multiple (same values; GPU speed)
     bf16: bool = True  # bf16 forward on CUDA (the official forward_dtype); fp32 on CPU
 
+    def __post_init__(self) -> None:
+        """Refuse a field of the wrong type (`--set eval_data=null`, a string where a number belongs) here, with its
+        name, rather than deep inside a training run."""
+        hints = typing.get_type_hints(TrainConfig)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not _matches(value, hints[f.name]):
+                raise RedgeInputError(f"training config field {f.name}: {value!r} is not {_type_name(hints[f.name])}")
+
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with fields changed (unknown fields are an input error)."""
         known = {f.name for f in dataclasses.fields(self)}
@@ -69,6 +80,31 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (written next to every run)."""
         return dataclasses.asdict(self)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether `value` (plain data from code, YAML or JSON) fits the type hint `hint` (an int fits a float)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    """A type hint as a reader writes it (`dict[str, str]`, `float | None`)."""
+    return getattr(hint, "__name__", None) if isinstance(hint, type) else str(hint).replace("typing.", "")
 
 
 _TRM_SUDOKU = {"arch": "trm", "hidden_size": 512, "num_heads": 8, "expansion": 4, "H_cycles": 3, "L_cycles": 6,

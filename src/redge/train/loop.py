@@ -7,14 +7,15 @@ the row of the new global batch at their position (the official ACT wrapper), th
 HRM also gets the bootstrapped Q-continue target from an extra no-grad step.
 
 Outputs in `out_dir`: `config.json` (the TrainConfig), `curve.jsonl` (train metrics every `log_every` steps and test
-accuracy at depth 16 every `eval_every_minutes`), `model/` and `ema/` (redge checkpoints, shards <= 16 MiB),
-`state.pt` (optimizer, EMA and step for `--resume`; lives outside git). All files are written atomically.
+accuracy at depth 16 every `eval_every_minutes`: each row is appended as it comes, and the file is rewritten whole at
+each checkpoint; a resume drops the rows logged after its state), `model/` and `ema/` (redge checkpoints, shards
+<= 16 MiB), `state.pt` (optimizer, EMA and step for `--resume`; lives outside git). The other files are written
+atomically.
 A resumed run restarts every row's carry (all rows halted at its first step): the carry is not part of `state.pt`.
 """
 from __future__ import annotations
 
 import json
-import math
 import time
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -195,9 +196,10 @@ class Trainer:
         curve_path = self.out / "curve.jsonl"
         if curve_path.exists():
             try:
-                self.curve = [json.loads(line) for line in curve_path.read_text().splitlines() if line.strip()]
+                rows = [json.loads(line) for line in curve_path.read_text().splitlines() if line.strip()]
             except (ValueError, UnicodeDecodeError) as exc:
                 raise RedgeInputError(f"not a JSON-lines learning curve ({exc})", curve_path) from None
+            self.curve = [r for r in rows if r.get("step", 0) <= self.step]  # rows logged after the saved state go
 
     def save(self) -> None:
         """Write raw and EMA checkpoints, the resume state and the curve (rank 0 only), atomically."""
@@ -215,6 +217,15 @@ class Trainer:
         atomic_write(self.out / "state.pt", lambda f: torch.save(state, f))
         atomic_write(self.out / "curve.jsonl", lambda f: f.write("".join(json.dumps(r) + "\n" for r in self.curve)),
                      mode="w")
+
+    def _log(self, row: dict[str, Any]) -> None:
+        """Add a row to the curve; rank 0 also appends it to `curve.jsonl` at once, so that a long run can be
+        watched (and a failed start noticed) before the next checkpoint rewrites the file whole."""
+        self.curve.append(row)
+        if self.d.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            with open(self.out / "curve.jsonl", "a") as handle:
+                handle.write(json.dumps(row) + "\n")
 
     @staticmethod
     def _export_model(model: RecursiveReasoner) -> RecursiveReasoner:
@@ -320,13 +331,12 @@ class Trainer:
                            "steps_per_s": round((self.step - window_step) / (now - window_t), 3),
                            **_reduce_metrics(sums, self.d)}
                     window_t, window_step, sums = now, self.step, {}
-                    self.curve.append(row)
+                    self._log(row)
                     bar.update(description=f"train loss {row.get('lm_loss', 0):.3f} "
                                            f"exact {row.get('exact_accuracy', 0):.3f}")
                 now = time.perf_counter()
                 if cfg.eval_every_minutes and now - last_eval >= cfg.eval_every_minutes * 60 and self.d.main:
-                    self.curve.append({"step": self.step, "minutes": round(self.elapsed / 60, 3),
-                                       "eval": self.evaluate()})
+                    self._log({"step": self.step, "minutes": round(self.elapsed / 60, 3), "eval": self.evaluate()})
                     last_eval = time.perf_counter()
                 if cfg.checkpoint_every_minutes and now - last_ckpt >= cfg.checkpoint_every_minutes * 60:
                     self.save()
@@ -334,5 +344,5 @@ class Trainer:
         self.save()
         window = [r for r in self.curve if "steps_per_s" in r]
         return {"step": self.step, "minutes": round(self.elapsed / 60, 3),
-                "steps_per_s": window[-1]["steps_per_s"] if window else math.nan,
+                "steps_per_s": window[-1]["steps_per_s"] if window else None,  # None: fewer steps than log_every
                 "last": window[-1] if window else {}, "out": str(self.out)}

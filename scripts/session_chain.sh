@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One session's device work as one detached chain: the training campaign (issue 12, scripts/campaign_session.sh)
+# and then the compression study (issue 14, scripts/methods_session.sh), driven by short `run` calls whose
+# commands are fixed in advance (a lent machine is released 30 s after a call returns: the next call must follow
+# at once, with nothing to decide):
+#
+#   call 1, carry runs/refdata:   bash scripts/session_chain.sh start CONFIG MINUTES [--set key=value ...]
+#   call 2, carry runs/pypkgs:    bash scripts/session_chain.sh add [PATH ...] [embedding=PATH]; \
+#                                 bash scripts/device_poll.sh 540
+#   every later call:             bash scripts/device_poll.sh 560
+#
+# `start` copies the working tree to /tmp/repo, runs/refdata to /tmp/refdata and checkpoints/CONFIG (the warm
+# start) to /tmp/ckpt, starts the chain detached and returns once the training wrote its first curve row or exited
+# (then its error is shown: a wrong override costs seconds, not the session). Paths in --set overrides may name
+# /tmp/refdata/... . `add` copies the methods' other checkpoints (and runs/pypkgs, for a python without pytest) to
+# /tmp/ckpt: the tree may carry only 64 MiB, so they travel in a later call than the campaign's checkpoint.
+# The study runs on the campaign's new EMA weights when they beat the warm start's held-out hard exact accuracy by
+# 2 points (the campaign's rule for a new version), on the warm start otherwise. /tmp/CHAIN_DONE appears last.
+set -u
+mode=${1:?start or add}; shift
+case $mode in
+  start)
+    CONFIG=${1:?config}; MINUTES=${2:?minutes}; shift 2
+    pkill -f "session_chain.sh chain"; pkill -f campaign_session.sh; pkill -f methods_session.sh  # a restart
+    rm -rf /tmp/repo /tmp/ckpt /tmp/c /tmp/m /tmp/CHAIN_DONE
+    cp -r . /tmp/repo && cp -r runs/refdata /tmp/refdata && mkdir -p /tmp/ckpt && cp -r "checkpoints/$CONFIG" /tmp/ckpt/ \
+      || { echo "start: could not copy the tree, runs/refdata or checkpoints/$CONFIG"; exit 1; }
+    printf '%q ' "$CONFIG" "$MINUTES" "$@" > /tmp/chain.args
+    setsid nohup bash /tmp/repo/scripts/session_chain.sh chain > /tmp/chain.log 2>&1 < /dev/null &
+    until [ -s /tmp/c/run/curve.jsonl ] || grep -qs "train exit" /tmp/c/status; do sleep 3; done
+    cat /tmp/c/status 2>/dev/null; head -n 1 /tmp/c/run/curve.jsonl 2>/dev/null | cut -c1-400
+    tail -n 8 /tmp/c/train.err 2>/dev/null ;;
+  add)
+    [ -d runs/pypkgs ] && cp -r runs/pypkgs /tmp/pypkgs
+    : > /tmp/ckpt/extra.tmp
+    for item in "$@"; do
+      path=${item#embedding=}
+      cp -r "$path" /tmp/ckpt/ || { echo "add: cannot copy $path"; continue; }
+      [ "$item" = "$path" ] && echo "checkpoint /tmp/ckpt/$(basename "$path")" >> /tmp/ckpt/extra.tmp \
+                            || echo "embedding /tmp/ckpt/$(basename "$path")" >> /tmp/ckpt/extra.tmp
+    done
+    mv /tmp/ckpt/extra.tmp /tmp/ckpt/READY; cat /tmp/ckpt/READY ;;
+  chain)
+    eval "set -- $(cat /tmp/chain.args)"
+    CONFIG=$1; MINUTES=$2; shift 2
+    cd /tmp/repo
+    R=/tmp/refdata
+    EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
+      bash scripts/campaign_session.sh /tmp/c "$CONFIG" "/tmp/ckpt/$CONFIG" "$MINUTES" "$@"
+    study=/tmp/ckpt/$CONFIG
+    if python3 - "/tmp/c/eval-ema-hard.json" "$study/eval.json" <<'PY'
+import json, sys
+try:
+    new = json.load(open(sys.argv[1]))["depths"]["16"]["exact_accuracy"]
+    old = json.load(open(sys.argv[2]))["ema/hard"]["16"]["exact_accuracy"]
+except (OSError, ValueError, KeyError) as exc:
+    sys.exit(f"no comparison of EMA hard exact accuracy ({exc}): the study uses the warm start")
+print(f"EMA hard exact at depth 16: {new:.3f} after the session, {old:.3f} before")
+sys.exit(0 if new >= old + 0.02 else 1)
+PY
+    then cp -r /tmp/c/run/ema "/tmp/ckpt/$CONFIG-new" && study=/tmp/ckpt/$CONFIG-new; fi
+    echo "study checkpoint: $study"
+    until [ -f /tmp/ckpt/READY ]; do sleep 2; done
+    others=$(awk '$1 == "checkpoint" {print $2}' /tmp/ckpt/READY | tr '\n' ' ')
+    embedding=$(awk '$1 == "embedding" {print $2}' /tmp/ckpt/READY | head -n 1)
+    PYPKGS=/tmp/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
+      bash scripts/methods_session.sh /tmp/m
+    touch /tmp/CHAIN_DONE ;;
+  *) echo "unknown mode $mode (start, add)"; exit 1 ;;
+esac
