@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The compression study's GPU work (issue 14), run after a campaign session on the same machine:
 #   1. the CUDA tests of the quantization engine (tests/quant/test_device.py), full output kept;
-#   2. optional short fine-tunes (FINETUNES="qat distill traj", FINETUNE_MINUTES each) of the first checkpoint;
+#   2. optional short fine-tunes (FINETUNES="qat traj distill linattn", FINETUNE_MINUTES each): QAT, trajectory QAT
+#      and a half-width distilled student of the first checkpoint; linear attention of the first attention one;
 #   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA;
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
 #      each checkpoint, in the claims' runs store (their shared variants are not run twice): `redge report` renders it;
@@ -11,8 +12,9 @@
 #
 # Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and
 # TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
-# METHODS (12 presets), CPU_PUZZLES (8), FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (the training config named in the first
-# checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status; OUT/DONE is last.
+# METHODS (12 presets), CPU_PUZZLES (8), FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training
+# config named in the fine-tuned checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status;
+# OUT/DONE is last.
 set -u
 export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
 OUT=$1
@@ -34,8 +36,12 @@ stage "cuda tests"
 stage "cuda tests exit $?"
 
 base=${CHECKPOINTS%% *}
+attention=$(for c in $CHECKPOINTS; do
+  "$PY" -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['config'].get('mlp_t', False))" "$c/config.json" \
+    && echo "$c" && break; done)  # the first checkpoint that mixes tokens with attention
 variants=()
 for kind in $FINETUNES; do
+  from=$base
   case $kind in
     qat) sets=(--set init_from="$base" --set qat=int4-naive) ;;
     traj) sets=(--set init_from="$base" --set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
@@ -44,16 +50,20 @@ for kind in $FINETUNES; do
                "$base/config.json") / 2 ))
              sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=$half \
                    --set model.puzzle_emb_ndim=$half) ;;
+    # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
+    linattn) [ -n "$attention" ] || { stage "fine-tune linattn: no attention checkpoint"; continue; }
+             from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
     *) stage "unknown fine-tune $kind"; continue ;;
   esac
   stage "fine-tune $kind"
   redge train --config "${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
-      "$base/train_config.json")}" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
+      "$from/train_config.json")}" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
     --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
     > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
   stage "fine-tune $kind exit $?"
   [ -d "$OUT/ft-$kind/model" ] && case $kind in
     distill) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
+    linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/ft-$kind/model") ;;
     *) variants+=(--variant-checkpoint "qat=$OUT/ft-$kind/model") ;;
   esac
 done

@@ -87,6 +87,15 @@ def test_claim_2_linear_attention_from_an_attention_checkpoint_conversion() -> N
     assert r.numbers["linear attention"]["verdict"] == C.HOLDS
 
 
+def test_claim_2_a_fine_tune_is_judged_against_the_fp32_of_the_checkpoint_it_came_from() -> None:
+    """A linear-attention fine-tune of the TRM-Att sits in the TRM-Att's group: against the TRM-Att's FP32 (exact
+    0.3) its 0.29 is no collapse, although it would be one against the TRM-MLP's 0.9."""
+    tuned = run("fp32", 0.29, 0.95, kind="linear-attn")
+    att = group(fp32(0.3), arch="TRM-Att", name="att", finetuned=(tuned,))
+    r = C.claim_2(ev(group(fp32(0.9)), att))
+    assert r.numbers["linear attention"]["verdict"] == C.FAILS
+
+
 # ------------------------------------------------------------------------------------------------------ claim 3
 
 def test_claim_3_mlp_vs_attention() -> None:

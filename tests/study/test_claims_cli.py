@@ -58,6 +58,25 @@ def test_claims_with_two_architectures_and_a_variant(tiny_ckpt: Path, tiny_data:
     assert [r["architecture"] for r in report["per_checkpoint"]] == ["TRM-MLP", "TRM-Att"]
 
 
+def test_a_fine_tune_joins_the_checkpoint_its_training_started_from(tiny_ckpt: Path, tiny_data: Path,
+                                                                     checkpoint_factory, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A `redge train` run folder whose config says init_from=ATT is a variant of ATT (judged against ATT's FP32),
+    though ATT is the second -c."""
+    import shutil
+
+    att = checkpoint_factory(tmp_path / "att", mlp_t=False, pos_encodings="rope")
+    run = tmp_path / "ft"
+    shutil.copytree(att, run / "model")
+    (run / "config.json").write_text(json.dumps({"train": {"init_from": str(att), "qat": None}}))
+    args = ["claims", "-c", str(tiny_ckpt), "-c", str(att), "-d", str(tiny_data), "--limit", "4", "--depths", "1",
+            "--variant-checkpoint", f"linear-attn={run / 'model'}", "--store", str(tmp_path / "s.sqlite"),
+            "--out", str(tmp_path / "o"), "--json"]
+    assert main(args) == 0
+    rows = {c["number"]: c for c in json.loads(capsys.readouterr().out)["claims"]}[2]["numbers"]
+    assert [r["against"] for r in rows["linear attention"]["runs"]] == [str(att)]
+
+
 @pytest.mark.parametrize("extra,needle", [(["--variant-checkpoint", "nope=x"], "KIND=PATH"),
                                           (["--variant-checkpoint", "qat=/no/such"], "/no/such")])
 def test_bad_variant_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],

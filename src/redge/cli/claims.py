@@ -31,7 +31,8 @@ from redge.core.errors import RedgeInputError
 PROTOCOL_RECIPES = ("fp32", "int8", "int4-naive", "int4-channel-cal", "prune-50")
 FINETUNED_RECIPES = {"qat": None, "distill": "fp32", "linear-attn": "fp32"}  # None: read from its training config
 
-_VARIANT = typer.Option(None, "--variant-checkpoint", help="A fine-tuned variant of the first -c, as KIND=PATH or "
+_VARIANT = typer.Option(None, "--variant-checkpoint", help="A fine-tuned variant of a -c checkpoint (the one its training "
+                        "config names as init_from or teacher, else the first -c), as KIND=PATH or "
                         "KIND:RECIPE=PATH (repeatable); KIND: qat (evaluated with its training config's qat recipe), "
                         "distill, linear-attn (evaluated as fp32). Used for claim 2.")
 _EMBEDDING = typer.Option(None, "--embedding-checkpoint", help="A checkpoint whose puzzle-embedding table claim 7 "
@@ -57,9 +58,9 @@ def parse_variant(text: str) -> tuple[str, str, Path]:
     return kind, recipe, ckpt
 
 
-def _qat_recipe(ckpt: Path) -> str | None:
-    """The `qat` field of the training config beside a checkpoint: a packed checkpoint's `train_config.json`, or the
-    `config.json` of the `redge train` run folder whose `model/` or `ema/` it is."""
+def _training_config(ckpt: Path) -> dict[str, Any] | None:
+    """The training config beside a checkpoint: a packed checkpoint's `train_config.json`, or the `config.json` of
+    the `redge train` run folder whose `model/` or `ema/` it is; None when there is neither."""
     from redge.core.jsonio import read_json
 
     for folder in (ckpt, ckpt.parent) if ckpt.is_dir() else (ckpt.parent,):
@@ -67,8 +68,21 @@ def _qat_recipe(ckpt: Path) -> str | None:
             cfg = read_json(folder / name) if (folder / name).is_file() else None
             train = cfg.get("train") if isinstance(cfg, dict) else None
             if isinstance(train, dict):
-                return train.get("qat")
+                return train
     return None
+
+
+def _qat_recipe(ckpt: Path) -> str | None:
+    """The `qat` field of the checkpoint's training config."""
+    return (_training_config(ckpt) or {}).get("qat")
+
+
+def fine_tuned_from(ckpt: Path) -> Path | None:
+    """The checkpoint a fine-tuned variant came from: its training config's `init_from` (QAT, linear attention,
+    pruning) or else its `teacher` (distillation from scratch); None when neither is recorded."""
+    train = _training_config(ckpt) or {}
+    origin = train.get("init_from") or train.get("teacher")
+    return Path(origin) if origin else None
 
 
 def protocol_specs(checkpoints: list[Path], data: list[Path], variants: list[tuple[str, str, Path]], split: str,
@@ -145,7 +159,8 @@ def register(app: typer.Typer) -> None:
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore
 
-        swept = [Swept(c, d, tuple(k), kind) for (c, d, kind, _), k in zip(specs, keys, strict=True)]
+        swept = [Swept(c, d, tuple(k), kind, fine_tuned_from(c) if kind else None)
+                 for (c, d, kind, _), k in zip(specs, keys, strict=True)]
         embeddings = [embedding_bytes(c, target) for c in dict.fromkeys([*checkpoints, *extra])]
         with RunStore(store) as db:
             sweep = build_report(db, list(dict.fromkeys(k for part in keys for k in part)))

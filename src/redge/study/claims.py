@@ -274,7 +274,8 @@ def _claim2_parts(ev: Evidence) -> dict[str, tuple[str, str, list[dict[str, Any]
     same_data = [h for h in ev.groups if g is not None and h.data_hash == g.data_hash]
     candidates: dict[str, list[tuple[Run, Run | None]]] = {
         "pruning": [(r, ref) for r in (g.runs if g else []) if r.recipe.startswith("prune")],
-        **{FINETUNED_KINDS[k]: [(r, ref) for r in (g.finetuned if g else []) if r.kind == k] for k in FINETUNED_KINDS},
+        **{FINETUNED_KINDS[k]: [(r, h.reference) for h in same_data for r in h.finetuned if r.kind == k]
+           for k in FINETUNED_KINDS},  # each fine-tune against the FP32 of the checkpoint it came from
     }
     if not candidates["linear attention"]:  # the data-free conversion of an attention checkpoint, vs its own FP32
         candidates["linear attention"] = [(r, h.reference) for h in same_data for r in h.runs
@@ -291,11 +292,12 @@ def _claim2_parts(ev: Evidence) -> dict[str, tuple[str, str, list[dict[str, Any]
             why = weak if base is ref else _too_weak(base)
             if why:
                 verdicts.append(UNTESTABLE)
-                rows.append({"variant": run.label, "checkpoint": run.checkpoint, "verdict": UNTESTABLE, "why": why})
+                rows.append({"variant": run.label, "checkpoint": run.checkpoint, "against": base.checkpoint if base
+                             else None, "verdict": UNTESTABLE, "why": why})
                 continue
             v, numbers = _collapse(run, base)
             verdicts.append(v)
-            rows.append({**numbers, "checkpoint": run.checkpoint, "verdict": v})
+            rows.append({**numbers, "checkpoint": run.checkpoint, "against": base.checkpoint, "verdict": v})
         verdict = combine(verdicts)
         reason = "; ".join(f"{r['variant']}: " + (r["why"] if "why" in r else
                                                    f"cell kept {_kept_text(r['cell_kept'])}, exact kept "

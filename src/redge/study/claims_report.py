@@ -34,12 +34,14 @@ from redge.study.store import RunStore
 @dataclass(frozen=True)
 class Swept:
     """One sweep of the protocol: a checkpoint on a data set, its store keys, and its role (kind None: a checkpoint
-    given with -c; otherwise a fine-tuned variant of the first one: qat, distill, linear-attn)."""
+    given with -c; otherwise a fine-tuned variant, qat, distill or linear-attn, of `origin` when that is one of
+    them, else of the first)."""
 
     checkpoint: Path
     data: Path
     keys: tuple[str, ...]
     kind: str | None = None
+    origin: Path | None = None  # the checkpoint a fine-tuned variant came from (its training's init_from/teacher)
 
 
 def _run(store: RunStore, key: str, kind: str | None) -> tuple[dict[str, Any], str, Run]:
@@ -55,7 +57,8 @@ def _run(store: RunStore, key: str, kind: str | None) -> tuple[dict[str, Any], s
 
 def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]) -> Evidence:
     """Evidence from the store: one group per (checkpoint, data) of the base sweeps, in the order given (the first
-    is the primary); each fine-tuned sweep joins the group of the first checkpoint on the same data."""
+    is the primary); each fine-tuned sweep joins the group on the same data of the checkpoint it came from (a
+    linear-attention fine-tune of the TRM-Att is judged against the TRM-Att's FP32), else of the first checkpoint."""
     from redge.quant.load import read_config
 
     groups: dict[tuple[str, str], Group] = {}
@@ -68,12 +71,19 @@ def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]
             if all(r.label != run.label for r in groups[where].runs):  # T = 1 may be the checkpoint's own cycles
                 groups[where].runs.append(run)
     for s in (s for s in swept if s.kind is not None):
-        home = next((g for g in groups.values() if g.data == str(s.data)), None)
+        same_data = [g for g in groups.values() if g.data == str(s.data)]
+        home = next((g for g in same_data if s.origin and _same_file(g.checkpoint, s.origin)),
+                    same_data[0] if same_data else None)
         for key in s.keys:
             _, data_hash, run = _run(store, key, s.kind)
             if home is not None and data_hash == home.data_hash:
                 home.finetuned.append(run)
     return Evidence(list(groups.values()), embeddings)
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name the same checkpoint (after resolving links and relative parts)."""
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def embedding_bytes(checkpoint: Path, target: str) -> EmbeddingBytes:
