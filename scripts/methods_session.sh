@@ -6,15 +6,17 @@
 #   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA;
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
 #      each checkpoint, in the claims' runs store (their shared variants are not run twice): `redge report` renders it;
-#   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU.
+#   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
+#   6. `redge autocompress` of each checkpoint for each AUTOCOMPRESS job (TARGET=MAX_BYTES[:BUDGET_MS]), searched on
+#      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles.
 #
 #   setsid nohup bash scripts/methods_session.sh OUT &
 #
 # Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and
 # TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
-# METHODS (12 presets), CPU_PUZZLES (8), FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training
-# config named in the fine-tuned checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status;
-# OUT/DONE is last.
+# METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_PUZZLES (256), CPU_PUZZLES (8),
+# FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training config named in the fine-tuned
+# checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status; OUT/DONE is last.
 set -u
 export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
 OUT=$1
@@ -25,6 +27,8 @@ CHECKPOINTS=${CHECKPOINTS:-"checkpoints/trm-mlp-sudoku checkpoints/trm-att-sudok
 EMBEDDING=${EMBEDDING:-checkpoints/trm-att-arc}
 FINETUNES=${FINETUNES:-}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
+AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int8:0.5*int8"}
+AC_PUZZLES=${AC_PUZZLES:-256}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
@@ -91,4 +95,17 @@ stage "sweep rate"
   --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
   > "$OUT/sweep_rate.txt" 2>&1
 stage "sweep rate exit $?"
+# issue 16: label-free autocompress of each checkpoint per target (TARGET=MAX_BYTES[:BUDGET]), searched on the
+# unlabelled train-split inputs, verified on LIMIT test puzzles it never saw, beside the presets at the same bytes
+for c in $CHECKPOINTS; do
+  for job in $AUTOCOMPRESS; do
+    target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
+    name=ac-$(basename "$c")-$target${budget:+-budget}
+    stage "autocompress $name"
+    redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
+      ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
+      --cache "$OUT/ac-cache-$(basename "$c").json" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+    stage "autocompress $name exit $?"
+  done
+done
 touch "$OUT/DONE"

@@ -145,6 +145,20 @@ def test_latency_budget_shrinks_depth(tmp_path: Path, capsys: pytest.CaptureFixt
     assert half["depth"] * half["H_cycles"] * (half["L_cycles"] + 1) < 4 * full["H_cycles"] * (full["L_cycles"] + 1)
 
 
+def test_a_budget_relative_to_a_preset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--budget-ms int8` is int8's latency estimate at full depth, `0.5*int8` half of it; anything else that is not
+    a number is refused by name."""
+    args = [str(CKPT), "-t", "esp32-s3", "-d", str(DATA), *QUICK, "--max-candidates", "0"]
+    budgets = []
+    for i, value in enumerate(("int8", "0.5*int8")):
+        rc, _, err = run_json([*args, "--budget-ms", value, "--out", str(tmp_path / str(i))], capsys)
+        assert rc == 0, err
+        budgets.append(json.loads((tmp_path / str(i) / "search.json").read_text())["budget_ms"])
+    assert budgets[0] > 0 and budgets[1] == pytest.approx(budgets[0] / 2)
+    rc, _, err = run_json([*args, "--budget-ms", "half*int8", "--out", str(tmp_path / "x")], capsys)
+    assert rc == 2 and "FRACTION*PRESET" in err and "'half*int8'" in err
+
+
 def test_an_attention_trm_is_searched_too(small_trm, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """TRM-Att (RoPE attention, the issue's second reference) goes through the same search: its attention
     projections are menu entries, the recipe fits and the blob is written."""
@@ -156,3 +170,11 @@ def test_an_attention_trm_is_searched_too(small_trm, tmp_path: Path, capsys: pyt
     assert obj["fits"] and (tmp_path / "o" / "model.blob").is_file()
     search = json.loads((tmp_path / "o" / "search.json").read_text())
     assert any("qkv_proj" in name for name in json.dumps(search["sensitivity"]).split('"'))
+
+
+def test_verification_scores_its_own_number_of_puzzles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The search reads --limit puzzles, the verification with labels --verify-limit (more, for tighter numbers)."""
+    rc, obj, err = run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--verify", str(DATA),
+                             "--verify-limit", "20", "--out", str(tmp_path / "o")], capsys)
+    assert rc == 0, err
+    assert obj["verify"] and {row["puzzles"] for row in obj["verify"]} == {20}

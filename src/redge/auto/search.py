@@ -53,7 +53,7 @@ class AutoSpec:
     split: str = "test"
     limit: int | None = None
     depth: int | None = None  # deepest ACT depth (default: the checkpoint's halt_max_steps)
-    budget_ms: float | None = None  # per puzzle, the high end of the latency estimate
+    budget_ms: float | str | None = None  # per puzzle (high end of the estimate): ms, PRESET or FRACTION*PRESET
     max_bytes: str | None = None  # blob bytes at most: a number or a preset name (its blob on this model)
     methods: tuple[str, ...] = ("minmax", "mse")
     group_sizes: tuple[int, ...] = space.GROUP_SIZES
@@ -159,6 +159,32 @@ def resolve_max_bytes(value: str | None, assess: Assessor, T: int, n: int, depth
     return out
 
 
+def resolve_budget_ms(value: float | str | None, assess: Assessor, T: int, n: int, depth: int) -> float | None:
+    """`--budget-ms`: milliseconds per puzzle, or a preset's estimate on this model at full depth (`int8`), or a
+    fraction of it (`0.5*int8`: half of int8's latency), so that a budget can be stated relative to a baseline."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    fraction, _, preset = text.rpartition("*") if "*" in text else ("1", "", text)
+    number = _float_or_none(fraction if preset in PRESETS else text)
+    if number is None:
+        raise RedgeInputError(f"--budget-ms must be milliseconds, a preset or FRACTION*PRESET (e.g. 0.5*int8; "
+                              f"presets: {', '.join(PRESETS)}), got {value!r}")
+    if preset in PRESETS:
+        check_range("--budget-ms fraction", number, 1e-6)
+        return number * assess(PRESETS[preset], T, n, depth)["latency_ms"]
+    check_range("--budget-ms", number, 0.001)
+    return number
+
+
+def _float_or_none(text: str) -> float | None:
+    """`text` as a float, or None when it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def ladders(units: list[str], options: list[space.Option], nbytes: dict[str, dict[str, int]],
             drops: dict[str, dict[str, float]]) -> dict[str, list[space.Option]]:
     """Per unit, the menu in order of bytes keeping only specs that drop less than every cheaper one."""
@@ -210,9 +236,9 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     if spec.budget_ms is not None and (target.cycle_model is None or not target.cycle_model.instructions_per_mac):
         raise RedgeInputError(f"--budget-ms: target {target.name!r} has no instruction model "
                               "(cycle_model.instructions_per_mac in its YAML)", target.source or None)
-    check_range("--budget-ms", spec.budget_ms, 0.001)
     assess = Assessor(model, target, spec.checkpoint)
     cap = resolve_max_bytes(spec.max_bytes, assess, T0, n0, depth)
+    budget_ms = resolve_budget_ms(spec.budget_ms, assess, T0, n0, depth)
 
     def fits(a: dict[str, Any]) -> bool:
         return a["fits"] and (cap is None or a["blob_bytes"] <= cap)
@@ -227,7 +253,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     if not fits(smallest_assess):  # the fewest bytes the menu allows: nothing else can fit
         return Outcome({"checkpoint": str(spec.checkpoint), "target": target.name, "fits": False, "chosen": None,
                         "top": [], "candidates": [], "smallest": smallest, "max_bytes": cap,
-                        "budget_ms": spec.budget_ms,
+                        "budget_ms": budget_ms,
                         "cost": {"variants_tried": 0, "candidates_scored": 0, "device": str(device),
                                  "minutes": (time.perf_counter() - start) / 60}}, model, [], target, assess)
 
@@ -301,30 +327,30 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
             add(f"preset {preset}", "preset", PRESETS[preset], T0, n0, depth, a)
 
     # 4. latency budget: depth and cycles
-    if spec.budget_ms is not None:
+    if budget_ms is not None:
         full = list(candidates)
         ranked = sorted(full, key=lambda c: -c.fidelity)[:3] + [c for c in full if c.kind == "start"]
         for c in {id(c): c for c in ranked}.values():
             for T, n in cycle_options(T0, n0):
                 step_ms = assess(c.recipe, T, n, 1)["step_ms"]
-                d = min(depth, int(spec.budget_ms // step_ms))
+                d = min(depth, int(budget_ms // step_ms))
                 if d < 1 or ((T, n) == (T0, n0) and d == depth):
                     continue
                 a = assess(c.recipe, T, n, d)
-                if not fits(a) or a["latency_ms"] > spec.budget_ms:
+                if not fits(a) or a["latency_ms"] > budget_ms:
                     continue
                 if (T, n) == (T0, n0):  # the full-depth pass already scored every shallower depth
                     candidates.append(Candidate(f"{c.label} @ depth {d}", "depth", c.recipe, T, n, d, a, c.score))
                 else:
                     add(f"{c.label} @ T{T} n{n} depth {d}", "depth", c.recipe, T, n, d, a)
-        candidates = [c for c in candidates if c.assess["latency_ms"] <= spec.budget_ms]
+        candidates = [c for c in candidates if c.assess["latency_ms"] <= budget_ms]
 
     ranked = sorted(candidates, key=lambda c: (-c.fidelity, c.assess["blob_bytes"]))
     minutes = (time.perf_counter() - start) / 60
     return Outcome({
         "checkpoint": str(spec.checkpoint), "target": target.name, "data": str(spec.data), "split": spec.split,
         "puzzles": ref.puzzles, "sensitivity_puzzles": sub.puzzles, "depth": depth, "cycles": [T0, n0],
-        "budget_ms": spec.budget_ms, "max_bytes": cap, "fits": bool(ranked),
+        "budget_ms": budget_ms, "max_bytes": cap, "fits": bool(ranked),
         "chosen": ranked[0] if ranked else None, "top": ranked[:3], "candidates": candidates,
         "smallest": smallest, "units": units, "options": [o.label for o in options],
         "sensitivity": {"order": sensitivity, "drop": drops,

@@ -76,8 +76,9 @@ def register(app: typer.Typer) -> None:
         data: Path = data_option(DEFAULT_DATA, help="Unlabelled inputs: a dataset folder in the official format "
                                  "(only inputs and puzzle identifiers are read; label files may be absent)."),
         split: str = typer.Option("test", "--split", help="Split of --data to search on."),
-        budget_ms: float = typer.Option(None, "--budget-ms", help="Latency budget per puzzle in ms (the high end of "
-                                        "the target's instruction-model estimate); depth and cycles may shrink."),
+        budget_ms: str = typer.Option(None, "--budget-ms", help="Latency budget per puzzle (the high end of the "
+                                      "target's instruction-model estimate): ms, a preset's estimate at full depth "
+                                      "(int8) or a fraction of it ('0.5*int8'); depth and cycles may shrink."),
         max_bytes: str = typer.Option(None, "--max-bytes", help="Blob bytes at most: a number, or a preset name "
                                       "whose blob on this model sets the cap (e.g. int4-channel-cal)."),
         depths: str = typer.Option(None, "--depths", help="ACT depths; the largest is the full depth searched "
@@ -97,6 +98,8 @@ def register(app: typer.Typer) -> None:
         verify: Path = typer.Option(None, "--verify", help="Labelled dataset folder: afterwards, measure cell and "
                                     "exact accuracy of the chosen variant, the top three and the presets."),
         verify_split: str = typer.Option("test", "--verify-split", help="Split of --verify."),
+        verify_limit: int = typer.Option(None, "--verify-limit", min=1, help="Puzzles of --verify to score "
+                                         "(default: --limit): verify on more puzzles than the search ran on."),
         out: Path = out_option(),
         device: str = device_option(),
         threads: int = typer.Option(1, "--threads", min=1, help="Intra-op CPU threads."),
@@ -131,7 +134,8 @@ def register(app: typer.Typer) -> None:
             if result["fits"]:
                 if verify is not None:
                     stage.update(description="autocompress: verify (labels)")
-                    verified = run_verify(outcome, verify, verify_split, limit, batch_size, dev, checkpoint)
+                    verified = run_verify(outcome, verify, verify_split, verify_limit or limit, batch_size, dev,
+                                          checkpoint)
                     result["verify"] = verified
                 paths = write_outputs(out, outcome, verified)
         obj = summary(result, search_json(outcome), paths)
