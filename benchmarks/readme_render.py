@@ -228,6 +228,56 @@ def autocompress_table(search: dict[str, Any]) -> str:
                    "cell"], ["---", "---:", "---", "---", "---", "---:", "---:", "---:"], rows)
 
 
+def _cell(text: str) -> str:
+    """Free text made safe for a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def claims_table(report: dict[str, Any]) -> str:
+    """`redge claims`: each of the paper's claims, its verdict and the numbers that decide it (claims.json)."""
+    rows = [[str(c["number"]), _cell(c["claim"]), f"**{c['verdict']}**", _cell(c["reason"])] for c in report["claims"]]
+    return _table(["#", "claim", "verdict", "deciding numbers"], ["---:", "---", "---", "---"], rows)
+
+
+def sweep_rate_table(data: dict[str, Any]) -> str:
+    """`benchmarks/sweep_rate.py`: the same sweep on each device, and what 1,000 puzzles x 10 variants would take."""
+    target = data["target"]
+    rows = [[f"`{r['device']}` ({r['device_name']})", f"{r['puzzles']:,} x {r['variants']}", str(r["depth"]),
+             f"{r['seconds']:.1f}", f"{r['puzzle_variants_per_s']:.1f}", f"{r['projected_target_s']:,.0f}"]
+            for r in data["rows"]]
+    return _table(["device", "puzzles x variants", "depth", "seconds", "puzzle-variants/s",
+                   f"{target['puzzles']:,} x {target['variants']} would take (s; target <= {target['seconds']:.0f})"],
+                  ["---", "---:", "---:", "---:", "---:", "---:"], rows)
+
+
+def _preset_row(search: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((r for r in search["verify"] if r["kind"] == "preset" and r["label"] == f"preset {name}"), None)
+
+
+def autocompress_references_table(searches: dict[str, Any]) -> str:
+    """`redge autocompress --verify` per reference checkpoint and job: the chosen variant against the preset its
+    `--max-bytes` named (the baseline), measured with labels the search never saw (each search.json)."""
+    rows = []
+    for path, s in sorted(searches.items()):
+        chosen = next(r for r in s["verify"] if r["kind"] == "chosen")
+        asked = s.get("asked", {})
+        base_name = asked.get("max_bytes")
+        base = _preset_row(s, base_name) if base_name else None
+        if base is None:
+            raise RedgeInputError(f"no verified preset {base_name!r} to compare with (--max-bytes PRESET and --verify)",
+                                  path)
+        holds = chosen["exact_accuracy"] >= base["exact_accuracy"] and chosen["blob_bytes"] <= base["blob_bytes"]
+        budget = "-" if s["budget_ms"] is None else f"{s['budget_ms']:,.0f} ms ({asked.get('budget_ms')})"
+        rows.append([f"`{Path(s['checkpoint']).name}`", s["target"], budget,
+                     f"{chosen['blob_bytes']:,} B, T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
+                     _pct(chosen["exact_accuracy"]), f"{base_name}: {base['blob_bytes']:,} B",
+                     _pct(base["exact_accuracy"]), "yes" if holds else "**no**", f"{chosen['puzzles']:,}",
+                     f"{s['cost']['variants_tried']} in {s['cost']['minutes']:.1f} min"])
+    return _table(["checkpoint", "target", "latency budget", "chosen", "exact", "baseline (full depth)", "exact",
+                   "chosen >= baseline at <= bytes", "puzzles", "variants searched"],
+                  ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---:", "---"], rows)
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "train-throughput": train_throughput_table,
     "ddp-steps": ddp_steps,
@@ -243,4 +293,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "maze-rate": maze_rate,
     "host-step": host_step,
     "autocompress-verify": autocompress_table,
+    "autocompress-references": autocompress_references_table,
+    "claims": claims_table,
+    "sweep-rate": sweep_rate_table,
 }

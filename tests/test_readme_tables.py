@@ -95,3 +95,29 @@ def test_json_without_the_renderers_fields_names_the_file(tmp_path, capsys):
     assert readme_tables.main(["--check", "--readme", str(repo / "README.md")]) == 2
     err = capsys.readouterr().err
     assert THROUGHPUT in err and "lacks what the train-throughput renderer reads" in err
+
+
+def _search(chosen_exact: float, chosen_bytes: int, base_exact: float, asked: str | None = "int8") -> dict:
+    row = {"fits": True, "fidelity": 0.99, "depth": 16, "H_cycles": 3, "L_cycles": 6, "cell_accuracy": 0.9,
+           "non_given_cell_accuracy": 0.8, "puzzles": 1000, "at_most_chosen_bytes": True}
+    return {"checkpoint": "/tmp/ckpt/trm-mlp-sudoku", "target": "esp32-s3", "budget_ms": None,
+            "asked": {"max_bytes": asked, "budget_ms": None}, "cost": {"variants_tried": 40, "minutes": 1.5},
+            "verify": [{**row, "label": "greedy 3", "kind": "chosen", "blob_bytes": chosen_bytes,
+                        "exact_accuracy": chosen_exact},
+                       {**row, "label": "preset int8", "kind": "preset", "blob_bytes": 1000,
+                        "exact_accuracy": base_exact}]}
+
+
+def test_the_autocompress_comparison_says_no_when_the_chosen_loses_or_is_bigger():
+    table = readme_render.autocompress_references_table({"a": _search(0.5, 900, 0.4), "b": _search(0.3, 900, 0.4),
+                                                         "c": _search(0.5, 1100, 0.4)})
+    verdicts = [line.split("|")[8].strip() for line in table.splitlines()[2:]]
+    assert verdicts == ["yes", "**no**", "**no**"]
+    with pytest.raises(readme_render.RedgeInputError, match="no verified preset"):
+        readme_render.autocompress_references_table({"d": _search(0.5, 900, 0.4, asked=None)})
+
+
+def test_the_claims_table_keeps_one_row_per_claim_with_pipes_escaped():
+    claims = [{"number": n, "claim": f"claim {n}", "verdict": "holds", "reason": "a | b"} for n in (1, 2)]
+    table = readme_render.claims_table({"claims": claims})
+    assert len(table.splitlines()) == 4 and "a \\| b" in table

@@ -31,8 +31,8 @@ from redge.core.errors import RedgeInputError
 PROTOCOL_RECIPES = ("fp32", "int8", "int4-naive", "int4-channel-cal", "prune-50")
 FINETUNED_RECIPES = {"qat": None, "distill": "fp32", "linear-attn": "fp32"}  # None: read from its training config
 
-_VARIANT = typer.Option(None, "--variant-checkpoint", help="A fine-tuned variant of a -c checkpoint (the one its training "
-                        "config names as init_from or teacher, else the first -c), as KIND=PATH or "
+_VARIANT = typer.Option(None, "--variant-checkpoint", help="A fine-tuned variant of a -c checkpoint (the one its "
+                        "training config names as init_from or teacher, else the first -c), as KIND=PATH or "
                         "KIND:RECIPE=PATH (repeatable); KIND: qat (evaluated with its training config's qat recipe), "
                         "distill, linear-attn (evaluated as fp32). Used for claim 2.")
 _EMBEDDING = typer.Option(None, "--embedding-checkpoint", help="A checkpoint whose puzzle-embedding table claim 7 "

@@ -1,0 +1,116 @@
+"""Fold a methods session's output folder (`scripts/methods_session.sh OUT`, brought back by `device_poll.sh`) into
+the repository, where the README's tables read it (`benchmarks/readme_tables.py`):
+
+    PYTHONPATH=src python scripts/methods_commit.py OUT [--device-name "one H200"] [--root .]
+
+* OUT/claims/ (claims.md, claims.json, sweep/)   -> docs/study/claims/
+* OUT/runs.sqlite, per checkpoint swept          -> docs/study/methods/NAME/ (`redge report`: Markdown, CSV, plots)
+* OUT/sweep_rate.json                            -> benchmarks/results/sweep_rate_gpu.json
+* OUT/ac-NAME/ (search, recipe, plan, verify)    -> docs/study/autocompress/NAME/ (the blob stays out of git)
+* OUT/cuda_tests.txt                             -> its last line is printed (the CUDA tests' verdict)
+
+Only what the session finished is folded; each step says what it wrote or why it skipped. Stages that failed on
+the device (their `.err` files) are reported, not folded.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+AUTOCOMPRESS_FILES = ("search.json", "recipe.yaml", "plan.json", "verify.json")
+
+
+def replace_tree(src: Path, dst: Path) -> None:
+    """Copy the folder `src` to `dst`, replacing what was there."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+
+
+def swept_checkpoints(store: Path) -> list[str]:
+    """The checkpoint paths (as the device named them) with finished runs in a runs store, in first-run order."""
+    import json
+
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT meta FROM runs WHERE done = 1 ORDER BY created").fetchall()
+    return list(dict.fromkeys(json.loads(meta)["checkpoint"] for (meta,) in rows))
+
+
+def fold_claims(out: Path, root: Path) -> None:
+    """The claims report, as `redge claims --out` wrote it."""
+    if not (out / "claims" / "claims.json").is_file():
+        print(f"claims: none in {out} (see claims.err)")
+        return
+    replace_tree(out / "claims", root / "docs/study/claims")
+    print("claims -> docs/study/claims/")
+
+
+def fold_sweeps(out: Path, root: Path) -> None:
+    """One `redge report` per swept checkpoint (the claims' and the method sweeps' runs share the store)."""
+    store = out / "runs.sqlite"
+    if not store.is_file():
+        print(f"sweeps: no runs store in {out}")
+        return
+    for ckpt in swept_checkpoints(store):
+        name = Path(ckpt).name if Path(ckpt).name not in ("model", "ema") else Path(ckpt).parent.name
+        dst = root / "docs/study/methods" / name
+        if dst.exists():
+            shutil.rmtree(dst)
+        subprocess.run([sys.executable, "-m", "redge.cli", "report", "--store", str(store), "-c", ckpt,
+                        "--out", str(dst), "--json"], check=True, stdout=subprocess.DEVNULL)
+        print(f"sweep report of {ckpt} -> {dst.relative_to(root)}/")
+
+
+def fold_sweep_rate(out: Path, root: Path, device_name: str | None) -> None:
+    """The sweep-rate benchmark's JSON, under benchmarks/results/."""
+    src = out / "sweep_rate.json"
+    if not src.is_file():
+        print("sweep rate: not run (sweep_rate.txt says why)")
+        return
+    dst = root / "benchmarks/results/sweep_rate_gpu.json"
+    shutil.copyfile(src, dst)
+    print(f"sweep rate -> {dst.relative_to(root)}" + (f" ({device_name})" if device_name else ""))
+
+
+def fold_autocompress(out: Path, root: Path) -> None:
+    """Each finished autocompress job's text outputs (its blob is rebuilt by `redge export` from recipe.yaml)."""
+    for job in sorted(p for p in out.glob("ac-*") if p.is_dir()):
+        if not (job / "search.json").is_file():
+            print(f"autocompress {job.name}: unfinished (see {job.name}.err)")
+            continue
+        dst = root / "docs/study/autocompress" / job.name.removeprefix("ac-")
+        dst.mkdir(parents=True, exist_ok=True)
+        for name in AUTOCOMPRESS_FILES:
+            if (job / name).is_file():
+                shutil.copyfile(job / name, dst / name)
+        print(f"autocompress {job.name} -> {dst.relative_to(root)}/")
+
+
+def main() -> None:
+    """Fold every finished part of OUT into the repository."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the methods session's output folder")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--device-name", help="the device in words, for the log")
+    args = parser.parse_args()
+    if not args.out.is_dir():
+        sys.exit(f"{args.out}: no such folder")
+    tests = args.out / "cuda_tests.txt"
+    if tests.is_file():
+        lines = [line for line in tests.read_text().splitlines() if line.strip()]
+        print(f"CUDA tests: {lines[-1] if lines else 'no output'}")
+    for err in sorted(args.out.glob("*.err")):
+        if err.read_text().strip():
+            print(f"note: {err.name} is not empty")
+    fold_claims(args.out, args.root)
+    fold_sweeps(args.out, args.root)
+    fold_sweep_rate(args.out, args.root, args.device_name)
+    fold_autocompress(args.out, args.root)
+
+
+if __name__ == "__main__":
+    main()
