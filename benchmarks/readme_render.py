@@ -278,6 +278,20 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
                   ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---:", "---"], rows)
 
 
+def plan_table(data: dict[str, Any]) -> str:
+    """`benchmarks/plan_table.py`: each reference shape's plan on a target (bytes, schedule, fits, margin)."""
+    rows = []
+    for r in data["rows"]:
+        ram = r["ram"]
+        margin = (f"{r['margin_region']}: {r['margin_bytes']:,} B free ({100 * r['margin_fraction']:.1f}%)"
+                  if r["fits"] else f"{r['margin_region']}: short by {-r['margin_bytes']:,} B")
+        rows.append([f"{r['label']} (S={r['positions']})", r["recipe"], r["target"], f"{r['blob_bytes']:,}",
+                     f"{ram['total']:,} ({ram['weights']:,} + {ram['arena']:,} + {ram['state']:,})", r["schedule"],
+                     "yes" if r["fits"] else "no", margin])
+    return _table(["model", "recipe", "target", "blob B", "RAM B (weights + arena + state)", "schedule", "fits",
+                   "margin / why not"], ["---", "---", "---", "---:", "---:", "---", "---", "---"], rows)
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "train-throughput": train_throughput_table,
     "ddp-steps": ddp_steps,
@@ -296,4 +310,5 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "autocompress-references": autocompress_references_table,
     "claims": claims_table,
     "sweep-rate": sweep_rate_table,
+    "plan": plan_table,
 }
