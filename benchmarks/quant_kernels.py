@@ -1,7 +1,7 @@
 """Benchmark: time of one ACT step on TRM-MLP and TRM-Att Sudoku shapes, FP32 vs BF16 vs our INT8/INT4 packed
 kernels vs torchao's int8 dynamic quantization (the anchor, optional), at batch 1 and batch 64.
 
-    python benchmarks/quant_kernels.py [--out runs/bench-quant-kernels.json] [--batches 1 64] [--threads 2]
+    python benchmarks/quant_kernels.py [--out benchmarks/results/quant_kernels.json] [--batches 1 64] [--threads 2]
 
 Weights are random (speed does not depend on values). To fit in 5 minutes on 2 cores, each measurement times one
 reasoning-module call (the unit an ACT step repeats: T = 3, n = 6 gives 21 calls; embedding and heads are < 1%),
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
+import platform
 import time
 from pathlib import Path
 
 import torch
 
+from redge.core.jsonio import write_json
 from redge.models import ModelConfig, build_model
 from redge.quant.apply import quantize_, set_mode
 
@@ -65,10 +66,19 @@ def time_step(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> float:
     return (time.perf_counter() - t0) * 1e3 * CALLS_PER_STEP
 
 
+def cpu_description() -> str:
+    """The CPU in words, with the vector extension the integer kernels depend on (AVX-512 or AVX2 only)."""
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    name = next((line.split(":", 1)[1].strip() for line in flags.splitlines() if line.startswith("model name")),
+                platform.processor() or platform.machine())
+    return f"{name} ({isa})"
+
+
 def main() -> None:
     """Run every model x batch x variant and print/write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-quant-kernels.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quant_kernels.json"))
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--budget-s", type=float, default=60.0, help="skip a measurement projected to take longer")
     parser.add_argument("--threads", type=int, default=2)
@@ -97,8 +107,8 @@ def main() -> None:
                              "speedup_vs_fp32": round(base_ms / ms, 3), "weight_bytes": nbytes})
                 print(f"{model_name:8} b={b:<3} {name:24} {ms:10.1f} ms  x{base_ms / ms:6.3f}"
                       f"  {'' if nbytes is None else nbytes}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"threads": args.threads, "torch": torch.__version__, "rows": rows}, indent=2))
+    write_json(args.out, {"threads": args.threads, "torch": torch.__version__, "cpu": cpu_description(),
+                          "rows": rows}, indent=2)
     print("| model | batch | variant | ms / ACT step (est.) | vs fp32 | weight bytes |\n|---|---|---|---|---|---|")
     for r in rows:
         ms = r.get("skipped") or r["ms_per_step"]

@@ -292,6 +292,41 @@ def plan_table(data: dict[str, Any]) -> str:
                    "margin / why not"], ["---", "---", "---", "---:", "---:", "---", "---", "---"], rows)
 
 
+def _duration(ms: float) -> str:
+    return f"{ms / 1e3:,.1f} s" if ms >= 10_000 else f"{ms:,.0f} ms"
+
+
+def quant_kernels_table(data: dict[str, Any]) -> str:
+    """`benchmarks/quant_kernels.py`: estimated ms per ACT step per variant and batch, and the ratio to fp32 (>1:
+    faster); a variant projected past the time budget is shown as skipped."""
+    variants = list(dict.fromkeys(r["variant"] for r in data["rows"]))
+    cells: dict[tuple[str, int], dict[str, str]] = {}
+    for r in data["rows"]:
+        if r["ms_per_step"] is None:
+            text = f"skipped ({r['skipped']})"
+        elif r["variant"] == "fp32":
+            text = _duration(r["ms_per_step"])
+        else:
+            text = f"{_duration(r['ms_per_step'])} ({r['speedup_vs_fp32']:.3f}x)"
+        cells.setdefault((r["model"], r["batch"]), {})[r["variant"]] = text
+    rows = [[model, str(batch), *(found.get(v, "-") for v in variants)] for (model, batch), found in cells.items()]
+    return _table(["model", "batch", *variants], ["---", "---:", *["---:"] * len(variants)], rows)
+
+
+def quant_kernel_bytes(data: dict[str, Any]) -> str:
+    """Stored weight bytes (codes + scales) of each packed variant per model, from the same JSON."""
+    stored: dict[str, dict[str, int]] = {}
+    for r in data["rows"]:
+        if r["weight_bytes"]:
+            stored.setdefault(r["variant"].split()[0], {})[r["model"]] = r["weight_bytes"]
+    return "; ".join(f"{v} " + " / ".join(f"{m} {n:,}" for m, n in per.items()) for v, per in stored.items())
+
+
+def quant_kernel_cpu(data: dict[str, Any]) -> str:
+    """The CPU the kernel table was measured on, and its threads."""
+    return f"{data['cpu']}, {data['threads']} threads, torch {data['torch']}"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "train-throughput": train_throughput_table,
     "ddp-steps": ddp_steps,
@@ -311,4 +346,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "claims": claims_table,
     "sweep-rate": sweep_rate_table,
     "plan": plan_table,
+    "quant-kernels": quant_kernels_table,
+    "quant-kernel-bytes": quant_kernel_bytes,
+    "quant-kernel-cpu": quant_kernel_cpu,
 }
