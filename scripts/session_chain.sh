@@ -4,10 +4,13 @@
 # commands are fixed in advance (a lent machine is released 30 s after a call returns: the next call must follow
 # at once, with nothing to decide):
 #
+#   here, first:                  bash scripts/device_prep.sh prepare CONFIG [STUDY_CHECKPOINT ...]
 #   call 1, carry runs/refdata:   bash scripts/session_chain.sh start CONFIG MINUTES [--set key=value ...]
-#   call 2, carry runs/pypkgs:    bash scripts/session_chain.sh add [PATH ...] [embedding=PATH]; \
+#   call 2, carry runs/pypkgs and runs/ckpt-study:
+#                                 bash scripts/session_chain.sh add [PATH ...] [embedding=PATH]; \
 #                                 bash scripts/device_poll.sh 540
 #   every later call:             bash scripts/device_poll.sh 560
+#   here, last:                   bash scripts/device_prep.sh restore
 #
 # `start` copies the working tree to /tmp/repo, runs/refdata to /tmp/refdata and checkpoints/CONFIG (the warm
 # start) to /tmp/ckpt, starts the chain detached and returns once the training wrote its first curve row or exited
