@@ -1,9 +1,8 @@
 """Instructions per MAC of the redge C runtime's int8 / int4 mat-vec kernels on emulated Cortex-M4 / M7 / M55
 (QEMU 7.2 + our TCG plugin; the built-in targets cortex-m4, stm32h743, stm32n6), against the CMSIS-NN anchors
-(shared/reference/edge_targets.md §0.1), and optionally whole-model instructions per ACT step vs its MAC count
-(`--blob`).
+(shared/reference/edge_targets.md §0.1). Whole-model instructions per ACT step: `benchmarks/mcu_model.py`.
 
-    python benchmarks/mcu_kernels.py [--blob FILE] [--out benchmarks/results/mcu_kernels.json]
+    python benchmarks/mcu_kernels.py [--out benchmarks/results/mcu_kernels.json]
 
 Kernel = one 512x512 mat-vec with int8 per-token activations (262,144 MACs); counted functions: the dot-product
 kernel and the per-row scale epilogue (`rk_linear_q`); activation quantization (`rk_quant_row` + `rk_prep`, once
@@ -16,7 +15,7 @@ import sys
 from pathlib import Path
 
 from redge.core.jsonio import write_json
-from redge.deploy.bench import CMSIS_NN, MATRIX_FUNCS, bench_mcu
+from redge.deploy.bench import CMSIS_NN, MATRIX_FUNCS
 from redge.deploy.runtime import build, qemu
 from redge.deploy.targets import load_target
 
@@ -42,7 +41,6 @@ def kernel_table() -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--blob", type=Path, help="also profile one ACT step of this blob on each core")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/mcu_kernels.json"))
     args = ap.parse_args(argv)
     missing = build.arm_toolchain_missing()
@@ -55,16 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         anchor = f"{r['cmsis_nn_instr_per_mac']:.2f}" if r["cmsis_nn_instr_per_mac"] else "-"
         print(f"{r['core']:10} {r['kernel']:9} {r['instructions']:12,} {r['instr_per_mac']:9.3f} {anchor:>8}  "
               f"{r['act_quant_instructions']:,}")
-    result = {"kernels": rows}
-    if args.blob:
-        result["model"] = [bench_mcu(args.blob, target) for target in reversed(TARGETS)]
-        for m in result["model"]:
-            print(f"{m['target']} ({m['core']}): {m['instructions_per_step']:,} instr/ACT step, matrix "
-                  f"{m['instr_per_mac_matrix']:.3f} "
-                  f"instr/MAC, step {m['instr_per_mac_step']:.3f} instr/MAC, outside matrix "
-                  f"{m['non_matrix_fraction']:.1%}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result, indent=2)
+    write_json(args.out, {"kernels": rows}, indent=2)
     print(f"wrote {args.out}")
     return 0
 

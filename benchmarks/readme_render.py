@@ -327,6 +327,39 @@ def quant_kernel_cpu(data: dict[str, Any]) -> str:
     return f"{data['cpu']}, {data['threads']} threads, torch {data['torch']}"
 
 
+MODEL_LABELS = {"trm-mlp-sudoku": "TRM-MLP", "trm-att-sudoku": "TRM-Att", "hrm-sudoku": "HRM"}
+
+
+def _seconds_range(lo: float, hi: float) -> str:
+    digits = 1 if lo < 10 else 0
+    return f"{lo:.{digits}f}-{hi:.{digits}f} s"
+
+
+def mcu_model_table(data: dict[str, Any]) -> str:
+    """`benchmarks/mcu_model.py`: one ACT step of a whole reference model on each emulated core: instructions,
+    instructions per MAC (matrix kernels, whole step), the share outside the matrix kernels, latency ESTIMATE."""
+    rows = []
+    for r in data["rows"]:
+        lat = r["latency_per_step"]
+        core = r["core"].removeprefix("cortex-").upper()
+        latency = "-" if lat is None else (f"{_seconds_range(*lat['compute_s'])} "
+                                           f"({_seconds_range(*lat['with_flash_stream_s'])})")
+        clock = "" if lat is None else f" ({lat['clock_mhz']:.0f} MHz)"
+        rows.append([f"{MODEL_LABELS.get(Path(r['checkpoint']).name, r['checkpoint'])}, {core}{clock}",
+                     f"{r['instructions_per_step'] / 1e9:.2f} G", f"{r['instr_per_mac_matrix']:.3f}",
+                     f"{r['instr_per_mac_step']:.3f}", f"{100 * r['non_matrix_fraction']:.1f}%", latency])
+    return _table(["model, core", "instr / ACT step", "instr/MAC matrix", "instr/MAC step", "outside matrix",
+                   "latency ESTIMATE / step (+ flash stream)"], ["---", "---:", "---:", "---:", "---:", "---"], rows)
+
+
+def mcu_model_macs(data: dict[str, Any]) -> str:
+    """MACs per forward and weight bytes streamed per step of each model in the whole-model table."""
+    per = {MODEL_LABELS.get(Path(r["checkpoint"]).name, r["checkpoint"]): r for r in data["rows"]}
+    return "; ".join(f"{name}: {r['macs_per_forward'] / 1e6:,.0f} M linear MACs per forward, "
+                     f"{r['weight_bytes_per_step'] / 1e9:.1f} GB of weight bytes streamed per step"
+                     for name, r in per.items())
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "train-throughput": train_throughput_table,
     "ddp-steps": ddp_steps,
@@ -349,4 +382,6 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "quant-kernels": quant_kernels_table,
     "quant-kernel-bytes": quant_kernel_bytes,
     "quant-kernel-cpu": quant_kernel_cpu,
+    "mcu-model": mcu_model_table,
+    "mcu-model-macs": mcu_model_macs,
 }
