@@ -18,7 +18,8 @@
 # /tmp/refdata/... . `add` copies the methods' other checkpoints (and runs/pypkgs, for a python without pytest) to
 # /tmp/ckpt: the tree may carry only 64 MiB, so they travel in a later call than the campaign's checkpoint.
 # The study runs on the campaign's new EMA weights when they beat the warm start's held-out hard exact accuracy by
-# 2 points (the campaign's rule for a new version), on the warm start otherwise. /tmp/CHAIN_DONE appears last.
+# 2 points (the campaign's rule for a new version), on the warm start otherwise. Last, a profile of the training step
+# (benchmarks/train_throughput.py --profile) into /tmp/m. /tmp/CHAIN_DONE appears last.
 set -u
 mode=${1:?start or add}; shift
 case $mode in
@@ -68,6 +69,9 @@ PY
     embedding=$(awk '$1 == "embedding" {print $2}' /tmp/ckpt/READY | head -n 1)
     PYPKGS=/tmp/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
       bash scripts/methods_session.sh /tmp/m
+    # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
+    python3 benchmarks/train_throughput.py --config "$CONFIG" --set compile=true --steps 50 --profile 20 \
+      --json /tmp/m/train_profile.json > /tmp/m/train_profile.txt 2>&1
     touch /tmp/CHAIN_DONE ;;
   *) echo "unknown mode $mode (start, add)"; exit 1 ;;
 esac
