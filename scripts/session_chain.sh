@@ -70,8 +70,9 @@ PY
     PYPKGS=/tmp/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
       bash scripts/methods_session.sh /tmp/m
     # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
-    python3 benchmarks/train_throughput.py --config "$CONFIG" --set compile=true --steps 50 --profile 20 \
-      --json /tmp/m/train_profile.json > /tmp/m/train_profile.txt 2>&1
+    compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false
+    python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" --set compile=$compile \
+      --steps 50 --profile 20 --json /tmp/m/train_profile.json > /tmp/m/train_profile.txt 2>&1
     touch /tmp/CHAIN_DONE ;;
   *) echo "unknown mode $mode (start, add)"; exit 1 ;;
 esac
