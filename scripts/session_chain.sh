@@ -71,8 +71,8 @@ PY
       bash scripts/methods_session.sh /tmp/m
     # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
     compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false
-    python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" --set compile=$compile \
-      --steps 50 --profile 20 --json /tmp/m/train_profile.json > /tmp/m/train_profile.txt 2>&1
+    PYTHONPATH=src python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" "$@" \
+      --set compile=$compile --steps 50 --profile 20 --json /tmp/m/train_profile.json > /tmp/m/train_profile.txt 2>&1
     touch /tmp/CHAIN_DONE ;;
   *) echo "unknown mode $mode (start, add)"; exit 1 ;;
 esac
