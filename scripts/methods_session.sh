@@ -59,9 +59,12 @@ for kind in $FINETUNES; do
              from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
     *) stage "unknown fine-tune $kind"; continue ;;
   esac
+  config=${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
+                          "$from/train_config.json" 2> /dev/null)}
+  [ -n "$config" ] || { stage "fine-tune $kind: no train_config.json in $from to name its config (set FT_CONFIG)"
+                        continue; }
   stage "fine-tune $kind"
-  redge train --config "${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
-      "$from/train_config.json")}" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
+  redge train --config "$config" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
     --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
     > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
   stage "fine-tune $kind exit $?"

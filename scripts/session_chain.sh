@@ -74,7 +74,10 @@ print(f"hard exact at depth 16: {new} after the session, {old:.3f} before", file
 print(best if best and new[best] >= old + 0.02 else "")
 PY
 )
-    [ -n "$better" ] && cp -r "/tmp/c/run/$better" "/tmp/ckpt/$CONFIG-new" && study=/tmp/ckpt/$CONFIG-new
+    if [ -n "$better" ]; then  # a checkpoint folder like the committed one: weights, config, training config
+      cp -r "/tmp/c/run/$better" "/tmp/ckpt/$CONFIG-new" && study=/tmp/ckpt/$CONFIG-new
+      cp /tmp/c/run/config.json "$study/train_config.json"
+    fi
     echo "study checkpoint: $study"
     until [ -f /tmp/ckpt/READY ]; do sleep 2; done
     others=$(awk '$1 == "checkpoint" {print $2}' /tmp/ckpt/READY | tr '\n' ' ')
