@@ -1,0 +1,48 @@
+"""The GPU session's study on the CPU: `scripts/methods_session.sh` on the shipped tiny checkpoint (every stage, a
+few puzzles), then `scripts/methods_commit.py` folding its folder into a repository tree whose JSON the README's
+renderers read. What the device runs is exercised here first, so that a device session does not find its bugs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import readme_render  # noqa: E402
+
+CKPT = ROOT / "checkpoints" / "tiny-trm-mlp-sudoku"
+DATA = ROOT / "data" / "samples" / "sudoku-easy"
+
+
+@pytest.mark.slow
+def test_a_methods_session_runs_on_the_cpu_and_folds_into_the_readme_sources(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    env = {**os.environ, "DEVICE": "cpu", "LIMIT": "6", "CPU_PUZZLES": "2", "AC_PUZZLES": "6",
+           "METHODS": "fp32 int4-naive", "AUTOCOMPRESS": "stm32n6=int4-channel-cal", "PYTHON": sys.executable,
+           "CHECKPOINTS": str(CKPT), "DATA": str(DATA), "EMBEDDING": "none"}
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
+                   timeout=900, capture_output=True)
+    stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
+    exits = [s for s in stages if " exit " in s]
+    assert len(exits) == 5 and all(s.endswith("exit 0") for s in exits), stages  # tests, claims, sweep, rate, auto
+    assert (out / "DONE").is_file()
+
+    repo = tmp_path / "repo"
+    (repo / "benchmarks" / "results").mkdir(parents=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "methods_commit.py"), str(out), "--root", str(repo)],
+                   cwd=ROOT, check=True, timeout=300, capture_output=True)
+    claims = json.loads((repo / "docs/study/claims/claims.json").read_text())
+    assert len(readme_render.claims_table(claims).splitlines()) == 2 + 7
+    assert (repo / "docs/study/methods" / CKPT.name / "report.md").is_file()
+    rate = json.loads((repo / "benchmarks/results/sweep_rate_gpu.json").read_text())
+    assert [r["puzzles"] for r in rate["rows"]] == [6, 2]
+    assert len(readme_render.sweep_rate_table(rate).splitlines()) == 2 + 2
+    searches = {str(p): json.loads(p.read_text()) for p in (repo / "docs/study/autocompress").glob("*/search.json")}
+    assert list(searches) and searches[next(iter(searches))]["asked"]["max_bytes"] == "int4-channel-cal"
+    table = readme_render.autocompress_references_table(searches)
+    assert "int4-channel-cal" in table and table.count("\n") == 2
