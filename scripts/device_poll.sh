@@ -1,31 +1,61 @@
 #!/usr/bin/env bash
-# Poll a detached device chain (scripts/session_chain.sh) from a `run` call: wait until the chain is done or
+# Poll the detached device chain (scripts/session_chain.sh) from a `run` call: wait until the chain is done or
 # SECONDS have passed, then copy everything it has finished so far to $OUT, so that a machine lost between two
 # calls (it is released 30 s after a call returns) costs at most the work since the last poll.
 #
-#   bash scripts/device_poll.sh SECONDS [DIR ...]      # DIRs default to /tmp/c (campaign) and /tmp/m (methods)
+#   bash scripts/device_poll.sh SECONDS
 #
-# Each DIR comes back as DIR-NAME.tar.* (15 MB parts: `cat NAME.tar.* | tar x`) without optimizer state (*.pt);
-# its SQLite runs stores are copied with SQLite's online backup (a consistent copy while a sweep writes to them).
-# Prints the chain's log tail, each DIR's status file and the last training curve row.
+# What comes back is kept within the tool's limits (8 files of at most 16 MiB, 64 MiB in all): the campaign folder
+# /tmp/c as c.tgz.* with one set of weights (before the evaluations: the EMA of the last checkpoint; after them:
+# the better of raw and EMA on held-out hard, the one the chain studies), and the study folder /tmp/m as m.tgz.*
+# without exported blobs (rebuilt by `redge export` from each recipe.yaml) and with its SQLite runs store copied by
+# SQLite's online backup (consistent while a sweep writes). Unpack: `cat c.tgz.* | tar xz`. Optimizer state (*.pt)
+# never travels. Prints the chain's log tail, each status file and the last training curve row.
 set -u
-SECONDS_MAX=$1; shift
-DIRS=("$@"); [ ${#DIRS[@]} -eq 0 ] && DIRS=(/tmp/c /tmp/m)
+SECONDS_MAX=${1:?seconds to wait at most}
 OUT=${OUT:?run this inside a device call: \$OUT is where results go}
 [ -f /tmp/chain.args ] || { echo "no chain on this machine: it is a fresh one (the last was released), start again"; exit 3; }
 start=$(date +%s)
 until [ -f /tmp/CHAIN_DONE ] || [ $(( $(date +%s) - start )) -ge "$SECONDS_MAX" ]; do sleep 3; done
 
-for dir in "${DIRS[@]}"; do
-  [ -d "$dir" ] || continue
-  name=$(basename "$dir")
-  tar cf - -C "$dir" --exclude='*.pt' --exclude='*.sqlite' --exclude='*.sqlite-*' . | split -b 15m - "$OUT/$name.tar."
-  find "$dir" -name '*.sqlite' | while read -r db; do
+stage=/tmp/poll-stage
+rm -rf "$stage" && mkdir -p "$stage"
+if [ -d /tmp/c ]; then
+  weights=$(python3 - /tmp/c <<'PY'
+import json, sys
+from pathlib import Path
+
+def hard(weights):
+    try:
+        return json.loads(Path(sys.argv[1], f"eval-{weights}-hard.json").read_text())["depths"]["16"]["exact_accuracy"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+scores = {w: hard(w) for w in ("model", "ema")}
+if all(v is not None for v in scores.values()):
+    print(max(scores, key=scores.get))
+else:
+    print("ema" if Path(sys.argv[1], "run", "ema").is_dir() else "model")
+PY
+)
+  mkdir -p "$stage/c/run"
+  find /tmp/c -maxdepth 1 -type f -exec cp {} "$stage/c/" \;
+  find /tmp/c/run -maxdepth 1 -type f ! -name '*.pt' -exec cp {} "$stage/c/run/" \;
+  [ -d "/tmp/c/run/$weights" ] && cp -r "/tmp/c/run/$weights" "$stage/c/run/"
+fi
+if [ -d /tmp/m ]; then
+  cp -r /tmp/m "$stage/m"
+  find "$stage/m" \( -name '*.blob' -o -name '*.emb' -o -name '*.pt' -o -name '*.sqlite*' \) -delete
+  find /tmp/m -name '*.sqlite' | while read -r db; do
     python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))" \
-      "$db" "$OUT/$name-$(basename "$db")"
+      "$db" "$stage/m/${db#/tmp/m/}"
   done
+fi
+for name in c m; do
+  [ -d "$stage/$name" ] && tar czf - -C "$stage" "$name" | split -b 15m - "$OUT/$name.tgz."
 done
-echo "--- after $(( $(date +%s) - start )) s; chain done: $([ -f /tmp/CHAIN_DONE ] && echo yes || echo no)"
+echo "--- after $(( $(date +%s) - start )) s; chain done: $([ -f /tmp/CHAIN_DONE ] && echo yes || echo no);" \
+     "back: $(ls "$OUT" | tr '\n' ' ')($(du -sh "$OUT" | cut -f1))"
 tail -n 4 /tmp/chain.log 2>/dev/null
-for dir in "${DIRS[@]}"; do echo "--- $dir/status"; tail -n 12 "$dir/status" 2>/dev/null; done
+for dir in /tmp/c /tmp/m; do echo "--- $dir/status"; tail -n 12 "$dir/status" 2>/dev/null; done
 tail -n 1 /tmp/c/run/curve.jsonl 2>/dev/null | cut -c1-600

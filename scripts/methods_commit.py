@@ -1,5 +1,6 @@
-"""Fold a methods session's output folder (`scripts/methods_session.sh OUT`, brought back by `device_poll.sh`) into
-the repository, where the README's tables read it (`benchmarks/readme_tables.py`):
+"""Fold a methods session's output folder (`scripts/methods_session.sh OUT`; from the device, the `m` folder that
+`device_poll.sh` brings back: `cat m.tgz.* | tar xz`) into the repository, where the README's tables read it
+(`benchmarks/readme_tables.py`):
 
     PYTHONPATH=src python scripts/methods_commit.py OUT [--device-name "one H200"] [--root .]
 
