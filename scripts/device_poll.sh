@@ -5,23 +5,24 @@
 #
 #   bash scripts/device_poll.sh SECONDS
 #
-# What comes back is kept within the tool's limits (8 files of at most 16 MiB, 64 MiB in all): the campaign folder
+# The chain lives under $CHAIN_ROOT (default /tmp). What comes back is kept within the tool's limits (8 files of at most 16 MiB, 64 MiB in all): the campaign folder
 # /tmp/c as c.tgz.* with one set of weights (before the evaluations: the EMA of the last checkpoint; after them:
 # the better of raw and EMA on held-out hard, the one the chain studies), and the study folder /tmp/m as m.tgz.*
 # without exported blobs (rebuilt by `redge export` from each recipe.yaml) and with its SQLite runs store copied by
 # SQLite's online backup (consistent while a sweep writes). Unpack: `cat c.tgz.* | tar xz`. Optimizer state (*.pt)
 # never travels. Prints the chain's log tail, each status file and the last training curve row.
 set -u
+W=${CHAIN_ROOT:-/tmp}  # the chain's folder (scripts/session_chain.sh)
 SECONDS_MAX=${1:?seconds to wait at most}
 OUT=${OUT:?run this inside a device call: \$OUT is where results go}
-[ -f /tmp/chain.args ] || { echo "no chain on this machine: it is a fresh one (the last was released), start again"; exit 3; }
+[ -f $W/chain.args ] || { echo "no chain on this machine: it is a fresh one (the last was released), start again"; exit 3; }
 start=$(date +%s)
-until [ -f /tmp/CHAIN_DONE ] || [ $(( $(date +%s) - start )) -ge "$SECONDS_MAX" ]; do sleep 3; done
+until [ -f $W/CHAIN_DONE ] || [ $(( $(date +%s) - start )) -ge "$SECONDS_MAX" ]; do sleep 3; done
 
-stage=/tmp/poll-stage
+stage=$W/poll-stage
 rm -rf "$stage" && mkdir -p "$stage"
-if [ -d /tmp/c ]; then
-  weights=$(python3 - /tmp/c <<'PY'
+if [ -d $W/c ]; then
+  weights=$(python3 - $W/c <<'PY'
 import json, sys
 from pathlib import Path
 
@@ -39,23 +40,23 @@ else:
 PY
 )
   mkdir -p "$stage/c/run"
-  find /tmp/c -maxdepth 1 -type f -exec cp {} "$stage/c/" \;
-  find /tmp/c/run -maxdepth 1 -type f ! -name '*.pt' -exec cp {} "$stage/c/run/" \;
-  [ -d "/tmp/c/run/$weights" ] && cp -r "/tmp/c/run/$weights" "$stage/c/run/"
+  find $W/c -maxdepth 1 -type f -exec cp {} "$stage/c/" \;
+  find $W/c/run -maxdepth 1 -type f ! -name '*.pt' -exec cp {} "$stage/c/run/" \;
+  [ -d "$W/c/run/$weights" ] && cp -r "$W/c/run/$weights" "$stage/c/run/"
 fi
-if [ -d /tmp/m ]; then
-  cp -r /tmp/m "$stage/m"
+if [ -d $W/m ]; then
+  cp -r $W/m "$stage/m"
   find "$stage/m" \( -name '*.blob' -o -name '*.emb' -o -name '*.pt' -o -name '*.sqlite*' \) -delete
-  find /tmp/m -name '*.sqlite' | while read -r db; do
+  find $W/m -name '*.sqlite' | while read -r db; do
     python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))" \
-      "$db" "$stage/m/${db#/tmp/m/}"
+      "$db" "$stage/m/${db#$W/m/}"
   done
 fi
 for name in c m; do
   [ -d "$stage/$name" ] && tar czf - -C "$stage" "$name" | split -b 15m - "$OUT/$name.tgz."
 done
-echo "--- after $(( $(date +%s) - start )) s; chain done: $([ -f /tmp/CHAIN_DONE ] && echo yes || echo no);" \
+echo "--- after $(( $(date +%s) - start )) s; chain done: $([ -f $W/CHAIN_DONE ] && echo yes || echo no);" \
      "back: $(ls "$OUT" | tr '\n' ' ')($(du -sh "$OUT" | cut -f1))"
-tail -n 4 /tmp/chain.log 2>/dev/null
-for dir in /tmp/c /tmp/m; do echo "--- $dir/status"; tail -n 12 "$dir/status" 2>/dev/null; done
-tail -n 1 /tmp/c/run/curve.jsonl 2>/dev/null | cut -c1-600
+tail -n 4 $W/chain.log 2>/dev/null
+for dir in $W/c $W/m; do echo "--- $dir/status"; tail -n 12 "$dir/status" 2>/dev/null; done
+tail -n 1 $W/c/run/curve.jsonl 2>/dev/null | cut -c1-600

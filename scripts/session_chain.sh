@@ -12,47 +12,50 @@
 #   every later call:             bash scripts/device_poll.sh 560
 #   here, last:                   bash scripts/device_prep.sh restore
 #
-# `start` copies the working tree to /tmp/repo, runs/refdata to /tmp/refdata and checkpoints/CONFIG (the warm
-# start) to /tmp/ckpt, starts the chain detached and returns once the training wrote its first curve row or exited
-# (then its error is shown: a wrong override costs seconds, not the session). Paths in --set overrides may name
-# /tmp/refdata/... . `add` copies the methods' other checkpoints (and runs/pypkgs, for a python without pytest) to
-# /tmp/ckpt: the tree may carry only 64 MiB, so they travel in a later call than the campaign's checkpoint.
-# The study runs on the campaign's new weights (raw or EMA, whichever is better) when they beat the warm start's
-# held-out hard exact accuracy by 2 points (the campaign's rule for a new version), on the warm start otherwise. Last, a profile of the training step
-# (benchmarks/train_throughput.py --profile) into /tmp/m. /tmp/CHAIN_DONE appears last.
+# Everything lives under $CHAIN_ROOT (default /tmp). `start` copies the working tree to /tmp/repo, runs/refdata to
+# /tmp/refdata and checkpoints/CONFIG (the warm start) to /tmp/ckpt, starts the chain detached and returns once the
+# training wrote its first curve row or exited (then its error is shown: a wrong override costs seconds, not the
+# session). Paths in --set overrides may name /tmp/refdata/... . `add` copies the methods' other checkpoints (and
+# runs/pypkgs, for a python without pytest) to /tmp/ckpt: the tree may carry only 64 MiB, so they travel in a later
+# call than the campaign's checkpoint. The study runs on the campaign's new weights (raw or EMA, whichever is
+# better) when they beat the warm start's held-out hard exact accuracy by 2 points (the campaign's rule for a new
+# version), on the warm start otherwise. Last, a profile of the training step (benchmarks/train_throughput.py
+# --profile; PROFILE_STEPS warm-up steps, default 50) into /tmp/m. /tmp/CHAIN_DONE appears last.
 set -u
+W=${CHAIN_ROOT:-/tmp}  # where the chain lives on the machine (a test gives its own folder)
 mode=${1:?start or add}; shift
 case $mode in
   start)
     CONFIG=${1:?config}; MINUTES=${2:?minutes}; shift 2
-    pkill -f "session_chain.sh chain"; pkill -f campaign_session.sh; pkill -f methods_session.sh  # a restart
-    rm -rf /tmp/repo /tmp/ckpt /tmp/c /tmp/m /tmp/CHAIN_DONE
-    cp -r . /tmp/repo && cp -r runs/refdata /tmp/refdata && mkdir -p /tmp/ckpt && cp -r "checkpoints/$CONFIG" /tmp/ckpt/ \
+    pkill -f "$W/repo/scripts/session_chain.sh chain"; pkill -f "campaign_session.sh $W/c"  # a restart
+    pkill -f "methods_session.sh $W/m"
+    rm -rf $W/repo $W/ckpt $W/c $W/m $W/CHAIN_DONE
+    cp -r . $W/repo && cp -r runs/refdata $W/refdata && mkdir -p $W/ckpt && cp -r "checkpoints/$CONFIG" $W/ckpt/ \
       || { echo "start: could not copy the tree, runs/refdata or checkpoints/$CONFIG"; exit 1; }
-    printf '%q ' "$CONFIG" "$MINUTES" "$@" > /tmp/chain.args
-    setsid nohup bash /tmp/repo/scripts/session_chain.sh chain > /tmp/chain.log 2>&1 < /dev/null &
-    until [ -s /tmp/c/run/curve.jsonl ] || grep -qs "train exit" /tmp/c/status; do sleep 3; done
-    cat /tmp/c/status 2>/dev/null; head -n 1 /tmp/c/run/curve.jsonl 2>/dev/null | cut -c1-400
-    tail -n 8 /tmp/c/train.err 2>/dev/null ;;
+    printf '%q ' "$CONFIG" "$MINUTES" "$@" > $W/chain.args
+    setsid nohup bash $W/repo/scripts/session_chain.sh chain > $W/chain.log 2>&1 < /dev/null &
+    until [ -s $W/c/run/curve.jsonl ] || grep -qs "train exit" $W/c/status; do sleep 3; done
+    cat $W/c/status 2>/dev/null; head -n 1 $W/c/run/curve.jsonl 2>/dev/null | cut -c1-400
+    tail -n 8 $W/c/train.err 2>/dev/null ;;
   add)
-    [ -d runs/pypkgs ] && cp -r runs/pypkgs /tmp/pypkgs
-    : > /tmp/ckpt/extra.tmp
+    [ -d runs/pypkgs ] && rm -rf "$W/pypkgs" && cp -r runs/pypkgs "$W/pypkgs"
+    : > $W/ckpt/extra.tmp
     for item in "$@"; do
       path=${item#embedding=}
-      cp -r "$path" /tmp/ckpt/ || { echo "add: cannot copy $path"; continue; }
-      [ "$item" = "$path" ] && echo "checkpoint /tmp/ckpt/$(basename "$path")" >> /tmp/ckpt/extra.tmp \
-                            || echo "embedding /tmp/ckpt/$(basename "$path")" >> /tmp/ckpt/extra.tmp
+      cp -r "$path" $W/ckpt/ || { echo "add: cannot copy $path"; continue; }
+      [ "$item" = "$path" ] && echo "checkpoint $W/ckpt/$(basename "$path")" >> $W/ckpt/extra.tmp \
+                            || echo "embedding $W/ckpt/$(basename "$path")" >> $W/ckpt/extra.tmp
     done
-    mv /tmp/ckpt/extra.tmp /tmp/ckpt/READY; cat /tmp/ckpt/READY ;;
+    mv $W/ckpt/extra.tmp $W/ckpt/READY; cat $W/ckpt/READY ;;
   chain)
-    eval "set -- $(cat /tmp/chain.args)"
+    eval "set -- $(cat $W/chain.args)"
     CONFIG=$1; MINUTES=$2; shift 2
-    cd /tmp/repo
-    R=/tmp/refdata
+    cd $W/repo
+    R=$W/refdata
     EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
-      bash scripts/campaign_session.sh /tmp/c "$CONFIG" "/tmp/ckpt/$CONFIG" "$MINUTES" "$@"
-    study=/tmp/ckpt/$CONFIG
-    better=$(python3 - /tmp/c "$study/eval.json" <<'PY'
+      bash scripts/campaign_session.sh $W/c "$CONFIG" "$W/ckpt/$CONFIG" "$MINUTES" "$@"
+    study=$W/ckpt/$CONFIG
+    better=$(python3 - $W/c "$study/eval.json" <<'PY'
 import json, sys
 from pathlib import Path
 
@@ -75,19 +78,20 @@ print(best if best and new[best] >= old + 0.02 else "")
 PY
 )
     if [ -n "$better" ]; then  # a checkpoint folder like the committed one: weights, config, training config
-      cp -r "/tmp/c/run/$better" "/tmp/ckpt/$CONFIG-new" && study=/tmp/ckpt/$CONFIG-new
-      cp /tmp/c/run/config.json "$study/train_config.json"
+      cp -r "$W/c/run/$better" "$W/ckpt/$CONFIG-new" && study=$W/ckpt/$CONFIG-new
+      cp $W/c/run/config.json "$study/train_config.json"
     fi
     echo "study checkpoint: $study"
-    until [ -f /tmp/ckpt/READY ]; do sleep 2; done
-    others=$(awk '$1 == "checkpoint" {print $2}' /tmp/ckpt/READY | tr '\n' ' ')
-    embedding=$(awk '$1 == "embedding" {print $2}' /tmp/ckpt/READY | head -n 1)
-    PYPKGS=/tmp/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
-      bash scripts/methods_session.sh /tmp/m
+    until [ -f $W/ckpt/READY ]; do sleep 2; done
+    others=$(awk '$1 == "checkpoint" {print $2}' $W/ckpt/READY | tr '\n' ' ')
+    embedding=$(awk '$1 == "embedding" {print $2}' $W/ckpt/READY | head -n 1)
+    PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
+      bash scripts/methods_session.sh $W/m
     # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
     compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false
     PYTHONPATH=src python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" "$@" \
-      --set compile=$compile --steps 50 --profile 20 --json /tmp/m/train_profile.json > /tmp/m/train_profile.txt 2>&1
-    touch /tmp/CHAIN_DONE ;;
+      --set compile=$compile --steps "${PROFILE_STEPS:-50}" --profile 20 --json $W/m/train_profile.json \
+      > $W/m/train_profile.txt 2>&1
+    touch $W/CHAIN_DONE ;;
   *) echo "unknown mode $mode (start, add)"; exit 1 ;;
 esac

@@ -1,0 +1,80 @@
+"""A whole device session on the CPU, as the lent GPU runs it: `scripts/session_chain.sh start` (training from the
+warm start, then its evaluation), `add` (the study's other checkpoint), `scripts/device_poll.sh` until the chain is
+done (the study, the profile), and what comes back unpacked. The chain lives in its own folder ($CHAIN_ROOT), so
+nothing here touches /tmp's real chain; a device session that fails on the GPU has then failed on the CPU first."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "sudoku-easy"
+
+
+def _tree(where: Path) -> Path:
+    """The working tree a device call receives: the code, the tests the chain runs, the sample data as both Sudoku
+    sets, the shipped tiny checkpoint as the campaign's warm start (named like its config) and as the study's other."""
+    for name in ("src", "scripts", "benchmarks", "tests", "data"):
+        shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", where / "checkpoints" / "tiny")
+    shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", where / "runs/ckpt-study/tiny-trm-mlp-sudoku")
+    for name in ("sudoku-gen", "sudoku-hard"):
+        shutil.copytree(SAMPLE, where / "runs" / "refdata" / name)
+    return where
+
+
+def _unpack(out: Path, name: str, into: Path) -> Path:
+    parts = sorted(out.glob(f"{name}.tgz.*"))
+    assert parts, f"nothing came back for {name}: {sorted(p.name for p in out.iterdir())}"
+    with tarfile.open(fileobj=BytesIO(b"".join(p.read_bytes() for p in parts)), mode="r:gz") as tar:
+        tar.extractall(into, filter="data")
+    return into / name
+
+
+@pytest.mark.slow
+def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: Path) -> None:
+    tree, chain, out = _tree(tmp_path / "tree"), tmp_path / "chain", tmp_path / "out"
+    chain.mkdir()
+    out.mkdir()
+    env = {**os.environ, "CHAIN_ROOT": str(chain), "DEVICE": "cpu", "OUT": str(out),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "LIMIT": "6", "CPU_PUZZLES": "2",
+           "METHODS": "fp32", "AUTOCOMPRESS": "", "PROFILE_STEPS": "4",
+           "EVAL_SETS": f"hard={chain}/refdata/sudoku-hard"}
+
+    def bash(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", *args], cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+
+    try:
+        refdata = chain / "refdata"
+        start = bash("scripts/session_chain.sh", "start", "tiny", "0.05", "--set", f"data=[{refdata}/sudoku-gen]",
+                     "--set", "eval_data={}", "--set", "global_batch_size=16", "--set", "log_every=2")
+        assert start.returncode == 0 and '"step": 2' in start.stdout, start.stdout + start.stderr  # a live row
+        add = bash("scripts/session_chain.sh", "add", "runs/ckpt-study/tiny-trm-mlp-sudoku")
+        assert f"checkpoint {chain}/ckpt/tiny-trm-mlp-sudoku" in add.stdout, add.stdout + add.stderr
+        poll = bash("scripts/device_poll.sh", "600", timeout=700)
+        assert "chain done: yes" in poll.stdout, poll.stdout + poll.stderr
+    finally:
+        subprocess.run(["pkill", "-f", str(chain)], check=False)
+
+    campaign = _unpack(out, "c", tmp_path / "back")
+    assert "train exit 0" in (campaign / "status").read_text()
+    evaluation = json.loads((campaign / "eval-model-hard.json").read_text())
+    assert evaluation["depths"]["16"]["count"] == 500  # the whole test split, fp32, depth 16
+    assert (campaign / "run" / "model" / "config.json").is_file() and not list(campaign.rglob("*.pt"))
+    study = _unpack(out, "m", tmp_path / "back")
+    assert len(json.loads((study / "claims" / "claims.json").read_text())["claims"]) == 7
+    assert (study / "runs.sqlite").stat().st_size > 0 and (study / "sweep_rate.json").is_file()
+    profile = json.loads((study / "train_profile.json").read_text())["profile"]
+    assert profile["steps"] == 20 and profile["top"]
+
+    fresh = subprocess.run(["bash", "scripts/device_poll.sh", "1"], cwd=tree, capture_output=True, text=True,
+                           env={**env, "CHAIN_ROOT": str(tmp_path / "elsewhere")}, timeout=60)
+    assert fresh.returncode == 3 and "fresh one" in fresh.stdout  # a released machine is said at once
