@@ -22,23 +22,7 @@ until [ -f $W/CHAIN_DONE ] || [ $(( $(date +%s) - start )) -ge "$SECONDS_MAX" ];
 stage=$W/poll-stage
 rm -rf "$stage" && mkdir -p "$stage"
 if [ -d $W/c ]; then
-  weights=$(python3 - $W/c <<'PY'
-import json, sys
-from pathlib import Path
-
-def hard(weights):
-    try:
-        return json.loads(Path(sys.argv[1], f"eval-{weights}-hard.json").read_text())["depths"]["16"]["exact_accuracy"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-scores = {w: hard(w) for w in ("model", "ema")}
-if all(v is not None for v in scores.values()):
-    print(max(scores, key=scores.get))
-else:
-    print("ema" if Path(sys.argv[1], "run", "ema").is_dir() else "model")
-PY
-)
+  weights=$(python3 "$(dirname "$0")/session_weights.py" $W/c)
   mkdir -p "$stage/c/run"
   find $W/c -maxdepth 1 -type f -exec cp {} "$stage/c/" \;
   find $W/c/run -maxdepth 1 -type f ! -name '*.pt' -exec cp {} "$stage/c/run/" \;

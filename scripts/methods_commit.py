@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +33,10 @@ def replace_tree(src: Path, dst: Path) -> None:
 
 def swept_checkpoints(store: Path) -> list[str]:
     """The checkpoint paths (as the device named them) with finished runs in a runs store, in first-run order."""
-    import json
+    from redge.study.store import RunStore
 
-    with sqlite3.connect(store) as db:
-        rows = db.execute("SELECT meta FROM runs WHERE done = 1 ORDER BY created").fetchall()
-    return list(dict.fromkeys(json.loads(meta)["checkpoint"] for (meta,) in rows))
+    with RunStore(store) as db:
+        return list(dict.fromkeys(run["meta"]["checkpoint"] for run in db.runs()))
 
 
 def fold_claims(out: Path, root: Path) -> None:

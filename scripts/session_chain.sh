@@ -55,28 +55,7 @@ case $mode in
     EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
       bash scripts/campaign_session.sh $W/c "$CONFIG" "$W/ckpt/$CONFIG" "$MINUTES" "$@"
     study=$W/ckpt/$CONFIG
-    better=$(python3 - $W/c "$study/eval.json" <<'PY'
-import json, sys
-from pathlib import Path
-
-def hard(path):
-    try:
-        return json.loads(Path(path).read_text())["depths"]["16"]["exact_accuracy"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-try:
-    card = json.loads(Path(sys.argv[2]).read_text())
-    old = card[f"{card.get('committed_weights', 'ema').replace('model', 'raw')}/hard"]["16"]["exact_accuracy"]
-except (OSError, ValueError, KeyError) as exc:
-    sys.exit(f"no hard exact accuracy of the warm start ({exc}): the study uses it")
-new = {w: hard(f"{sys.argv[1]}/eval-{w}-hard.json") for w in ("model", "ema")}
-new = {w: v for w, v in new.items() if v is not None}
-best = max(new, key=new.get) if new else None
-print(f"hard exact at depth 16: {new} after the session, {old:.3f} before", file=sys.stderr)
-print(best if best and new[best] >= old + 0.02 else "")
-PY
-)
+    better=$(python3 scripts/session_weights.py $W/c --beat "$study/eval.json")
     if [ -n "$better" ]; then  # a checkpoint folder like the committed one: weights, config, training config
       cp -r "$W/c/run/$better" "$W/ckpt/$CONFIG-new" && study=$W/ckpt/$CONFIG-new
       cp $W/c/run/config.json "$study/train_config.json"

@@ -239,6 +239,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     assess = Assessor(model, target, spec.checkpoint)
     cap = resolve_max_bytes(spec.max_bytes, assess, T0, n0, depth)
     budget_ms = resolve_budget_ms(spec.budget_ms, assess, T0, n0, depth)
+    asked = {"max_bytes": spec.max_bytes, "budget_ms": spec.budget_ms}  # as given: a preset names the baseline
 
     def fits(a: dict[str, Any]) -> bool:
         return a["fits"] and (cap is None or a["blob_bytes"] <= cap)
@@ -253,7 +254,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     if not fits(smallest_assess):  # the fewest bytes the menu allows: nothing else can fit
         return Outcome({"checkpoint": str(spec.checkpoint), "target": target.name, "fits": False, "chosen": None,
                         "top": [], "candidates": [], "smallest": smallest, "max_bytes": cap,
-                        "budget_ms": budget_ms, "asked": {"max_bytes": spec.max_bytes, "budget_ms": spec.budget_ms},
+                        "budget_ms": budget_ms, "asked": asked,
                         "cost": {"variants_tried": 0, "candidates_scored": 0, "device": str(device),
                                  "minutes": (time.perf_counter() - start) / 60}}, model, [], target, assess)
 
@@ -350,7 +351,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     return Outcome({
         "checkpoint": str(spec.checkpoint), "target": target.name, "data": str(spec.data), "split": spec.split,
         "puzzles": ref.puzzles, "sensitivity_puzzles": sub.puzzles, "depth": depth, "cycles": [T0, n0],
-        "budget_ms": budget_ms, "max_bytes": cap, "asked": {"max_bytes": spec.max_bytes, "budget_ms": spec.budget_ms},
+        "budget_ms": budget_ms, "max_bytes": cap, "asked": asked,
         "fits": bool(ranked),
         "chosen": ranked[0] if ranked else None, "top": ranked[:3], "candidates": candidates,
         "smallest": smallest, "units": units, "options": [o.label for o in options],
