@@ -38,3 +38,26 @@ def test_warmup_then_constant():
     assert warmup_constant_lr(0, 1e-4, 10) == 0
     assert math.isclose(warmup_constant_lr(5, 1e-4, 10), 5e-5)
     assert warmup_constant_lr(10, 1e-4, 10) == warmup_constant_lr(10_000, 1e-4, 10) == 1e-4
+
+
+def test_adam_atan2_groups_match_one_parameter_at_a_time():
+    # The batched (foreach) update of several parameters, one of them without a gradient in a step, equals
+    # optimizing each parameter alone.
+    torch.manual_seed(0)
+    shapes = [(3, 4), (5,), (2, 2, 2)]
+    together = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
+    alone = [torch.nn.Parameter(p.detach().clone()) for p in together]
+    opt = AdamAtan2(together, lr=0.01, weight_decay=0.1)
+    opts = [AdamAtan2([p], lr=0.01, weight_decay=0.1) for p in alone]
+    for step in range(4):
+        grads = [torch.randn(s) for s in shapes]
+        for i, (a, b, g) in enumerate(zip(together, alone, grads)):
+            skip = step == 1 and i == 1
+            a.grad = None if skip else g.clone()
+            b.grad = None if skip else g.clone()
+        opt.step()
+        for o in opts:
+            o.step()
+    for a, b in zip(together, alone):
+        assert torch.allclose(a.detach(), b.detach(), atol=1e-7)
+    assert opt.state[together[1]]["step"] == 3 and opt.state[together[0]]["step"] == 4

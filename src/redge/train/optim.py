@@ -28,11 +28,16 @@ class AdamAtan2(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001 - torch.optim signature
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient.
+
+        Parameters that share a device, dtype and step count are updated together with `torch._foreach_*` ops: a
+        handful of kernel launches per group instead of six per parameter (atan2 has no foreach form and stays
+        per tensor, written in place)."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, wd = group["lr"], group["weight_decay"]
+            buckets: dict[tuple, list[torch.Tensor]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -42,13 +47,21 @@ class AdamAtan2(torch.optim.Optimizer):
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                p.mul_(1 - lr * wd)
-                m.lerp_(p.grad, 1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                denom = v.sqrt().div_(math.sqrt(1 - beta2 ** t))
-                p.add_(torch.atan2(m, denom), alpha=-lr / (1 - beta1 ** t))
+                buckets.setdefault((p.device, p.dtype, state["step"]), []).append(p)
+            for (_, _, t), params in buckets.items():
+                grads = [p.grad for p in params]
+                m = [self.state[p]["exp_avg"] for p in params]
+                v = [self.state[p]["exp_avg_sq"] for p in params]
+                if wd:
+                    torch._foreach_mul_(params, 1 - lr * wd)
+                torch._foreach_lerp_(m, grads, 1 - beta1)
+                torch._foreach_mul_(v, beta2)
+                torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+                update = torch._foreach_sqrt(v)
+                torch._foreach_div_(update, math.sqrt(1 - beta2 ** t))
+                for m_i, u_i in zip(m, update):
+                    torch.atan2(m_i, u_i, out=u_i)
+                torch._foreach_add_(params, update, alpha=-lr / (1 - beta1 ** t))
         return loss
 
 
