@@ -8,8 +8,8 @@ edited by hand: they carry the judgement.
     python3 scripts/campaign_commit.py SESSION checkpoints/trm-mlp-sudoku --version 3 --weights ema \
         --device "cuda (one H200)" [--train-config CONFIG --set key=value ...]
 
-`--train-config` (with the session's `--set` overrides) rewrites `train_config.json` when the session's own copy did
-not come back from the device.
+`train_config.json` becomes the session's own `run/config.json`; when that did not come back from the device,
+`--train-config` (with the session's `--set` overrides) rebuilds it.
 """
 from __future__ import annotations
 
@@ -72,7 +72,10 @@ def main() -> None:
         handle.write("\n".join(curve) + "\n")
     write_json(args.checkpoint / "eval.json", session_eval(args.session, args.version, args.device, args.weights),
                indent=1)
-    if args.train_config:
+    run_config = args.session / "run" / "config.json"
+    if run_config.exists():  # the run's full configuration, as the trainer wrote it
+        shutil.copy2(run_config, args.checkpoint / "train_config.json")
+    elif args.train_config:
         config = get_config(args.train_config).replace(**parse_overrides(args.overrides))
         (args.checkpoint / "train_config.json").write_text(json.dumps({"train": config.to_dict(), "world_size": 1}) + "\n")
     print(f"{args.checkpoint}: version {args.version} ({args.weights}), {len(curve)} curve rows")
