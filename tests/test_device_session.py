@@ -1,6 +1,6 @@
 """A whole device session on the CPU, as the lent GPU runs it: `scripts/session_chain.sh start` (training from the
 warm start, then its evaluation), `add` (the study's other checkpoint), `scripts/device_poll.sh` until the chain is
-done (the study, the profile), and what comes back unpacked. The chain lives in its own folder ($CHAIN_ROOT), so
+done (the study, the profile), what comes back unpacked, and folded into a checkpoint (`campaign_commit.py`). The chain lives in its own folder ($CHAIN_ROOT), so
 nothing here touches /tmp's real chain; a device session that fails on the GPU has then failed on the CPU first."""
 from __future__ import annotations
 
@@ -74,6 +74,17 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
     assert (study / "runs.sqlite").stat().st_size > 0 and (study / "sweep_rate.json").is_file()
     profile = json.loads((study / "train_profile.json").read_text())["profile"]
     assert profile["steps"] == 20 and profile["top"]
+
+    # folded into a committed checkpoint as scripts/campaign_commit.py does after a session
+    committed = shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", tmp_path / "committed")
+    fold = subprocess.run([sys.executable, str(ROOT / "scripts" / "campaign_commit.py"), str(campaign), str(committed),
+                           "--version", "2", "--weights", "model", "--device", "cpu"], capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(ROOT / "src")}, timeout=120)
+    assert fold.returncode == 0, fold.stdout + fold.stderr
+    assert (json.loads((committed / "train_config.json").read_text())
+            == json.loads((campaign / "run" / "config.json").read_text()))  # the run's own configuration
+    assert json.loads((committed / "eval.json").read_text())["raw/hard"]["16"]["count"] == 500
+    assert json.loads((committed / "curve.jsonl").read_text().splitlines()[-1])["version"] == 2
 
     fresh = subprocess.run(["bash", "scripts/device_poll.sh", "1"], cwd=tree, capture_output=True, text=True,
                            env={**env, "CHAIN_ROOT": str(tmp_path / "elsewhere")}, timeout=60)
