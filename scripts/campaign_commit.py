@@ -77,7 +77,7 @@ def main() -> None:
         shutil.copy2(run_config, args.checkpoint / "train_config.json")
     elif args.train_config:
         config = get_config(args.train_config).replace(**parse_overrides(args.overrides))
-        (args.checkpoint / "train_config.json").write_text(json.dumps({"train": config.to_dict(), "world_size": 1}) + "\n")
+        write_json(args.checkpoint / "train_config.json", {"train": config.to_dict(), "world_size": 1})
     print(f"{args.checkpoint}: version {args.version} ({args.weights}), {len(curve)} curve rows")
 
 

@@ -1,7 +1,8 @@
 """A whole device session on the CPU, as the lent GPU runs it: `scripts/session_chain.sh start` (training from the
 warm start, then its evaluation), `add` (the study's other checkpoint), `scripts/device_poll.sh` until the chain is
-done (the study, the profile), what comes back unpacked, and folded into a checkpoint (`campaign_commit.py`). The chain lives in its own folder ($CHAIN_ROOT), so
-nothing here touches /tmp's real chain; a device session that fails on the GPU has then failed on the CPU first."""
+done (the study, the profile), what comes back unpacked, and folded into a checkpoint (`campaign_commit.py`). The
+chain lives in its own folder ($CHAIN_ROOT), so nothing here touches /tmp's real chain; a device session that fails
+on the GPU has then failed on the CPU first."""
 from __future__ import annotations
 
 import json
