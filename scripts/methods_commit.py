@@ -56,8 +56,6 @@ def fold_sweeps(out: Path, root: Path) -> None:
         return
     for ckpt in swept_checkpoints(store):
         name = Path(ckpt).name if Path(ckpt).name not in ("model", "ema") else Path(ckpt).parent.name
-        # session_chain.sh studies a session's new weights as CONFIG-new, which campaign_commit.py commits as CONFIG
-        name = name.removesuffix("-new")
         dst = root / "docs/study/methods" / name
         if dst.exists():
             shutil.rmtree(dst)

@@ -9,6 +9,9 @@
 #   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
 #   6. `redge autocompress` of each checkpoint for each AUTOCOMPRESS job (TARGET=MAX_BYTES[:BUDGET_MS]), searched on
 #      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles.
+# STAGES names the stages to run, in the order given (default: all, as above: cuda-tests finetunes claims sweeps
+# sweep-rate autocompress): a session whose device time is short puts first what earlier sessions did not finish.
+# Fine-tuned variants join the claims only when finetunes comes before claims.
 #
 #   setsid nohup bash scripts/methods_session.sh OUT &
 #
@@ -16,7 +19,7 @@
 # TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
 # METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_PUZZLES (256), CPU_PUZZLES (8),
 # FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training config named in the fine-tuned
-# checkpoint's train_config.json), PYTHON (python3). Each stage appends to OUT/status; OUT/DONE is last.
+# checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage appends to OUT/status; OUT/DONE is last.
 set -u
 export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
 OUT=$1
@@ -31,84 +34,108 @@ AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int
 AC_PUZZLES=${AC_PUZZLES:-256}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
 PY=${PYTHON:-python3}
+STAGES=${STAGES:-"cuda-tests finetunes claims sweeps sweep-rate autocompress"}
 mkdir -p "$OUT"
 redge() { "$PY" -m redge.cli "$@"; }
 stage() { echo "$(date +%T) $*" >> "$OUT/status"; }
 
-stage "cuda tests"
-"$PY" -m pytest -q -p no:cacheprovider tests/quant/test_device.py > "$OUT/cuda_tests.txt" 2>&1
-stage "cuda tests exit $?"
+run_cuda_tests() {
+  stage "cuda tests"
+  "$PY" -m pytest -q -p no:cacheprovider tests/quant/test_device.py > "$OUT/cuda_tests.txt" 2>&1
+  stage "cuda tests exit $?"
+}
 
 base=${CHECKPOINTS%% *}
 attention=$(for c in $CHECKPOINTS; do
   "$PY" -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['config'].get('mlp_t', False))" "$c/config.json" \
     && echo "$c" && break; done)  # the first checkpoint that mixes tokens with attention
-variants=()
-for kind in $FINETUNES; do
-  from=$base
-  case $kind in
-    qat) sets=(--set init_from="$base" --set qat=int4-naive) ;;
-    traj) sets=(--set init_from="$base" --set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
-    # the student is half as wide, so it starts from scratch (the paper's distillation) and learns the teacher's logits
-    distill) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
-               "$base/config.json") / 2 ))
-             sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=$half \
-                   --set model.puzzle_emb_ndim=$half) ;;
-    # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
-    linattn) [ -n "$attention" ] || { stage "fine-tune linattn: no attention checkpoint"; continue; }
-             from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
-    *) stage "unknown fine-tune $kind"; continue ;;
-  esac
-  config=${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
-                          "$from/train_config.json" 2> /dev/null)}
-  [ -n "$config" ] || { stage "fine-tune $kind: no train_config.json in $from to name its config (set FT_CONFIG)"
-                        continue; }
-  stage "fine-tune $kind"
-  redge train --config "$config" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
-    --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
-    > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
-  stage "fine-tune $kind exit $?"
-  [ -d "$OUT/ft-$kind/model" ] && case $kind in
-    distill) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
-    linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/ft-$kind/model") ;;
-    *) variants+=(--variant-checkpoint "qat=$OUT/ft-$kind/model") ;;
-  esac
-done
+variants=()  # --variant-checkpoint KIND=PATH of the fine-tunes, for the claims
+run_finetunes() {
+  for kind in $FINETUNES; do
+    from=$base
+    case $kind in
+      qat) sets=(--set init_from="$base" --set qat=int4-naive) ;;
+      traj) sets=(--set init_from="$base" --set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
+      # the student is half as wide, so it starts from scratch (the paper's distillation) and learns the
+      # teacher's logits
+      distill) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
+                 "$base/config.json") / 2 ))
+               sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=$half \
+                     --set model.puzzle_emb_ndim=$half) ;;
+      # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
+      linattn) [ -n "$attention" ] || { stage "fine-tune linattn: no attention checkpoint"; continue; }
+               from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
+      *) stage "unknown fine-tune $kind"; continue ;;
+    esac
+    config=${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
+                            "$from/train_config.json" 2> /dev/null)}
+    [ -n "$config" ] || { stage "fine-tune $kind: no train_config.json in $from to name its config (set FT_CONFIG)"
+                          continue; }
+    stage "fine-tune $kind"
+    redge train --config "$config" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
+      --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
+      > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
+    stage "fine-tune $kind exit $?"
+    [ -d "$OUT/ft-$kind/model" ] && case $kind in
+      distill) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
+      linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/ft-$kind/model") ;;
+      *) variants+=(--variant-checkpoint "qat=$OUT/ft-$kind/model") ;;
+    esac
+  done
+}
 
-stage "claims"
-ckpts=(); for c in $CHECKPOINTS; do ckpts+=(-c "$c"); done
-emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
-redge claims "${ckpts[@]}" -d "$DATA" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
-  --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/claims" --json > "$OUT/claims.json" 2> "$OUT/claims.err"
-stage "claims exit $?"
+run_claims() {
+  stage "claims"
+  ckpts=(); for c in $CHECKPOINTS; do ckpts+=(-c "$c"); done
+  emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
+  redge claims "${ckpts[@]}" -d "$DATA" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
+    --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/claims" --json > "$OUT/claims.json" 2> "$OUT/claims.err"
+  stage "claims exit $?"
+}
+
 # every method on every checkpoint, in the claims' store (what the claims ran is cached): docs/ renders from it
-stage "method sweeps"
-for c in $CHECKPOINTS; do
-  extra=$("$PY" -c "import json,sys;print('prune-tok-25' if json.load(open(sys.argv[1]))['config'].get('mlp_t') else 'linear-attn')" \
-          "$c/config.json")
-  recipes=(); for r in $METHODS $extra; do recipes+=(-r "$r"); done
-  redge sweep -c "$c" -d "$DATA" "${recipes[@]}" --device "$DEVICE" --limit "$LIMIT" --batch-size 500 \
-    --store "$OUT/runs.sqlite" --out "$OUT/sweep-$(basename "$c")" --json > "$OUT/sweep-$(basename "$c").json" \
-    2> "$OUT/sweep-$(basename "$c").err"
-  stage "method sweep $(basename "$c") exit $?"
-done
+run_sweeps() {
+  stage "method sweeps"
+  for c in $CHECKPOINTS; do
+    extra=$("$PY" -c "import json,sys
+print('prune-tok-25' if json.load(open(sys.argv[1]))['config'].get('mlp_t') else 'linear-attn')" "$c/config.json")
+    recipes=(); for r in $METHODS $extra; do recipes+=(-r "$r"); done
+    redge sweep -c "$c" -d "$DATA" "${recipes[@]}" --device "$DEVICE" --limit "$LIMIT" --batch-size 500 \
+      --store "$OUT/runs.sqlite" --out "$OUT/sweep-$(basename "$c")" --json > "$OUT/sweep-$(basename "$c").json" \
+      2> "$OUT/sweep-$(basename "$c").err"
+    stage "method sweep $(basename "$c") exit $?"
+  done
+}
 
-stage "sweep rate"
-"$PY" benchmarks/sweep_rate.py --checkpoint ${CHECKPOINTS%% *} --data "$DATA" --device "$DEVICE=$LIMIT" \
-  --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
-  > "$OUT/sweep_rate.txt" 2>&1
-stage "sweep rate exit $?"
+run_sweep_rate() {
+  stage "sweep rate"
+  "$PY" benchmarks/sweep_rate.py --checkpoint ${CHECKPOINTS%% *} --data "$DATA" --device "$DEVICE=$LIMIT" \
+    --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
+    > "$OUT/sweep_rate.txt" 2>&1
+  stage "sweep rate exit $?"
+}
+
 # issue 16: label-free autocompress of each checkpoint per target (TARGET=MAX_BYTES[:BUDGET]), searched on the
 # unlabelled train-split inputs, verified on LIMIT test puzzles it never saw, beside the presets at the same bytes
-for c in $CHECKPOINTS; do
-  for job in $AUTOCOMPRESS; do
-    target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
-    name=ac-$(basename "$c")-$target${budget:+-budget}
-    stage "autocompress $name"
-    redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
-      ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
-      --cache "$OUT/ac-cache-$(basename "$c").json" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
-    stage "autocompress $name exit $?"
+run_autocompress() {
+  for c in $CHECKPOINTS; do
+    for job in $AUTOCOMPRESS; do
+      target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
+      name=ac-$(basename "$c")-$target${budget:+-budget}
+      stage "autocompress $name"
+      redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
+        ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
+        --cache "$OUT/ac-cache-$(basename "$c").json" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+      stage "autocompress $name exit $?"
+    done
   done
+}
+
+for name in $STAGES; do
+  case $name in
+    cuda-tests) run_cuda_tests ;; finetunes) run_finetunes ;; claims) run_claims ;; sweeps) run_sweeps ;;
+    sweep-rate) run_sweep_rate ;; autocompress) run_autocompress ;;
+    *) stage "unknown stage $name (cuda-tests finetunes claims sweeps sweep-rate autocompress)" ;;
+  esac
 done
 touch "$OUT/DONE"

@@ -21,6 +21,8 @@
 # better) when they beat the warm start's held-out hard exact accuracy by 2 points (the campaign's rule for a new
 # version), on the warm start otherwise. Last, a profile of the training step (benchmarks/train_throughput.py
 # --profile; PROFILE_STEPS warm-up steps, default 50) into /tmp/m. /tmp/CHAIN_DONE appears last.
+# The study's settings (STAGES, FINETUNES, AUTOCOMPRESS, LIMIT, ...: scripts/methods_session.sh) pass through
+# `start`'s environment, e.g. `STAGES="sweep-rate autocompress claims" bash scripts/session_chain.sh start ...`.
 set -u
 W=${CHAIN_ROOT:-/tmp}  # where the chain lives on the machine (a test gives its own folder)
 mode=${1:?start or add}; shift
@@ -57,7 +59,7 @@ case $mode in
     study=$W/ckpt/$CONFIG
     better=$(python3 scripts/session_weights.py $W/c --beat "$study/eval.json")
     if [ -n "$better" ]; then  # a checkpoint folder like the committed one: weights, config, training config
-      cp -r "$W/c/run/$better" "$W/ckpt/$CONFIG-new" && study=$W/ckpt/$CONFIG-new
+      mkdir -p $W/ckpt/new && cp -r "$W/c/run/$better" "$W/ckpt/new/$CONFIG" && study=$W/ckpt/new/$CONFIG
       cp $W/c/run/config.json "$study/train_config.json"
     fi
     echo "study checkpoint: $study"

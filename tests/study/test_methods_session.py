@@ -46,3 +46,15 @@ def test_a_methods_session_runs_on_the_cpu_and_folds_into_the_readme_sources(tmp
     assert list(searches) and searches[next(iter(searches))]["asked"]["max_bytes"] == "int4-channel-cal"
     table = readme_render.autocompress_references_table(searches)
     assert "int4-channel-cal" in table and table.count("\n") == 2
+
+
+@pytest.mark.slow
+def test_stages_run_in_the_order_named_and_an_unknown_one_is_reported(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    env = {**os.environ, "DEVICE": "cpu", "LIMIT": "4", "CPU_PUZZLES": "2", "PYTHON": sys.executable,
+           "CHECKPOINTS": str(CKPT), "DATA": str(DATA), "EMBEDDING": "none", "STAGES": "sweep-rate bogus"}
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
+                   timeout=600, capture_output=True)
+    stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
+    assert stages[:2] == ["sweep rate", "sweep rate exit 0"] and stages[2].startswith("unknown stage bogus"), stages
+    assert (out / "DONE").is_file() and not (out / "claims.json").exists() and not (out / "cuda_tests.txt").exists()
