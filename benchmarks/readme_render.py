@@ -152,6 +152,14 @@ def sweep_pairs(report: dict[str, Any]) -> str:
     return f"{r['concordant_pairs']} of the {r['comparable_pairs']}"
 
 
+def sweep_churn(report: dict[str, Any], variant: str) -> str:
+    """Puzzles a variant (named as the variant table names it) solves that FP32 does not, and the reverse, with the
+    exact difference's paired bootstrap interval (first checkpoint of the report)."""
+    c = next(c for c in report["findings"][0]["churn"] if _variant_name(report, c["variant"]) == variant)
+    return (f"gains {c['gained']} and loses {c['lost']} of {c['puzzles']} puzzles "
+            f"({c['exact_diff_points']:+.1f} points, 95% [{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}])")
+
+
 def sweep_cheapest(report: dict[str, Any]) -> str:
     """The cheapest variant within 1 point of FP32 exact accuracy and its FLOPs ratio to FP32 at full depth."""
     b = report["findings"][0]["cheapest_within_1pt"]
@@ -370,6 +378,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "sweep-spearman": sweep_spearman,
     "sweep-pairs": sweep_pairs,
     "sweep-cheapest": sweep_cheapest,
+    "sweep-churn": sweep_churn,
     "mcu-kernels": mcu_kernels_table,
     "embedding-rss": embedding_rss_table,
     "maze-rate": maze_rate,

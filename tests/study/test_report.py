@@ -4,13 +4,15 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from redge.cli import main
 from redge.quant import quantize_
 from redge.quant.load import load_checkpoint
-from redge.study.findings import group_findings, side_by_side, variant_rows
+from redge.study.findings import exact_churn, group_findings, side_by_side, variant_rows
 from redge.study.memory import carry_bytes, weight_bytes
+from redge.study.records import PuzzleOutcomes
 from redge.study.stats import pairwise_agreement, spearman, spearman_bootstrap
 
 
@@ -45,6 +47,23 @@ def test_headline_findings_are_computed() -> None:
     assert low <= f["fidelity_vs_exact"]["rho"] <= high
     fp32 = next(v for v in variants if v["variant"] == "fp32")
     assert fp32["fidelity_min"] == 1.0 and fp32["exact_kept"] == 1.0
+
+
+def test_churn_counts_puzzles_swapped_both_ways_behind_an_equal_exact_accuracy() -> None:
+    def outcomes(solved_at_full_depth):
+        full = np.array(solved_at_full_depth, dtype=np.float64)[:, None]
+        return PuzzleOutcomes(np.hstack([np.zeros_like(full), full]), np.hstack([full, full]))
+
+    ref = outcomes([1] * 30 + [0] * 70)
+    same_accuracy = outcomes([0] * 10 + [1] * 20 + [1] * 10 + [0] * 60)  # 10 lost, 10 gained: 30% both
+    churn = exact_churn(same_accuracy, ref)
+    assert (churn["gained"], churn["lost"], churn["exact_diff_points"]) == (10, 10, 0.0)
+    assert churn["ci95"][0] < 0 < churn["ci95"][1] and churn["puzzles"] == 100
+    better = exact_churn(outcomes([1] * 60 + [0] * 40), ref)
+    assert (better["gained"], better["lost"]) == (30, 0) and better["ci95"][0] > 0
+    assert better["exact_diff_points"] == pytest.approx(30.0)
+    with pytest.raises(ValueError, match="puzzle counts"):
+        exact_churn(outcomes([1, 0]), ref)
 
 
 def test_side_by_side_has_one_column_set_per_checkpoint() -> None:
@@ -88,6 +107,10 @@ def test_sweep_cli_writes_report_and_json(tiny_ckpt, tiny_data, tmp_path, capsys
         f"trm-mlp-{tiny_ckpt.name}-on-{tiny_data.name}-test-24-{n}.png" for n in ("accuracy_vs_depth", "fidelity_vs_depth", "fidelity_vs_exact",
                                                       "pareto")}
     assert "Cheapest variant within 1 point" in (out / "report.md").read_text()
+    churn = json.loads((out / "report.json").read_text())["findings"][0]["churn"]
+    int8, fp32 = (next(v for v in data["variants"] if v["recipe"] == r) for r in ("int8", "fp32"))
+    assert [c["variant"] for c in churn] == [int8["variant"]]  # every variant but the reference
+    assert churn[0]["gained"] - churn[0]["lost"] == round(24 * (int8["exact_acc"] - fp32["exact_acc"]))
     assert (out / "per_depth.csv").read_text().count("\n") == 1 + 2 * 2
 
     assert main(["fidelity", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "int8", "--depths", "2",

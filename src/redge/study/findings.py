@@ -9,7 +9,10 @@ one checkpoint on one data selection; findings are per group:
 3. Spearman correlation of fidelity (label-free) with exact accuracy over every (variant, depth) point, with a
    bootstrap interval;
 4. whether fidelity at full depth orders the variants as exact accuracy does (pairwise agreement);
-and, across groups, 5. the same recipes side by side (`side_by_side`).
+5. per variant at full depth, the puzzles it solves that FP32 does not and the reverse, with a paired bootstrap
+   interval of the exact-accuracy difference (`exact_churn`): an exact accuracy equal to FP32's can hide many
+   puzzles swapped both ways, which a kept ratio cannot show;
+and, across groups, 6. the same recipes side by side (`side_by_side`).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from redge.study.records import SUM_KEYS, aggregate
-from redge.study.stats import pairwise_agreement, spearman_bootstrap
+from redge.study.records import SUM_KEYS, PuzzleOutcomes, aggregate, puzzle_outcomes
+from redge.study.stats import bootstrap_interval, mean_difference, pairwise_agreement, spearman_bootstrap
 from redge.study.store import RunStore
 
 WITHIN_POINTS = 1.0  # "within 1 point" of the FP32 exact accuracy, in percentage points
@@ -77,9 +80,35 @@ def reference_row(variants: list[dict[str, Any]], group: str, data_hash: str) ->
                 None)
 
 
-def group_findings(rows: list[dict[str, Any]], variants: list[dict[str, Any]], group: str, data_hash: str
-                   ) -> dict[str, Any]:
-    """Findings 1-4 for one group (see the module docstring)."""
+def exact_churn(variant: PuzzleOutcomes, reference: PuzzleOutcomes) -> dict[str, Any]:
+    """Puzzles solved at full depth by `variant` but not by `reference` (gained) and the reverse (lost), and the
+    exact-accuracy difference in points with its paired 95% bootstrap interval (same puzzles, same resamples)."""
+    if variant.exact.shape[0] != reference.exact.shape[0]:
+        raise ValueError(f"different puzzle counts: {variant.exact.shape[0]} vs {reference.exact.shape[0]}")
+    a, b = variant.exact[:, -1], reference.exact[:, -1]
+    diff = bootstrap_interval(mean_difference(a, b), len(a))
+    return {"gained": int(((a == 1) & (b == 0)).sum()), "lost": int(((a == 0) & (b == 1)).sum()),
+            "exact_diff_points": 100 * diff.value, "ci95": [100 * diff.low, 100 * diff.high], "puzzles": len(a)}
+
+
+def churn_by_run(store: RunStore, variants: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`exact_churn` of every non-reference run against its group's FP32 reference, by run key; runs whose store
+    records predate per-puzzle outcomes, or whose puzzles differ from the reference's, are left out."""
+    outcomes = {v["key"]: puzzle_outcomes(store.records(v["key"])) for v in variants}
+    out = {}
+    for v in variants:
+        ref = reference_row(variants, v["group"], v["data_hash"])
+        if v["reference"] or ref is None:
+            continue
+        mine, theirs = outcomes[v["key"]], outcomes[ref["key"]]
+        if mine is not None and theirs is not None and mine.exact.shape[0] == theirs.exact.shape[0]:
+            out[v["key"]] = exact_churn(mine, theirs)
+    return out
+
+
+def group_findings(rows: list[dict[str, Any]], variants: list[dict[str, Any]], group: str, data_hash: str,
+                   churn: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Findings 1-5 for one group (see the module docstring); finding 5 needs `churn` (`churn_by_run`)."""
     points = [r for r in rows if r["group"] == group and r["data_hash"] == data_hash]
     finals = [v for v in variants if v["group"] == group and v["data_hash"] == data_hash]
     ref = reference_row(variants, group, data_hash)
@@ -93,6 +122,7 @@ def group_findings(rows: list[dict[str, Any]], variants: list[dict[str, Any]], g
         out["cheapest_within_1pt"]["flops_ratio"] = ref["flops_per_puzzle"] / best["flops_per_puzzle"]
     out["kept"] = [{"variant": v["variant"], "cell_kept": v["cell_kept"], "exact_kept": v["exact_kept"]}
                    for v in finals]
+    out["churn"] = [{"variant": v["variant"], **(churn or {})[v["key"]]} for v in finals if v["key"] in (churn or {})]
     corr = spearman_bootstrap([r["fidelity"] for r in points], [r["exact_acc"] for r in points])
     out["fidelity_vs_exact"] = {"rho": corr.rho, "ci95": [corr.low, corr.high], "points": corr.n,
                                 "resamples": corr.resamples}

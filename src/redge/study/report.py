@@ -19,6 +19,7 @@ from typing import Any
 from redge.core.atomic import atomic_dir, atomic_write
 from redge.study import plots
 from redge.study.findings import (
+    churn_by_run,
     group_findings,
     groups,
     per_depth_rows,
@@ -41,8 +42,9 @@ def build_report(store: RunStore, keys: Iterable[str] | None = None) -> dict[str
     if not rows:
         raise ValueError("no finished runs to report")
     variants = variant_rows(rows)
+    churn = churn_by_run(store, variants)
     return {
-        "findings": [group_findings(rows, variants, g, h) for g, h in groups(variants)],
+        "findings": [group_findings(rows, variants, g, h, churn) for g, h in groups(variants)],
         "variants": variants,
         "per_depth": rows,
         "side_by_side": side_by_side(variants) if len(groups(variants)) > 1 else [],
@@ -103,6 +105,11 @@ def findings_markdown(f: dict[str, Any]) -> str:
     kept = ", ".join(f"{k['variant']}: cell {fmt('cell_kept', k['cell_kept'])}% / exact "
                      f"{fmt('exact_kept', k['exact_kept'])}%" for k in f["kept"])
     lines.append(f"- Accuracy kept at full depth (cell / exact, % of FP32): {kept}.")
+    if f.get("churn"):
+        swaps = ", ".join(f"{c['variant']}: +{c['gained']} / -{c['lost']} ({c['exact_diff_points']:+.1f} points, "
+                          f"[{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}])" for c in f["churn"])
+        lines.append(f"- Puzzles solved vs FP32 at full depth (gained / lost, exact difference with its paired 95% "
+                     f"bootstrap interval): {swaps}.")
     c = f["fidelity_vs_exact"]
     lines.append(f"- Spearman correlation of fidelity with exact accuracy over {c['points']} (variant, depth) points: "
                  f"rho = {fmt('fidelity', c['rho'])} (95% bootstrap interval [{fmt('fidelity', c['ci95'][0])}, "
