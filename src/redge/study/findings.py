@@ -122,7 +122,8 @@ def group_findings(rows: list[dict[str, Any]], variants: list[dict[str, Any]], g
         out["cheapest_within_1pt"]["flops_ratio"] = ref["flops_per_puzzle"] / best["flops_per_puzzle"]
     out["kept"] = [{"variant": v["variant"], "cell_kept": v["cell_kept"], "exact_kept": v["exact_kept"]}
                    for v in finals]
-    out["churn"] = [{"variant": v["variant"], **(churn or {})[v["key"]]} for v in finals if v["key"] in (churn or {})]
+    churn = churn or {}
+    out["churn"] = [{"variant": v["variant"], **churn[v["key"]]} for v in finals if v["key"] in churn]
     corr = spearman_bootstrap([r["fidelity"] for r in points], [r["exact_acc"] for r in points])
     out["fidelity_vs_exact"] = {"rho": corr.rho, "ci95": [corr.low, corr.high], "points": corr.n,
                                 "resamples": corr.resamples}
