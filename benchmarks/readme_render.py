@@ -84,7 +84,7 @@ class CheckpointRow:
 CHECKPOINT_ROWS = (
     CheckpointRow("tiny-trm-mlp-sudoku", "2.5 min, 2-core CPU", "raw/easy", None, "> 0",
                   " on easy puzzles (50-60 givens)"),
-    CheckpointRow("trm-mlp-sudoku", "69.4 min in four runs, 1 H200 (v4)", "ema/generated", "ema/hard", "99% / 85%",
+    CheckpointRow("trm-mlp-sudoku", "77.5 min in five runs, 1 H200 (v5)", "ema/generated", "ema/hard", "99% / 85%",
                   " (EMA, fp32)"),
     CheckpointRow("trm-att-sudoku", "21.5 min, 1 H200 (16 min shared)", "ema/generated", "ema/hard", "- / 70%",
                   " (EMA)"),

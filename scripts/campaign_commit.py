@@ -1,7 +1,8 @@
 """Fold one training-campaign session (`campaign_session.sh` output) into a committed checkpoint folder.
 
 Copies the chosen weights (`ema` or `model` = raw) with their config, appends the session's curve to the model's
-`curve.jsonl` (tagged with the version; `total_step`/`total_minutes` continue from the previous version's last row),
+`curve.jsonl` (tagged with the version; `total_step`/`total_minutes` continue from where the previous version's
+training ended: its last row's offset plus the final step and minutes its `config.json` metadata records),
 and replaces `eval.json` with the session's fp32 evaluation of both weights. The model card and the ledger are
 edited by hand: they carry the judgement.
 
@@ -22,13 +23,22 @@ from redge.core.jsonio import write_json
 from redge.train.configs import get_config, parse_overrides
 
 
-def continue_curve(old_curve: Path, session_curve: Path, version: int) -> list[str]:
-    """The session's curve rows, tagged with `version` and with totals continuing the previous version's."""
+def continue_curve(old_curve: Path, previous_config: Path, session_curve: Path, version: int) -> list[str]:
+    """The session's curve rows, tagged with `version` and with totals continuing the previous version's.
+
+    The previous training ended after its last logged row (rows come every `log_every` steps), so the totals start
+    from that version's own offset plus the final step and minutes its checkpoint's metadata records; a checkpoint
+    without that metadata continues from its last row.
+    """
     rows = [json.loads(line) for line in old_curve.read_text().splitlines() if line.strip()]
     if any(row.get("version") == version for row in rows):
         raise SystemExit(f"{old_curve}: version {version} is already in the curve")
     last = rows[-1]
-    step0, minutes0 = last.get("total_step", last["step"]), last.get("total_minutes", last["minutes"])
+    step0 = last.get("total_step", last["step"]) - last["step"]
+    minutes0 = last.get("total_minutes", last["minutes"]) - last["minutes"]
+    metadata = json.loads(previous_config.read_text()).get("metadata", {})
+    step0 += metadata.get("step", last["step"])
+    minutes0 += metadata.get("train_minutes", last["minutes"])
     out = []
     for line in session_curve.read_text().splitlines():
         if not line.strip():
@@ -63,11 +73,12 @@ def main() -> None:
     args = parser.parse_args()
 
     source = args.session / "run" / args.weights
+    curve = continue_curve(args.checkpoint / "curve.jsonl", args.checkpoint / "config.json",
+                           args.session / "run" / "curve.jsonl", args.version)  # before the config is replaced
     for shard in args.checkpoint.glob("model-*.safetensors"):
         shard.unlink()
     for item in sorted(source.iterdir()):
         shutil.copy2(item, args.checkpoint / item.name)
-    curve = continue_curve(args.checkpoint / "curve.jsonl", args.session / "run" / "curve.jsonl", args.version)
     with open(args.checkpoint / "curve.jsonl", "a") as handle:
         handle.write("\n".join(curve) + "\n")
     write_json(args.checkpoint / "eval.json", session_eval(args.session, args.version, args.device, args.weights),
