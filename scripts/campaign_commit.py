@@ -7,8 +7,10 @@ and replaces `eval.json` with the session's fp32 evaluation of both weights. The
 edited by hand: they carry the judgement.
 
     python3 scripts/campaign_commit.py SESSION checkpoints/trm-mlp-sudoku --version 3 --weights ema \
-        --device "cuda (one H200)" [--train-config CONFIG --set key=value ...]
+        --device "cuda (one H200)" [--earlier LOST_SESSION ...] [--train-config CONFIG --set key=value ...]
 
+A session resumed after lost machines (`device_resume.sh`) names their folders with `--earlier`, in order: their
+curves up to the weights they brought back come first, and the version's totals count them.
 `train_config.json` becomes the session's own `run/config.json`; when that did not come back from the device,
 `--train-config` (with the session's `--set` overrides) rebuilds it.
 """
@@ -23,31 +25,64 @@ from redge.core.jsonio import write_json
 from redge.train.configs import get_config, parse_overrides
 
 
-def continue_curve(old_curve: Path, previous_config: Path, session_curve: Path, version: int) -> list[str]:
-    """The session's curve rows, tagged with `version` and with totals continuing the previous version's.
+def _rows(curve: Path) -> list[dict]:
+    return [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
+
+
+def _ended(config: Path, fallback: dict) -> tuple[int, float]:
+    """Final step and training minutes a checkpoint's metadata records (`fallback`, a curve row, when it has none)."""
+    metadata = json.loads(config.read_text()).get("metadata", {})
+    return metadata.get("step", fallback["step"]), metadata.get("train_minutes", fallback["minutes"])
+
+
+def resumed_weights(segment: Path) -> Path:
+    """The weights a lost machine's segment brought back, which the next segment started from (device_resume.sh)."""
+    for name in ("ema", "model"):
+        if (segment / "run" / name / "config.json").is_file():
+            return segment / "run" / name
+    raise SystemExit(f"{segment}: no run/ema or run/model weights: not a segment a session was resumed from")
+
+
+def continue_curve(old_curve: Path, previous_config: Path, segments: list[Path], version: int) -> list[dict]:
+    """The version's curve rows, tagged with `version` and with totals continuing the previous version's.
 
     The previous training ended after its last logged row (rows come every `log_every` steps), so the totals start
-    from that version's own offset plus the final step and minutes its checkpoint's metadata records; a checkpoint
-    without that metadata continues from its last row.
+    from that version's own offset plus the final step and minutes its checkpoint's metadata records. `segments` are
+    the version's session folders in order: all but the last were lost machines, each resumed from the weights it
+    brought back, so only their rows up to those weights' step count, and the next segment continues from there.
     """
-    rows = [json.loads(line) for line in old_curve.read_text().splitlines() if line.strip()]
+    rows = _rows(old_curve)
     if any(row.get("version") == version for row in rows):
         raise SystemExit(f"{old_curve}: version {version} is already in the curve")
     last = rows[-1]
-    step0 = last.get("total_step", last["step"]) - last["step"]
-    minutes0 = last.get("total_minutes", last["minutes"]) - last["minutes"]
-    metadata = json.loads(previous_config.read_text()).get("metadata", {})
-    step0 += metadata.get("step", last["step"])
-    minutes0 += metadata.get("train_minutes", last["minutes"])
+    end_step, end_minutes = _ended(previous_config, last)
+    step0 = last.get("total_step", last["step"]) - last["step"] + end_step
+    minutes0 = last.get("total_minutes", last["minutes"]) - last["minutes"] + end_minutes
     out = []
-    for line in session_curve.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        tagged = {"version": version, "total_step": step0 + row["step"],
-                  "total_minutes": round(minutes0 + row["minutes"], 3), **row}
-        out.append(json.dumps(tagged))
+    for index, segment in enumerate(segments):
+        session_rows = _rows(segment / "run" / "curve.jsonl")
+        cut_step, cut_minutes = (None, 0.0) if index == len(segments) - 1 else \
+            _ended(resumed_weights(segment) / "config.json", session_rows[-1])
+        for row in session_rows:
+            if cut_step is None or row["step"] <= cut_step:
+                out.append({"version": version, "total_step": step0 + row["step"],
+                            "total_minutes": round(minutes0 + row["minutes"], 3), **row})
+        if cut_step is not None:
+            step0, minutes0 = step0 + cut_step, minutes0 + cut_minutes
     return out
+
+
+def version_totals(checkpoint_config: Path, segments: list[Path]) -> None:
+    """Make the committed weights' metadata count the whole version's steps and minutes, over every segment."""
+    if len(segments) == 1:
+        return
+    config = json.loads(checkpoint_config.read_text())
+    metadata = config.setdefault("metadata", {})
+    for segment in segments[:-1]:
+        step, minutes = _ended(resumed_weights(segment) / "config.json", {"step": 0, "minutes": 0.0})
+        metadata["step"] = metadata.get("step", 0) + step
+        metadata["train_minutes"] = round(metadata.get("train_minutes", 0.0) + minutes, 3)
+    write_json(checkpoint_config, config, indent=2)
 
 
 def session_eval(session: Path, version: int, device: str, weights: str) -> dict:
@@ -70,17 +105,21 @@ def main() -> None:
     parser.add_argument("--device", required=True, help="where the evaluation ran, in words")
     parser.add_argument("--train-config", help="named config or file to rebuild train_config.json from")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--earlier", action="append", default=[], type=Path,
+                        help="a lost machine's session folder this one resumed from (device_resume.sh), in order")
     args = parser.parse_args()
 
     source = args.session / "run" / args.weights
-    curve = continue_curve(args.checkpoint / "curve.jsonl", args.checkpoint / "config.json",
-                           args.session / "run" / "curve.jsonl", args.version)  # before the config is replaced
+    segments = [*args.earlier, args.session]
+    curve = continue_curve(args.checkpoint / "curve.jsonl", args.checkpoint / "config.json", segments,
+                           args.version)  # before the config is replaced
     for shard in args.checkpoint.glob("model-*.safetensors"):
         shard.unlink()
     for item in sorted(source.iterdir()):
         shutil.copy2(item, args.checkpoint / item.name)
+    version_totals(args.checkpoint / "config.json", segments)
     with open(args.checkpoint / "curve.jsonl", "a") as handle:
-        handle.write("\n".join(curve) + "\n")
+        handle.write("".join(json.dumps(row) + "\n" for row in curve))
     write_json(args.checkpoint / "eval.json", session_eval(args.session, args.version, args.device, args.weights),
                indent=1)
     run_config = args.session / "run" / "config.json"

@@ -10,6 +10,7 @@
 # runs/ckpt-study/ (their config.json only for the ARC checkpoint, whose 100 MB table claim 7 does not read), and
 # runs/pypkgs (pytest for the device's python, which has none). Then no file moves between two calls, which must
 # follow each other within the machine's 30-second release. It prints the `run` calls to make, with their carries.
+# `restore` also puts back the committed weights that scripts/device_resume.sh replaced after a lost machine.
 set -eu
 cd "$(dirname "$0")/.."
 STASH=${STASH:-../stash}
@@ -19,7 +20,7 @@ case $mode in
     campaign=${1:?campaign checkpoint name (e.g. trm-mlp-sudoku)}; shift
     [ -d "checkpoints/$campaign" ] || { echo "no checkpoints/$campaign"; exit 1; }
     [ -d runs/refdata/sudoku-hard ] || { echo "build runs/refdata first: redge train-data --out runs/refdata"; exit 1; }
-    rm -rf runs/ckpt-study runs/pypkgs && mkdir -p runs/ckpt-study runs/pypkgs "$STASH"
+    rm -rf runs/ckpt-study runs/pypkgs runs/resume && mkdir -p runs/ckpt-study runs/pypkgs "$STASH"
     for name in "$@"; do
       if [ "$name" = trm-att-arc ]; then mkdir -p runs/ckpt-study/trm-att-arc
         cp "checkpoints/$name/config.json" runs/ckpt-study/trm-att-arc/
@@ -39,8 +40,14 @@ case $mode in
     echo "tree now $(du -sh --exclude=.git --exclude=.venv --exclude=runs . | cut -f1) + carries; calls:"
     echo "  1 carry [runs/refdata]: bash scripts/session_chain.sh start $campaign MINUTES --set ..."
     echo "  2 carry [runs/pypkgs, runs/ckpt-study]: bash scripts/session_chain.sh add $study; bash scripts/device_poll.sh 540"
-    echo "  3+: bash scripts/device_poll.sh 560        then: bash scripts/device_prep.sh restore" ;;
+    echo "  3+: bash scripts/device_poll.sh 560        then: bash scripts/device_prep.sh restore"
+    echo "  a poll says 'fresh one': bash scripts/device_resume.sh FILES_AT $campaign, then call 1 again" ;;
   restore)
+    for dir in "$STASH"/.resumed-*/; do  # the committed weights a resumed session replaced (device_resume.sh)
+      [ -d "$dir" ] || continue
+      name=$(basename "$dir"); name=${name#.resumed-}
+      rm -rf "checkpoints/$name" && mv "$dir" "checkpoints/$name"
+    done
     for dir in "$STASH"/*/; do
       [ -d "$dir" ] || continue
       name=$(basename "$dir")

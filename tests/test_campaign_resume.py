@@ -1,0 +1,125 @@
+"""A campaign session resumed after a lost machine: `scripts/device_resume.sh` makes the weights the last poll brought
+back the next start's warm start (and `device_prep.sh restore` puts the committed ones back), and
+`scripts/campaign_commit.py --earlier` folds the lost segment and the resumed one into one version whose totals
+count both."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "checkpoints" / "tiny-trm-mlp-sudoku"
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def _segment(where: Path, last_step: int, saved_step: int, saved_minutes: float, evaluated: bool) -> Path:
+    """A campaign folder as a poll brings it back: a curve every 50 steps, the weights of the last checkpoint."""
+    session = where / "c"
+    _write_rows(session / "run" / "curve.jsonl",
+                [{"step": step, "minutes": step / 100} for step in range(50, last_step + 1, 50)])
+    weights = session / "run" / "ema"
+    weights.mkdir(parents=True)
+    shutil.copy(TINY / "model-00001-of-00001.safetensors", weights)
+    config = json.loads((TINY / "config.json").read_text())
+    config["metadata"] = {"step": saved_step, "train_minutes": saved_minutes, "weights": "ema 0.999"}
+    (weights / "config.json").write_text(json.dumps(config, indent=2))
+    if evaluated:
+        for kind in ("ema", "model"):
+            (session / f"eval-{kind}-hard.json").write_text(json.dumps(
+                {"depths": {"16": {"exact_accuracy": 0.5, "count": 10}}}))
+    return session
+
+
+def _fold(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "campaign_commit.py"), *args], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120)
+
+
+def test_a_lost_segment_and_its_resumption_fold_into_one_version(tmp_path: Path) -> None:
+    committed = shutil.copytree(TINY, tmp_path / "committed")  # its metadata: 436 steps, 2.53 minutes
+    before = [json.loads(line) for line in (committed / "curve.jsonl").read_text().splitlines() if line.strip()]
+    lost = _segment(tmp_path / "lost", last_step=400, saved_step=210, saved_minutes=2.1, evaluated=False)
+    final = _segment(tmp_path / "final", last_step=300, saved_step=320, saved_minutes=3.2, evaluated=True)
+
+    fold = _fold(str(final), str(committed), "--earlier", str(lost), "--version", "2", "--weights", "ema",
+                 "--device", "cpu")
+    assert fold.returncode == 0, fold.stdout + fold.stderr
+
+    rows = [json.loads(line) for line in (committed / "curve.jsonl").read_text().splitlines() if line.strip()]
+    assert rows[:len(before)] == before
+    added = rows[len(before):]
+    last_before = before[-1]
+    start = last_before.get("total_step", last_before["step"]) - last_before["step"] + 436
+    lost_rows, resumed_rows = added[:4], added[4:]  # the lost run's rows up to its saved step 210: 50..200
+    assert [row["step"] for row in lost_rows] == [50, 100, 150, 200]
+    assert [row["total_step"] for row in lost_rows] == [start + 50, start + 100, start + 150, start + 200]
+    assert [row["step"] for row in resumed_rows] == [50, 100, 150, 200, 250, 300]
+    assert resumed_rows[0]["total_step"] == start + 210 + 50  # continues from the weights it resumed from
+    assert all(row["version"] == 2 for row in added)
+    metadata = json.loads((committed / "config.json").read_text())["metadata"]
+    assert metadata["step"] == 320 + 210 and abs(metadata["train_minutes"] - 5.3) < 1e-9
+
+    again = _fold(str(final), str(committed), "--version", "2", "--weights", "ema", "--device", "cpu")
+    assert again.returncode != 0 and "already in the curve" in again.stdout + again.stderr
+
+
+def _git(tree: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tree, check=True,
+                   capture_output=True)
+
+
+def test_device_resume_swaps_in_the_returned_weights_and_restore_puts_the_committed_back(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "scripts", tree / "scripts")
+    shutil.copytree(TINY, tree / "checkpoints" / "tiny")
+    _git(tree, "init", "-q")
+    _git(tree, "add", "-A")
+    _git(tree, "commit", "-qm", "tree")
+    committed_config = (tree / "checkpoints" / "tiny" / "config.json").read_text()
+    env = {**os.environ, "STASH": str(tmp_path / "stash")}
+
+    def resume(files: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "scripts/device_resume.sh", str(files), "tiny"], cwd=tree, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = resume(empty)
+    assert refused.returncode != 0 and "no c.tgz" in refused.stdout + refused.stderr
+
+    lost = _segment(tmp_path / "lost", last_step=400, saved_step=210, saved_minutes=2.1, evaluated=False)
+    files = tmp_path / "files"
+    files.mkdir()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(lost, arcname="c")
+    blob = archive.getvalue()
+    (files / "c.tgz.aa").write_bytes(blob[: len(blob) // 2])  # split as the poll splits it
+    (files / "c.tgz.ab").write_bytes(blob[len(blob) // 2:])
+
+    done = resume(files)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "step 210" in done.stdout and "segment-1" in done.stdout
+    checkpoint = tree / "checkpoints" / "tiny"
+    assert json.loads((checkpoint / "config.json").read_text())["metadata"]["step"] == 210
+    assert (checkpoint / "eval.json").read_text() == (TINY / "eval.json").read_text()  # the bar to beat stays
+    assert (tree / "runs" / "resume" / "segment-1" / "c" / "run" / "curve.jsonl").is_file()
+
+    second = resume(files)  # a second lost machine: its own segment, the committed copy kept from the first
+    assert second.returncode == 0 and "segment-2" in second.stdout, second.stdout + second.stderr
+
+    restore = subprocess.run(["bash", "scripts/device_prep.sh", "restore"], cwd=tree, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert (checkpoint / "config.json").read_text() == committed_config
+    assert not list((tmp_path / "stash").glob(".resumed-*"))
