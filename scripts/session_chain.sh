@@ -63,7 +63,10 @@ case $mode in
       cp $W/c/run/config.json "$study/train_config.json"
     fi
     echo "study checkpoint: $study"
-    until [ -f $W/ckpt/READY ]; do sleep 2; done
+    # `add` comes in the call after `start`, long before the training ends; a session that never made it (its carry
+    # did not fit) studies the campaign's checkpoint alone instead of waiting for ever
+    waited=0; until [ -f $W/ckpt/READY ] || [ $waited -ge 120 ]; do sleep 2; waited=$((waited + 2)); done
+    [ -f $W/ckpt/READY ] || { echo "no add after 120 s: the study runs on $study alone"; : > $W/ckpt/READY; }
     others=$(awk '$1 == "checkpoint" {print $2}' $W/ckpt/READY | tr '\n' ' ')
     embedding=$(awk '$1 == "embedding" {print $2}' $W/ckpt/READY | head -n 1)
     PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
