@@ -15,7 +15,8 @@
 # Everything lives under $CHAIN_ROOT (default /tmp). `start` copies the working tree to /tmp/repo, runs/refdata to
 # /tmp/refdata and checkpoints/CONFIG (the warm start) to /tmp/ckpt, starts the chain detached and returns once the
 # training wrote its first curve row or exited (then its error is shown: a wrong override costs seconds, not the
-# session). Paths in --set overrides may name /tmp/refdata/... . `add` copies the methods' other checkpoints (and
+# session; a checkpoint too large to travel beside the data comes from /tmp/ferry/CONFIG, scripts/device_ferry.py).
+# Paths in --set overrides may name /tmp/refdata/... . `add` copies the methods' other checkpoints (and
 # runs/pypkgs, for a python without pytest) to /tmp/ckpt: the tree may carry only 64 MiB, so they travel in a later
 # call than the campaign's checkpoint. The study runs on the campaign's new weights (raw or EMA, whichever is
 # better) when they beat the warm start's held-out hard exact accuracy by 2 points (the campaign's rule for a new
@@ -32,8 +33,9 @@ case $mode in
     pkill -f "$W/repo/scripts/session_chain.sh chain"; pkill -f "campaign_session.sh $W/c"  # a restart
     pkill -f "methods_session.sh $W/m"
     rm -rf $W/repo $W/ckpt $W/c $W/m $W/CHAIN_DONE
-    cp -r . $W/repo && cp -r runs/refdata $W/refdata && mkdir -p $W/ckpt && cp -r "checkpoints/$CONFIG" $W/ckpt/ \
-      || { echo "start: could not copy the tree, runs/refdata or checkpoints/$CONFIG"; exit 1; }
+    warm=checkpoints/$CONFIG; [ -d "$warm" ] || warm=${FERRY_ROOT:-/tmp/ferry}/$CONFIG  # scripts/device_ferry.py
+    cp -r . $W/repo && cp -r runs/refdata $W/refdata && mkdir -p $W/ckpt && cp -r "$warm" $W/ckpt/ \
+      || { echo "start: could not copy the tree, runs/refdata or $warm"; exit 1; }
     printf '%q ' "$CONFIG" "$MINUTES" "$@" > $W/chain.args
     setsid nohup bash $W/repo/scripts/session_chain.sh chain > $W/chain.log 2>&1 < /dev/null &
     until [ -s $W/c/run/curve.jsonl ] || grep -qs "train exit" $W/c/status; do sleep 3; done
