@@ -143,7 +143,8 @@ def main() -> None:
         folders = pack(args.sources, args.out, args.part_mb)
         for number, folder in enumerate(folders, 1):
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
-            print(f"call {number} (carry [\"{folder}\"], {size:.1f} MiB): python3 scripts/device_ferry.py land {folder}")
+            print(f"call {number} (carry [\"{folder}\"], {size:.1f} MiB): "
+                  f"python3 scripts/device_ferry.py land {folder}")
     else:
         land(args.part, args.root)
 
