@@ -280,10 +280,17 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
                      f"{chosen['blob_bytes']:,} B, T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
                      _pct(chosen["exact_accuracy"]), f"{base_name}: {base['blob_bytes']:,} B",
                      _pct(base["exact_accuracy"]), "yes" if holds else "**no**", f"{chosen['puzzles']:,}",
-                     f"{s['cost']['variants_tried']} in {s['cost']['minutes']:.1f} min"])
+                     _search_cost(s["cost"])])
     return _table(["checkpoint", "target", "latency budget", "chosen", "exact", "baseline (full depth)", "exact",
                    "chosen >= baseline at <= bytes", "puzzles", "variants searched"],
                   ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---:", "---"], rows)
+
+
+def _search_cost(cost: dict[str, Any]) -> str:
+    """Variants tried and minutes, saying how many scores an earlier (interrupted) run's cache supplied."""
+    cached = cost.get("variants_from_cache", 0)
+    return (f"{cost['variants_tried']} in {cost['minutes']:.1f} min"
+            + (f" ({cached} scored by an earlier run, from its cache)" if cached else ""))
 
 
 def plan_table(data: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@
 * OUT/runs.sqlite, per checkpoint swept          -> docs/study/methods/NAME/ (`redge report`: Markdown, CSV, plots)
 * OUT/sweep_rate.json                            -> benchmarks/results/sweep_rate_gpu.json
 * OUT/ac-NAME/ (search, recipe, plan, verify)    -> docs/study/autocompress/NAME/ (the blob stays out of git)
+* OUT/ac-cache-NAME.json (scored variants)       -> docs/study/autocompress/cache/ (the next session's search resumes)
 * OUT/cuda_tests.txt                             -> its last line is printed (the CUDA tests' verdict)
 
 Only what the session finished is folded; each step says what it wrote or why it skipped. Stages that failed on
@@ -87,6 +88,11 @@ def fold_autocompress(out: Path, root: Path) -> None:
             if (job / name).is_file():
                 shutil.copyfile(job / name, dst / name)
         print(f"autocompress {job.name} -> {dst.relative_to(root)}/")
+    for cache in sorted(out.glob("ac-cache-*.json")):  # a superset of the seed it started from
+        dst = root / "docs/study/autocompress/cache" / cache.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, dst)
+        print(f"autocompress cache {cache.name} -> {dst.relative_to(root)}")
 
 
 def main() -> None:

@@ -8,7 +8,9 @@
 #      each checkpoint, in the claims' runs store (their shared variants are not run twice): `redge report` renders it;
 #   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
 #   6. `redge autocompress` of each checkpoint for each AUTOCOMPRESS job (TARGET=MAX_BYTES[:BUDGET_MS]), searched on
-#      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles.
+#      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles; each checkpoint's scored variants
+#      are cached (OUT/ac-cache-NAME.json, seeded from AC_CACHE_SEED), so a search the session's end cut short goes on
+#      where it stopped in the next session (methods_commit.py commits the caches).
 # STAGES names the stages to run, in the order given (default: all, as above: cuda-tests finetunes claims sweeps
 # sweep-rate autocompress): a session whose device time is short puts first what earlier sessions did not finish.
 # Fine-tuned variants join the claims only when finetunes comes before claims.
@@ -17,7 +19,8 @@
 #
 # Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and
 # TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
-# METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_PUZZLES (256), CPU_PUZZLES (8),
+# METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_PUZZLES (256), AC_CACHE_SEED
+# (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training config named in the fine-tuned
 # checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage appends to OUT/status; OUT/DONE is last.
 set -u
@@ -32,6 +35,7 @@ FINETUNES=${FINETUNES:-}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
 AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int8:0.5*int8"}
 AC_PUZZLES=${AC_PUZZLES:-256}
+AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
 PY=${PYTHON:-python3}
 STAGES=${STAGES:-"cuda-tests finetunes claims sweeps sweep-rate autocompress"}
@@ -119,13 +123,16 @@ run_sweep_rate() {
 # unlabelled train-split inputs, verified on LIMIT test puzzles it never saw, beside the presets at the same bytes
 run_autocompress() {
   for c in $CHECKPOINTS; do
+    cache=$OUT/ac-cache-$(basename "$c").json  # seeded with the scores an earlier session's search left (in git)
+    seed=$AC_CACHE_SEED/$(basename "$cache")
+    [ -f "$cache" ] || [ ! -f "$seed" ] || cp "$seed" "$cache"
     for job in $AUTOCOMPRESS; do
       target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
       name=ac-$(basename "$c")-$target${budget:+-budget}
       stage "autocompress $name"
       redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
         ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
-        --cache "$OUT/ac-cache-$(basename "$c").json" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+        --cache "$cache" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
       stage "autocompress $name exit $?"
     done
   done

@@ -143,6 +143,11 @@ def test_latency_budget_shrinks_depth(tmp_path: Path, capsys: pytest.CaptureFixt
     assert rc == 0, err
     assert half["latency_estimate"]["per_puzzle_ms"][1] <= budget
     assert half["depth"] * half["H_cycles"] * (half["L_cycles"] + 1) < 4 * full["H_cycles"] * (full["L_cycles"] + 1)
+    # the second search found the first one's scores in the cache, and its cost says so
+    first, second = (json.loads((tmp_path / name / "search.json").read_text())["cost"] for name in ("a", "b"))
+    assert first["variants_from_cache"] == 0 and first["variants_scored_here"] > 0
+    assert second["variants_from_cache"] > 0
+    assert second["variants_scored_here"] + second["variants_from_cache"] <= second["variants_tried"]
 
 
 def test_a_budget_relative_to_a_preset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,3 +58,27 @@ def test_stages_run_in_the_order_named_and_an_unknown_one_is_reported(tmp_path: 
     stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
     assert stages[:2] == ["sweep rate", "sweep rate exit 0"] and stages[2].startswith("unknown stage bogus"), stages
     assert (out / "DONE").is_file() and not (out / "claims.json").exists() and not (out / "cuda_tests.txt").exists()
+
+
+def test_an_autocompress_search_resumes_from_the_cache_an_earlier_session_committed(tmp_path: Path) -> None:
+    """The search's scored variants outlive the session (methods_commit.py commits them, the next session's
+    methods_session.sh starts from them), and the second search says how many scores it found there."""
+    env = {**os.environ, "DEVICE": "cpu", "LIMIT": "6", "AC_PUZZLES": "6", "PYTHON": sys.executable,
+           "AUTOCOMPRESS": "stm32n6=int4-channel-cal", "CHECKPOINTS": str(CKPT), "DATA": str(DATA),
+           "EMBEDDING": "none", "STAGES": "autocompress", "AC_CACHE_SEED": str(tmp_path / "repo-a/none")}
+    repos = []
+    for name in ("a", "b"):
+        out, repo = tmp_path / f"m-{name}", tmp_path / f"repo-{name}"
+        subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env,
+                       check=True, timeout=600, capture_output=True)
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "methods_commit.py"), str(out), "--root", str(repo)],
+                       cwd=ROOT, check=True, timeout=300, capture_output=True)
+        repos.append(repo)
+        env["AC_CACHE_SEED"] = str(repo / "docs/study/autocompress/cache")  # what session b starts from
+    cache = f"ac-cache-{CKPT.name}.json"
+    costs = [json.loads(next((repo / "docs/study/autocompress").glob("*/search.json")).read_text())["cost"]
+             for repo in repos]
+    assert costs[0]["variants_from_cache"] == 0 and costs[0]["variants_scored_here"] > 0
+    assert costs[1]["variants_scored_here"] == 0 and costs[1]["variants_from_cache"] == costs[0]["variants_scored_here"]
+    first, second = (json.loads((repo / "docs/study/autocompress/cache" / cache).read_text()) for repo in repos)
+    assert first and second == first  # nothing new was scored, nothing lost

@@ -99,22 +99,31 @@ def describe_assignment(recipe: QuantRecipe) -> dict[str, str]:
 
 
 class Evaluator:
-    """Builds and scores variants against one reference; counts them and caches scores in an optional JSON file."""
+    """Builds and scores variants against one reference; counts them and caches scores in an optional JSON file.
+
+    `tried` counts every variant the search asked for, `scored_here` those this run built and scored, and
+    `from_cache` the distinct ones whose score the cache file already held (e.g. left by a search interrupted on
+    another machine), so the cost it reports is honest.
+    """
 
     def __init__(self, model: RecursiveReasoner, calib: list, cache: Path | None, key_base: dict[str, Any],
                  guard: float) -> None:
         self.model, self.calib, self.cache, self.key_base, self.guard = model, calib, cache, key_base, guard
-        self.tried = 0
+        self.tried = self.scored_here = 0
         self.memo: dict[str, Any] = read_json(cache, dict, "cache") if cache is not None and cache.is_file() else {}
+        self.preloaded, self.cache_hits = set(self.memo), set()
 
     def __call__(self, recipe: QuantRecipe, T: int, n: int, depth: int, ref: trajectory.Reference
                  ) -> dict[str, Any]:
         key = digest({**self.key_base, "recipe": recipe.to_dict(), "T": T, "n": n, "depth": depth,
                       "puzzles": ref.puzzles, "guard": self.guard})
         self.tried += 1
+        if key in self.preloaded:
+            self.cache_hits.add(key)
         if key not in self.memo:
             vmodel = build_variant_model(self.model, Variant(recipe, T, n), self.calib)
             self.memo[key] = trajectory.score(vmodel, ref, T, n, depth, self.guard)
+            self.scored_here += 1
             del vmodel
             if self.cache is not None:
                 write_json(self.cache, self.memo)
@@ -357,6 +366,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
         "smallest": smallest, "units": units, "options": [o.label for o in options],
         "sensitivity": {"order": sensitivity, "drop": drops,
                         "ladders": {u: [o.label for o in ladder[u]] for u in units}},
-        "cost": {"variants_tried": evaluate.tried, "candidates_scored": len(candidates), "minutes": minutes,
-                 "device": str(device)},
+        "cost": {"variants_tried": evaluate.tried, "variants_scored_here": evaluate.scored_here,
+                 "variants_from_cache": len(evaluate.cache_hits),
+                 "candidates_scored": len(candidates), "minutes": minutes, "device": str(device)},
     }, model, calib, target, assess)

@@ -49,7 +49,9 @@ def _print(obj: dict[str, Any]) -> None:
         typer.echo(f"  latency ESTIMATE {lat['per_puzzle_ms'][0]:,.1f}-{lat['per_puzzle_ms'][1]:,.1f} ms per puzzle")
     typer.echo("  top by fidelity: " + "; ".join(f"{c['label']} {c['fidelity']:.4f}" for c in obj["top"]))
     cost = obj["cost"]
-    typer.echo(f"  search: {cost['variants_tried']} variants tried in {cost['minutes']:.1f} min on {cost['device']}")
+    cached = cost.get("variants_from_cache", 0)
+    typer.echo(f"  search: {cost['variants_tried']} variants tried in {cost['minutes']:.1f} min on {cost['device']}"
+               + (f" ({cached} scores from the cache)" if cached else ""))
     for row in obj.get("verify") or []:
         fid = "-" if row["fidelity"] is None else f"{row['fidelity']:.4f}"
         typer.echo(f"  verify {row['label']:<40} {row['blob_bytes']:>12,} B  fits {'yes' if row['fits'] else 'no ':<3} "
