@@ -12,27 +12,20 @@ copies one part into FERRY_ROOT (default /tmp/ferry) and says how many of the ma
 last one arrives it checks every file's size and sha256 and writes FERRY_ROOT/COMPLETE. A machine lost between two
 calls loses what landed on it: `land`'s count then starts again, and the parts are landed again.
 `scripts/session_chain.sh start CONFIG` takes its warm start from FERRY_ROOT/CONFIG when the tree has no
-checkpoints/CONFIG (a checkpoint too large to travel beside the training data). Only the standard library is used
-(the device's python3 runs it).
+checkpoints/CONFIG (a checkpoint too large to travel beside the training data). It runs with any python3 that can
+import the tree's `redge` package (the device's can).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from redge.tasks.fetch import file_sha256  # noqa: E402  (the tree's own package, also on the device)
+
 MANIFEST = "MANIFEST"
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def collect(sources: list[str]) -> list[tuple[Path, str]]:
@@ -73,7 +66,7 @@ def pack(sources: list[str], out: Path, part_mb: float) -> list[Path]:
     """Write the parts under `out` (replacing what was there), each with the whole manifest; return their folders."""
     files = collect(sources)
     parts = deal(files, int(part_mb * 2**20))
-    manifest = "".join(f"{sha256(file)}  {file.stat().st_size}  {rel}\n"
+    manifest = "".join(f"{file_sha256(file)}  {file.stat().st_size}  {rel}\n"
                        for file, rel in sorted(files, key=lambda item: item[1]))
     if out.exists():
         shutil.rmtree(out)
@@ -119,7 +112,7 @@ def land(part: Path, root: Path) -> bool:
     if len(present) < len(rows):
         return False
     bad = [path for digest, size, path in rows
-           if (root / path).stat().st_size != size or sha256(root / path) != digest]
+           if (root / path).stat().st_size != size or file_sha256(root / path) != digest]
     if bad:
         raise SystemExit(f"{root}: {len(bad)} files differ from the manifest (size or sha256): {', '.join(bad[:5])}")
     (root / "COMPLETE").write_text(f"{len(rows)} files\n")
