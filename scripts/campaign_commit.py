@@ -35,11 +35,12 @@ def _ended(config: Path, fallback: dict) -> tuple[int, float]:
     return metadata.get("step", fallback["step"]), metadata.get("train_minutes", fallback["minutes"])
 
 
-def resumed_weights(segment: Path) -> Path:
-    """The weights a lost machine's segment brought back, which the next segment started from (device_resume.sh)."""
+def resumed_at(segment: Path) -> tuple[int, float]:
+    """Step and training minutes of the weights a lost machine's segment brought back, which the next segment
+    started from (device_resume.sh); the segment's last curve row when their metadata does not say."""
     for name in ("ema", "model"):
         if (segment / "run" / name / "config.json").is_file():
-            return segment / "run" / name
+            return _ended(segment / "run" / name / "config.json", _rows(segment / "run" / "curve.jsonl")[-1])
     raise SystemExit(f"{segment}: no run/ema or run/model weights: not a segment a session was resumed from")
 
 
@@ -60,10 +61,8 @@ def continue_curve(old_curve: Path, previous_config: Path, segments: list[Path],
     minutes0 = last.get("total_minutes", last["minutes"]) - last["minutes"] + end_minutes
     out = []
     for index, segment in enumerate(segments):
-        session_rows = _rows(segment / "run" / "curve.jsonl")
-        cut_step, cut_minutes = (None, 0.0) if index == len(segments) - 1 else \
-            _ended(resumed_weights(segment) / "config.json", session_rows[-1])
-        for row in session_rows:
+        cut_step, cut_minutes = (None, 0.0) if index == len(segments) - 1 else resumed_at(segment)
+        for row in _rows(segment / "run" / "curve.jsonl"):
             if cut_step is None or row["step"] <= cut_step:
                 out.append({"version": version, "total_step": step0 + row["step"],
                             "total_minutes": round(minutes0 + row["minutes"], 3), **row})
@@ -79,7 +78,7 @@ def version_totals(checkpoint_config: Path, segments: list[Path]) -> None:
     config = json.loads(checkpoint_config.read_text())
     metadata = config.setdefault("metadata", {})
     for segment in segments[:-1]:
-        step, minutes = _ended(resumed_weights(segment) / "config.json", {"step": 0, "minutes": 0.0})
+        step, minutes = resumed_at(segment)
         metadata["step"] = metadata.get("step", 0) + step
         metadata["train_minutes"] = round(metadata.get("train_minutes", 0.0) + minutes, 3)
     write_json(checkpoint_config, config, indent=2)

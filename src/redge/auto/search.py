@@ -109,9 +109,14 @@ class Evaluator:
     def __init__(self, model: RecursiveReasoner, calib: list, cache: Path | None, key_base: dict[str, Any],
                  guard: float) -> None:
         self.model, self.calib, self.cache, self.key_base, self.guard = model, calib, cache, key_base, guard
-        self.tried = self.scored_here = 0
+        self.tried = 0
         self.memo: dict[str, Any] = read_json(cache, dict, "cache") if cache is not None and cache.is_file() else {}
         self.preloaded, self.cache_hits = set(self.memo), set()
+
+    @property
+    def scored_here(self) -> int:
+        """Variants this run built and scored: every score it added to the memo."""
+        return len(self.memo) - len(self.preloaded)
 
     def __call__(self, recipe: QuantRecipe, T: int, n: int, depth: int, ref: trajectory.Reference
                  ) -> dict[str, Any]:
@@ -123,7 +128,6 @@ class Evaluator:
         if key not in self.memo:
             vmodel = build_variant_model(self.model, Variant(recipe, T, n), self.calib)
             self.memo[key] = trajectory.score(vmodel, ref, T, n, depth, self.guard)
-            self.scored_here += 1
             del vmodel
             if self.cache is not None:
                 write_json(self.cache, self.memo)
