@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from redge.core.errors import RedgeInputError
+from redge.deploy.embeddings import check_embedding_pair
 from redge.quant.load import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,26 +101,52 @@ def test_killed_quantize_leaves_the_previous_checkpoint_or_the_new_one(tmp_path:
     assert tree(out) == tree(new)
 
 
-def test_killed_export_leaves_the_previous_pair_or_the_new_one(tmp_path: Path) -> None:
+def with_other_puzzle_rows(checkpoint: Path, out: Path) -> Path:
+    """A copy of `checkpoint` whose puzzle-embedding table differs (its exports' embedding files differ too)."""
+    shutil.copytree(checkpoint, out)
+    for shard in out.glob("*.safetensors"):
+        with safe_open(shard, "pt") as fh:
+            tensors, metadata = {k: fh.get_tensor(k) for k in fh.keys()}, fh.metadata()
+        if "puzzle_emb.weights" in tensors:
+            tensors["puzzle_emb.weights"] = tensors["puzzle_emb.weights"] + 1.0
+        save_file(tensors, shard, metadata)
+    return out
+
+
+def test_killed_export_leaves_the_previous_pair_or_the_new_one_or_a_refused_one(tmp_path: Path) -> None:
+    """A blob and its embedding file are two renames, and a kill can land between them (CI saw it): what is left
+    is then the new embedding file beside the old blob (or alone, for a fresh output). The blob names its own
+    embedding file, so that pair is refused by name; it never runs one export's weights with another's rows."""
     old, new, out = tmp_path / "old.blob", tmp_path / "new.blob", tmp_path / "out.blob"
-    run_ok(["export", str(CKPT), "-o", str(old), "--json"], tmp_path)
+    other = with_other_puzzle_rows(CKPT, tmp_path / "other")  # so that the old and new embedding files differ
+    run_ok(["export", str(other), "-o", str(old), "--json"], tmp_path)
     full = run_ok(["export", str(CKPT), "-r", "int8", "-o", str(new), "--json"], tmp_path)
-    run_ok(["export", str(CKPT), "-o", str(out), "--json"], tmp_path)  # the previous output: as old
+    run_ok(["export", str(other), "-o", str(out), "--json"], tmp_path)  # the previous output: as old
 
-    def pair(blob: Path) -> tuple[bytes, bytes]:
-        return blob.read_bytes(), blob.with_suffix(".emb").read_bytes()
+    def pair(blob: Path) -> tuple[bytes | None, bytes | None]:
+        return tuple(p.read_bytes() if p.exists() else None for p in (blob, blob.with_suffix(".emb")))
 
-    assert pair(out) == pair(old)
+    def refused(blob: Path) -> bool:
+        try:
+            check_embedding_pair(blob, blob.with_suffix(".emb"))
+        except RedgeInputError as exc:
+            return "not the embedding file exported with" in str(exc)
+        return False
+
+    emb_old, emb_new = pair(old)[1], pair(new)[1]
+    assert pair(out) == pair(old) and emb_old != emb_new  # else a mixed pair could not be told apart
     for i, delay in enumerate(delays(full, 2)):
         kill_after(["export", str(CKPT), "-r", "int8", "-o", str(out), "--json"], tmp_path, delay)
-        assert pair(out) in (pair(old), pair(new)), f"kill {i} after {delay:.2f} s left a mixed pair"
+        left = pair(out)
+        assert left in (pair(old), pair(new)) or (left == (pair(old)[0], emb_new) and refused(out)), \
+            f"kill {i} after {delay:.2f} s left an unrefused mixed pair"
         fresh = tmp_path / f"fresh{i}.blob"
         kill_once_writing(["export", str(CKPT), "-r", "int8", "-o", str(fresh), "--json"], tmp_path, fresh,
                           (0.0, 0.002, 0.01)[i])
-        left = [p.exists() for p in (fresh, fresh.with_suffix(".emb"))]
-        assert left == [False, False] or pair(fresh) == pair(new), f"kill {i} in the write left {left}"
+        assert pair(fresh) in ((None, None), (None, emb_new), pair(new)), f"kill {i} in the write left a partial pair"
     run_ok(["export", str(CKPT), "-r", "int8", "-o", str(out), "--json"], tmp_path)
     assert pair(out) == pair(new)
+    check_embedding_pair(out, out.with_suffix(".emb"))
 
 
 @pytest.mark.skipif(not ARC_INPUT.is_dir(), reason="needs the shared ARC-AGI-1 folders (REDGE_SHARED_DATA)")

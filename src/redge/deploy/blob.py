@@ -15,7 +15,7 @@ Header (256 bytes)::
      12    2 entry_size       u16 = 128
      14    2 alignment        u16 = 32 (every tensor offset is a multiple: SIMD loads, M7 cache lines)
      16    4 n_tensors        u32
-     20    4 flags            u32 = 0
+     20    4 flags            u32: bit 0 = EMB_BOUND (emb_crc32 below binds the embedding file), other bits 0
      24    8 table_offset     u64 = 256
      32    8 data_offset      u64 (first byte after the table, rounded up to `alignment`)
      40    8 file_size        u64 (the exact size of the file)
@@ -43,7 +43,8 @@ Header (256 bytes)::
     120    4 rope_theta       f32
     124    4 expansion        f32
     128   32 recipe           ASCII, NUL-padded (the quantization recipe's name)
-    160   92 reserved         zeros
+    160    4 emb_crc32        u32, with EMB_BOUND: the data_crc32 of the embedding file exported with this blob
+    164   88 reserved         zeros
     252    4 header_crc32     u32, CRC-32 of bytes [0, 252)
 
 Tensor entry (128 bytes)::
@@ -77,6 +78,12 @@ codes a u8 zero-point entry of the scale's shape. Weight (r, j) = (code - zero[r
 group_size], r' = 0 for per-tensor and r otherwise. Entries referenced by scale_index/zero_index follow their tensor.
 
 CRC-32 is the IEEE 802.3 polynomial (zlib.crc32: reflected 0xEDB88320, init and final xor 0xFFFFFFFF).
+
+The blob and its puzzle-embedding file are two files, and no file system renames two files as one. `export` renames
+the embedding file first and the blob last, so the blob is the commit point, and a blob exported with a table is
+bound to it (EMB_BOUND, emb_crc32): a process killed between the two renames leaves the new embedding file beside
+the old blob (or alone), and readers refuse that pair (`check_embedding_pair`; `rt_emb_check` in C:
+RT_ERR_PAIR) instead of running one model's weights with another model's puzzle rows.
 
 Limits. Every header field that sizes a loop, a buffer or a table is bounded; a blob outside these bounds is rejected
 by this reader (RedgeInputError naming the file and the field) and by the C loader (`rt_load`: RT_ERR_FORMAT for the
@@ -141,11 +148,12 @@ GRANULARITIES = ("none", "tensor", "channel", "group")
 ARCHS = ("trm", "hrm")
 POS_ENCODINGS = ("none", "rope", "learned")
 
-_HEADER = struct.Struct("<8sHHHHII QQQ II BBBB 14I 3f 32s 92x")
+_HEADER = struct.Struct("<8sHHHHII QQQ II BBBB 14I 3f 32s I 88x")
 _ENTRY = struct.Struct("<64s BBBBBB 2x I 4I ii I QQ 8x")
 _CONFIG_INTS = ("vocab_size", "seq_len", "prefix_len", "hidden_size", "num_heads", "intermediate", "token_inter",
                 "H_cycles", "L_cycles", "H_layers", "L_layers", "halt_max_steps", "num_puzzle_ids", "puzzle_emb_ndim")
 _CONFIG_FLOATS = ("rms_norm_eps", "rope_theta", "expansion")
+FLAG_EMB_BOUND = 1  # header flag: emb_crc32 names the embedding file's data CRC
 assert _HEADER.size == HEADER_SIZE - 4 and _ENTRY.size == ENTRY_SIZE
 
 
@@ -297,11 +305,13 @@ def header_fields(config: Any, recipe: str) -> dict[str, Any]:
 
 def _pack_header(fields: dict[str, Any], n: int, data_offset: int, file_size: int, table_crc: int) -> bytes:
     recipe = fields["recipe"].encode("ascii")[:31]
+    emb_crc = fields.get("emb_crc32")
+    flags = 0 if emb_crc is None else FLAG_EMB_BOUND
     body = _HEADER.pack(
-        MAGIC, VERSION, HEADER_SIZE, ENTRY_SIZE, ALIGNMENT, n, 0, HEADER_SIZE, data_offset, file_size, table_crc, 0,
-        ARCHS.index(fields["arch"]), POS_ENCODINGS.index(fields["pos_encodings"]), int(fields["mlp_t"]),
+        MAGIC, VERSION, HEADER_SIZE, ENTRY_SIZE, ALIGNMENT, n, flags, HEADER_SIZE, data_offset, file_size, table_crc,
+        0, ARCHS.index(fields["arch"]), POS_ENCODINGS.index(fields["pos_encodings"]), int(fields["mlp_t"]),
         int(fields["no_act_continue"]), *(int(fields[k]) for k in _CONFIG_INTS),
-        *(float(fields[k]) for k in _CONFIG_FLOATS), recipe)
+        *(float(fields[k]) for k in _CONFIG_FLOATS), recipe, emb_crc or 0)
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -345,14 +355,16 @@ def _parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], int, int, int
     if len(buf) < HEADER_SIZE:
         raise bad(f"truncated: {len(buf)} bytes, the header alone needs {HEADER_SIZE}")
     values = _HEADER.unpack_from(buf)
-    (_, version, header_size, entry_size, alignment, n, _flags, table_offset, data_offset, file_size, table_crc,
-     _reserved, arch, pos, mlp_t, no_act, *rest) = values
+    (_, version, header_size, entry_size, alignment, n, flags, table_offset, data_offset, file_size, table_crc,
+     _reserved, arch, pos, mlp_t, no_act, *rest, recipe_bytes, emb_crc) = values
     stored_crc, = struct.unpack_from("<I", buf, HEADER_SIZE - 4)
     computed = zlib.crc32(buf[:HEADER_SIZE - 4])
     if stored_crc != computed:
         raise bad(f"bad header checksum (stored {stored_crc:#010x}, computed {computed:#010x})")
     if version != VERSION:
         raise bad(f"unsupported blob version {version} (this reader knows {VERSION})")
+    if flags & ~FLAG_EMB_BOUND:
+        raise bad(f"unknown header flags {flags:#x} (this reader knows EMB_BOUND = {FLAG_EMB_BOUND:#x})")
     if (header_size, entry_size, table_offset) != (HEADER_SIZE, ENTRY_SIZE, HEADER_SIZE):
         raise bad(f"unexpected header/entry size or table offset ({header_size}, {entry_size}, {table_offset})")
     if alignment == 0 or alignment & (alignment - 1):
@@ -372,9 +384,10 @@ def _parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], int, int, int
         raise bad(f"invalid model config in header (arch {arch}, pos_encodings {pos}, mlp_t {mlp_t})")
     ints = dict(zip(_CONFIG_INTS, rest[:len(_CONFIG_INTS)]))
     floats = dict(zip(_CONFIG_FLOATS, rest[len(_CONFIG_INTS):len(_CONFIG_INTS) + 3]))
-    recipe = rest[-1].split(b"\0", 1)[0].decode("ascii", errors="replace")
+    recipe = recipe_bytes.split(b"\0", 1)[0].decode("ascii", errors="replace")
     config = {"arch": ARCHS[arch], "pos_encodings": POS_ENCODINGS[pos], "mlp_t": bool(mlp_t),
-              "no_act_continue": bool(no_act), **ints, **floats, "recipe": recipe}
+              "no_act_continue": bool(no_act), **ints, **floats, "recipe": recipe,
+              "emb_crc32": emb_crc if flags & FLAG_EMB_BOUND else None}
     problem = _limit_problem(ints)
     if problem:
         raise bad(problem)

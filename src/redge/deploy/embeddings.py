@@ -40,7 +40,7 @@ from torch import nn
 
 from redge.core.atomic import atomic_open
 from redge.core.errors import RedgeInputError
-from redge.deploy.blob import DTYPE_CODES, DTYPES
+from redge.deploy.blob import DTYPE_CODES, DTYPES, read_blob
 from redge.deploy.capabilities import LIMITS
 
 MAGIC = b"REDGEEMB"
@@ -179,6 +179,27 @@ class StreamedPuzzleEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.source.path}, rows={self.source.num_rows}, dim={self.source.dim}, {self.source.dtype}"
+
+
+def check_embedding_pair(blob_path: str | Path, emb_path: str | Path) -> EmbeddingFile:
+    """Open the embedding file that goes with the blob at `blob_path`, refusing one from another export.
+
+    `export` writes the two files one after the other, so a killed export can leave a new embedding file beside
+    an old blob; the blob names the data CRC of its own embedding file, and a file with another CRC (or another
+    row width) is refused here, as `rt_emb_check` refuses it on the device.
+    """
+    config = read_blob(blob_path).config
+    source = EmbeddingFile(emb_path)
+    if config["puzzle_emb_ndim"] == 0:
+        raise RedgeInputError("the blob's model has no puzzle embedding (puzzle_emb_ndim = 0)", blob_path)
+    if source.dim != config["puzzle_emb_ndim"]:
+        raise RedgeInputError(f"row width {source.dim} does not match the blob's puzzle_emb_ndim "
+                              f"{config['puzzle_emb_ndim']} ({blob_path})", emb_path)
+    bound = config["emb_crc32"]
+    if bound is not None and source.data_crc != bound:
+        raise RedgeInputError(f"not the embedding file exported with {blob_path} (its data CRC "
+                              f"{source.data_crc:#010x}, the blob names {bound:#010x}): export the pair again", emb_path)
+    return source
 
 
 def stream_puzzle_embeddings(model: nn.Module, path: str | Path) -> StreamedPuzzleEmbedding:

@@ -21,7 +21,7 @@ from torch import nn
 
 from redge.core.atomic import atomic_path
 from redge.deploy.blob import TensorMeta, header_fields, write_blob
-from redge.deploy.embeddings import save_table
+from redge.deploy.embeddings import EmbeddingFile, save_table
 from redge.models.layers import CastedEmbedding, PuzzleEmbedding
 from redge.quant.apply import plan as resolve_recipe
 from redge.quant.modules import Bf16Embedding, Bf16Linear, QuantEmbedding, QuantLinear
@@ -195,18 +195,25 @@ def export(model: nn.Module, out: str | Path, recipe_name: str,
            emb_out: str | Path | None = None) -> dict[str, tuple[Path, int]]:
     """Write the blob of a (quantized) model and, if it has a puzzle table, the embedding file (default: OUT.emb).
 
-    The two files appear together: both are written to temporary files beside their targets and renamed only when
-    both are complete, so a failure (say an unwritable embedding path) leaves neither, and the previous pair stays.
+    Both are written to temporary files beside their targets and renamed only when both are complete, so a failure
+    (say an unwritable embedding path) leaves neither, and the previous pair stays. The embedding file is renamed
+    first and the blob, which names the embedding file's data CRC, last: a kill between the two renames leaves a
+    pair that `check_embedding_pair` and the C runtime refuse, never one that runs with another export's rows.
     Returns {"blob": (path, bytes)} plus {"embeddings": (path, bytes)} when a table was written.
     """
     out = Path(out)
     arrays = blob_arrays(model_weights(model))
     table = puzzle_table(model)
     emb_path = embedding_path(out, emb_out)
+    fields = header_fields(model.config, recipe_name)
+    # the inner block (the embedding file) is renamed into place before the outer one (the blob)
     with atomic_path(out) as blob_tmp, (atomic_path(emb_path) if table is not None else nullcontext()) as emb_tmp:
-        written = {"blob": (out, write_blob(blob_tmp, header_fields(model.config, recipe_name), arrays))}
-        if table is not None:
-            written["embeddings"] = (emb_path, save_table(emb_tmp, table[0], table[1]))
+        emb_bytes = None if table is None else save_table(emb_tmp, table[0], table[1])
+        if emb_bytes is not None:
+            fields["emb_crc32"] = EmbeddingFile(emb_tmp).data_crc
+        written = {"blob": (out, write_blob(blob_tmp, fields, arrays))}
+    if emb_bytes is not None:
+        written["embeddings"] = (emb_path, emb_bytes)
     return written
 
 

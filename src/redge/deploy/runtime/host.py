@@ -18,7 +18,7 @@ STATUS = {
     6: "model config out of the runtime's limits (RT_MAX_* in redge_rt.h; e.g. its arena would exceed RT_MAX_ARENA)",
     7: "a tensor the model needs is missing", 8: "a tensor has the wrong shape or dtype",
     9: "feature not supported by the C runtime (asymmetric codes, bf16/f16 weights)", 10: "arena too small",
-    11: "token or puzzle id out of range"}
+    11: "token or puzzle id out of range", 12: "the embedding file was not exported with this blob"}
 
 
 class _Opts(ctypes.Structure):

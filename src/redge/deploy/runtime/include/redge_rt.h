@@ -68,7 +68,8 @@ enum rt_status {
     RT_ERR_SHAPE = 8,        /* a tensor has the wrong shape / dtype */
     RT_ERR_UNSUPPORTED = 9,  /* valid blob, feature not in this runtime (asymmetric codes, bf16 weights) */
     RT_ERR_ARENA = 10,       /* arena too small or misaligned */
-    RT_ERR_INPUT = 11        /* token id or puzzle id out of range */
+    RT_ERR_INPUT = 11,       /* token id or puzzle id out of range */
+    RT_ERR_PAIR = 12         /* the embedding file was not exported with this blob (its data CRC differs) */
 };
 
 /* RT_ACT_AUTO: each linear as its blob entry says (act_bits 8 -> int8 per-token input, 0 -> float input). */
@@ -98,6 +99,7 @@ typedef struct {
     uint32_t vocab, seq_len, prefix, hidden, heads, inter, token_inter;
     uint32_t H_cycles, L_cycles, H_layers, L_layers, halt_max_steps, puzzle_emb_ndim;
     uint32_t num_puzzle_ids;
+    uint32_t emb_bound, emb_crc32;  /* header flag EMB_BOUND: the data CRC of the blob's own embedding file */
     float eps, rope_theta;
     uint32_t S, head_dim, max_in, max_out;
     /* weights */
@@ -135,11 +137,14 @@ int rt_set_arena(rt_model *m, void *arena, size_t size);
  * and, if non-NULL, logits [seq_len * vocab] of the last step run. */
 int rt_run(rt_model *m, const int32_t *tokens, const float *puzzle_row, const rt_opts *opts, int32_t *preds,
            float *logits, rt_result *res);
+/* Blob header flag (offset 20): emb_crc32 (offset 160) is the data CRC of the blob's own embedding file. */
+#define RT_BLOB_EMB_BOUND 1u
+
 /* A puzzle-embedding file (src/redge/deploy/embeddings.py, version 1) in memory-mapped flash: rows are read one at
  * a time, straight from the file (bf16 rows widened to float). */
 typedef struct {
     const uint8_t *data;  /* row 0 */
-    uint32_t rows, dim, dtype, stride;
+    uint32_t rows, dim, dtype, stride, crc;  /* crc: the header's data_crc32 */
 } rt_emb;
 
 /* Verify an embedding file's header (checksum, dtype, shape within the limits, size within `len`) and, with
@@ -147,7 +152,9 @@ typedef struct {
 int rt_emb_open(rt_emb *e, const uint8_t *file, size_t len, int check_crc);
 /* Row `id` as dim floats into `out` (RT_ERR_INPUT if id >= rows). */
 int rt_emb_row(const rt_emb *e, uint32_t id, float *out);
-/* The file fits the model: its row width is the model's puzzle_emb_ndim (RT_ERR_SHAPE otherwise). */
+/* The file fits the model: its row width is the model's puzzle_emb_ndim (RT_ERR_SHAPE otherwise) and, for a blob
+ * bound to its embedding file, its data CRC is the one the blob names (RT_ERR_PAIR otherwise: a new file beside an
+ * old blob, say after an export killed between its two renames). */
 int rt_emb_check(const rt_emb *e, const rt_model *m);
 /* sizeof(rt_model), for callers that allocate it themselves (ctypes). */
 size_t rt_model_size(void);

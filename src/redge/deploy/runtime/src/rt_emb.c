@@ -31,6 +31,7 @@ int rt_emb_open(rt_emb *e, const uint8_t *file, size_t len, int check_crc) {
     if (data_size > len - EMB_HDR) return RT_ERR_TRUNCATED;
     if (check_crc && rt_crc32(file + EMB_HDR, (size_t)data_size) != rd32(file + 48)) return RT_ERR_CRC;
     e->data = file + EMB_HDR; e->rows = (uint32_t)rows; e->dim = dim; e->dtype = file[12]; e->stride = stride;
+    e->crc = rd32(file + 48);
     return RT_OK;
 }
 
@@ -49,5 +50,6 @@ int rt_emb_row(const rt_emb *e, uint32_t id, float *out) {
 
 int rt_emb_check(const rt_emb *e, const rt_model *m) {
     if (!e || !e->data || !m) return RT_ERR_ARG;
-    return e->dim == m->puzzle_emb_ndim ? RT_OK : RT_ERR_SHAPE;
+    if (e->dim != m->puzzle_emb_ndim) return RT_ERR_SHAPE;
+    return m->emb_bound && e->crc != m->emb_crc32 ? RT_ERR_PAIR : RT_OK;
 }

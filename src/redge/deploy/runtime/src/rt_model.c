@@ -200,6 +200,7 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     if (len < HDR) return RT_ERR_TRUNCATED;
     if (rt_crc32(h, 252) != rd32(h + 252)) return RT_ERR_CRC;
     if (rd16(h + 8) != 1 || rd16(h + 10) != HDR || rd16(h + 12) != ENT || rd64(h + 24) != HDR) return RT_ERR_FORMAT;
+    if (rd32(h + 20) & ~RT_BLOB_EMB_BOUND) return RT_ERR_FORMAT;  /* unknown header flags */
     file_size = rd64(h + 40);
     if (file_size > len) return RT_ERR_TRUNCATED;
     b.base = blob; b.len = (size_t)file_size; b.n = rd32(h + 16); b.data_offset = rd64(h + 32);
@@ -220,6 +221,7 @@ int rt_load(rt_model *m, const uint8_t *blob, size_t len, int check_crc) {
     m->H_cycles = rd32(h + 88); m->L_cycles = rd32(h + 92); m->H_layers = rd32(h + 96); m->L_layers = rd32(h + 100);
     m->halt_max_steps = rd32(h + 104); m->num_puzzle_ids = rd32(h + 108); m->puzzle_emb_ndim = rd32(h + 112);
     m->eps = rdf(h + 116); m->rope_theta = rdf(h + 120);
+    m->emb_bound = (rd32(h + 20) & RT_BLOB_EMB_BOUND) != 0; m->emb_crc32 = rd32(h + 160);
     if (m->arch > 1 || m->pos > 2 || m->mlp_t > 1) return RT_ERR_CONFIG;
     if (!m->vocab || m->vocab > RT_MAX_DIM || !m->seq_len || m->seq_len > RT_MAX_SEQ || m->prefix > RT_MAX_SEQ) return RT_ERR_CONFIG;
     if (!m->hidden || m->hidden > RT_MAX_DIM || !m->heads || m->hidden % m->heads || (m->hidden / m->heads) % 2)
