@@ -5,6 +5,7 @@
     PYTHONPATH=src python scripts/methods_commit.py OUT [--device-name "one H200"] [--root .]
 
 * OUT/claims/ (claims.md, claims.json, sweep/)   -> docs/study/claims/
+* OUT/claims-NAME/ (on CLAIMS_DATA's NAME)       -> docs/study/claims-NAME/
 * OUT/runs.sqlite, per checkpoint swept          -> docs/study/methods/NAME/ (`redge report`: Markdown, CSV, plots)
 * OUT/sweep_rate.json                            -> benchmarks/results/sweep_rate_gpu.json
 * OUT/ac-NAME/ (search, recipe, plan, verify)    -> docs/study/autocompress/NAME/ (the blob stays out of git)
@@ -41,12 +42,13 @@ def swept_checkpoints(store: Path) -> list[str]:
 
 
 def fold_claims(out: Path, root: Path) -> None:
-    """The claims report, as `redge claims --out` wrote it."""
-    if not (out / "claims" / "claims.json").is_file():
-        print(f"claims: none in {out} (see claims.err)")
-        return
-    replace_tree(out / "claims", root / "docs/study/claims")
-    print("claims -> docs/study/claims/")
+    """Each claims report, as `redge claims --out` wrote it: OUT/claims (on DATA) and OUT/claims-NAME (CLAIMS_DATA)."""
+    for report in [out / "claims", *sorted(out.glob("claims-*/"))]:
+        if not (report / "claims.json").is_file():
+            print(f"{report.name}: none in {out} (see {report.name}.err)")
+            continue
+        replace_tree(report, root / "docs/study" / report.name)
+        print(f"{report.name} -> docs/study/{report.name}/")
 
 
 def fold_sweeps(out: Path, root: Path) -> None:

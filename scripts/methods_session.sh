@@ -3,7 +3,8 @@
 #   1. the CUDA tests of the quantization engine (tests/quant/test_device.py), full output kept;
 #   2. optional short fine-tunes (FINETUNES="qat traj distill linattn", FINETUNE_MINUTES each): QAT, trajectory QAT
 #      and a half-width distilled student of the first checkpoint; linear attention of the first attention one;
-#   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA;
+#   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA, then of each
+#      of CLAIMS_DATA (OUT/claims-NAME);
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
 #      each checkpoint, in the claims' runs store (their shared variants are not run twice): `redge report` renders it;
 #   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
@@ -17,10 +18,10 @@
 #
 #   setsid nohup bash scripts/methods_session.sh OUT &
 #
-# Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and
-# TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present), PYPKGS (a folder with pytest, when python3 lacks it),
-# METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_PUZZLES (256), AC_CACHE_SEED
-# (docs/study/autocompress/cache), CPU_PUZZLES (8),
+# Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), CLAIMS_DATA (more datasets for the claims: empty),
+# LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
+# PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs;
+# empty: none), AC_PUZZLES (256), AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training config named in the fine-tuned
 # checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage appends to OUT/status; OUT/DONE is last.
 set -u
@@ -28,6 +29,7 @@ export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
 OUT=$1
 DEVICE=${DEVICE:-cuda}
 DATA=${DATA:-runs/refdata/sudoku-hard}
+CLAIMS_DATA=${CLAIMS_DATA:-}
 LIMIT=${LIMIT:-1000}
 CHECKPOINTS=${CHECKPOINTS:-"checkpoints/trm-mlp-sudoku checkpoints/trm-att-sudoku"}
 EMBEDDING=${EMBEDDING:-checkpoints/trm-att-arc}
@@ -88,13 +90,18 @@ run_finetunes() {
   done
 }
 
+# the claims on DATA (OUT/claims), then again on each of CLAIMS_DATA (OUT/claims-NAME): claim 3 needs a set that
+# both architectures solve, which the hardest one may not be
 run_claims() {
-  stage "claims"
   ckpts=(); for c in $CHECKPOINTS; do ckpts+=(-c "$c"); done
   emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
-  redge claims "${ckpts[@]}" -d "$DATA" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
-    --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/claims" --json > "$OUT/claims.json" 2> "$OUT/claims.err"
-  stage "claims exit $?"
+  for data in $DATA $CLAIMS_DATA; do
+    name=claims; [ "$data" = "$DATA" ] || name=claims-$(basename "$data")
+    stage "$name"
+    redge claims "${ckpts[@]}" -d "$data" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
+      --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+    stage "$name exit $?"
+  done
 }
 
 # every method on every checkpoint, in the claims' store (what the claims ran is cached): docs/ renders from it

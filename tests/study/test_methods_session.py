@@ -17,6 +17,7 @@ import readme_render  # noqa: E402
 
 CKPT = ROOT / "checkpoints" / "tiny-trm-mlp-sudoku"
 DATA = ROOT / "data" / "samples" / "sudoku-easy"
+SECOND_DATA = ROOT / "data" / "samples" / "sudoku"
 
 
 @pytest.mark.slow
@@ -24,20 +25,22 @@ def test_a_methods_session_runs_on_the_cpu_and_folds_into_the_readme_sources(tmp
     out = tmp_path / "m"
     env = {**os.environ, "DEVICE": "cpu", "LIMIT": "6", "CPU_PUZZLES": "2", "AC_PUZZLES": "6",
            "METHODS": "fp32 int4-naive", "AUTOCOMPRESS": "stm32n6=int4-channel-cal", "PYTHON": sys.executable,
-           "CHECKPOINTS": str(CKPT), "DATA": str(DATA), "EMBEDDING": "none"}
+           "CHECKPOINTS": str(CKPT), "DATA": str(DATA), "CLAIMS_DATA": str(SECOND_DATA), "EMBEDDING": "none"}
     subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
                    timeout=900, capture_output=True)
     stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
     exits = [s for s in stages if " exit " in s]
-    assert len(exits) == 5 and all(s.endswith("exit 0") for s in exits), stages  # tests, claims, sweep, rate, auto
+    assert len(exits) == 6 and all(s.endswith("exit 0") for s in exits), stages  # tests, 2 claims, sweep, rate, auto
     assert (out / "DONE").is_file()
 
     repo = tmp_path / "repo"
     (repo / "benchmarks" / "results").mkdir(parents=True)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "methods_commit.py"), str(out), "--root", str(repo)],
                    cwd=ROOT, check=True, timeout=300, capture_output=True)
-    claims = json.loads((repo / "docs/study/claims/claims.json").read_text())
-    assert len(readme_render.claims_table(claims).splitlines()) == 2 + 7
+    for name in ("claims", f"claims-{SECOND_DATA.name}"):  # DATA, then the CLAIMS_DATA set
+        claims = json.loads((repo / "docs/study" / name / "claims.json").read_text())
+        assert len(readme_render.claims_table(claims).splitlines()) == 2 + 7
+    assert claims["protocol"]["data"] == [str(SECOND_DATA)]
     assert (repo / "docs/study/methods" / CKPT.name / "report.md").is_file()
     rate = json.loads((repo / "benchmarks/results/sweep_rate_gpu.json").read_text())
     assert [r["puzzles"] for r in rate["rows"]] == [6, 2]
