@@ -132,6 +132,21 @@ def test_training_halt_rule(name: str, rule: str) -> None:
     assert torch.equal(new.halted, expected)
 
 
+@pytest.mark.parametrize("name", ["trm_att_rope", "hrm"])
+def test_early_exit_at_inference_halts_by_the_training_rule(name: str) -> None:
+    """`predict(early_exit=True)` stops each row where training would halt it (HRM: q_halt > q_continue, not
+    q_halt > 0); the rows' halting steps follow the model's own full-depth trajectory."""
+    model, _, batch = fixture(name)
+    depth = model.config.halt_max_steps
+    with torch.no_grad():
+        steps = [outputs for _, outputs in model.iterate(batch, depth, None, None)]
+    q_halt = torch.stack([o["q_halt_logits"] for o in steps])
+    q_cont = torch.stack([o["q_continue_logits"] for o in steps])
+    halts = q_halt > 0 if model.config.no_ACT_continue else q_halt > q_cont
+    first = [next((k + 1 for k in range(depth) if halts[k, b]), depth) for b in range(halts.shape[1])]
+    assert model.predict(batch, early_exit=True)["halt_step"].tolist() == first
+
+
 def test_early_exit_freezes_rows_once_q_halt_positive() -> None:
     """Per row, outputs freeze at the first step whose q_halt > 0.
 

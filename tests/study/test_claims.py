@@ -1,6 +1,7 @@
 """The claims' verdict rules on synthetic evidence (every verdict reachable) and the bootstrap intervals."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -55,6 +56,24 @@ def test_naive_int4_collapse_holds() -> None:
 def test_no_collapse_does_not_hold_and_partial_is_partly() -> None:
     assert C.claim_1(ev(group(fp32(), run("int4-naive", 0.58, 0.97)))).verdict == C.FAILS
     assert C.claim_1(ev(group(fp32(), run("int4-naive", 0.30, 0.95)))).verdict == C.PARTLY
+
+
+def test_claim_1_reports_early_exit_beside_the_verdict_when_recorded() -> None:
+    """Early exit (each puzzle answers at its own halting step) is reported with claim 1 but does not change the
+    verdict, which follows the official all-steps evaluation; runs recorded without it (NaN) report nothing."""
+    def with_exit(r: Run, exact: float, step: float) -> Run:
+        return dataclasses.replace(r, exact_early_exit=[math.nan] * (DEPTH - 1) + [exact],
+                                   halt_step=[math.nan] * (DEPTH - 1) + [step])
+
+    ref = with_exit(fp32(), 0.55, 6.0)
+    naive = with_exit(run("int4-naive", 0.58, 0.97), 0.02, 1.0)
+    r = C.claim_1(ev(group(ref, naive)))
+    assert r.verdict == C.FAILS and r.numbers["early_exit"] == {"exact": 0.02, "fp32_exact": 0.55, "halt_step": 1.0,
+                                                                 "fp32_halt_step": 6.0}
+    assert "with early exit" in r.reason and "exact 2.0% vs FP32 55.0%" in r.reason
+    unrecorded = with_exit(run("int4-naive", 0.58, 0.97), math.nan, math.nan)
+    r = C.claim_1(ev(group(ref, unrecorded)))
+    assert "early_exit" not in r.numbers and "early exit" not in r.reason
 
 
 def test_claim_1_not_testable_when_inputs_are_missing_or_fp32_too_weak() -> None:

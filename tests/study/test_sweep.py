@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ import torch
 from redge.quant.load import load_checkpoint
 from redge.quant.spec import PRESETS
 from redge.study.evaluate import evaluate_depths
-from redge.study.records import aggregate
+from redge.study.records import BatchRecord, aggregate
 from redge.study.store import RunStore
 from redge.study.sweep import SweepSpec, Variant, load_data, record_batch, run_sweep
 from redge.tasks.metrics import (
@@ -45,12 +46,24 @@ def test_each_depth_equals_a_separate_evaluation(tiny_ckpt, tiny_data, tmp_path)
             assert got["cell_acc_non_given"] == non_given_cell_accuracy(preds, labels, inputs, SUDOKU_BLANK_TOKENS)
             early = model.predict(batch, depth=d, early_exit=True, H_cycles=T, L_cycles=L)
             assert got["halt_step_early_exit"] == early["halt_step"][:n].sum().item() / n
+            assert got["exact_acc_early_exit"] == exact_accuracy(early["preds"][:n], labels)
+            assert got["cell_acc_early_exit"] == cell_accuracy(early["preds"][:n], labels)
     by_depth = evaluate_depths(model, data.split, range(1, DEPTH + 1))  # the training layer's evaluation
     for d, row in by_depth.items():
         assert swept.by_depth["exact_acc"][int(d) - 1] == row["exact_accuracy"]
         assert swept.by_depth["cell_acc_non_given"][int(d) - 1] == row["non_given_cell_accuracy"]
     assert swept.by_depth["q_halt_agreement"] == [1.0] * DEPTH
     assert swept.rows == 24 and swept.labelled == 24
+
+
+def test_a_metric_an_older_store_did_not_record_is_nan_not_zero() -> None:
+    """Records written before the early-exit accuracies existed aggregate to NaN there, their other sums intact."""
+    record = BatchRecord(2, rows=3, labelled=3).to_dict()
+    record["sums"]["exact_acc"] = [1.0, 2.0]
+    del record["sums"]["exact_acc_early_exit"]
+    metrics = aggregate([BatchRecord.from_dict(record)])
+    assert all(math.isnan(v) for v in metrics.by_depth["exact_acc_early_exit"])
+    assert metrics.by_depth["exact_acc"] == pytest.approx([1 / 3, 2 / 3])
 
 
 def test_batching_does_not_change_the_numbers(tiny_ckpt, tiny_data, tmp_path) -> None:

@@ -23,7 +23,8 @@ SPACE_NOTE = ("bits 4 and 8 (int codes; 2-3 and 5-7 bit codes take the same i4/i
               "32/64/128 (multiples of 32: the runtime's fast kernels; per-tensor is dominated by per-channel); "
               "symmetric codes (the runtime reads no zero points); scales f32 or f16 as the target's runtime allows")
 EXIT_NOTE = ("the blob fixes the depth (halt_max_steps) and inner cycles; the runtime can also stop at the first "
-             "positive Q-halt logit (rt_opts.early_exit, a run option, not a blob field); the fidelity guard (keep "
+             "step at which the model halts by its own rule (Q-halt > 0 for TRM, Q-halt > Q-continue for HRM: "
+             "rt_opts.early_exit, a run option, not a blob field); the fidelity guard (keep "
              "stepping while the carry still moves) is not implemented by the C runtime: its numbers are reported, "
              "not shipped")
 

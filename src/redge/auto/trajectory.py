@@ -9,9 +9,10 @@ A candidate (a compressed model run with inner cycles T, n for `depth` <= D step
   to the FP32 carry at depth D. At d = D with the checkpoint's own T, n this is the usual fidelity at depth D; for
   fewer steps or cycles it asks how close the shipped state gets to the state FP32 reaches at full depth;
 - agreement(d): fraction of puzzles whose whole answer equals the FP32 answer at depth D (label-free too);
-- the early-exit rules: `q_halt` (a row stops at its first step with a positive Q-halt logit, as the runtime's
-  `rt_opts.early_exit`) and `q_halt+guard` (stop at a positive Q-halt logit only once the carry has stopped moving:
-  cos(carry_d, carry_{d-1}) >= guard), each with its mean exit step and the fidelity at the exit.
+- the early-exit rules: `q_halt` (a row stops at its first step at which it halts by the model's own rule,
+  `RecursiveReasoner.halts`: Q-halt > 0 for TRM, Q-halt > Q-continue for HRM, as the runtime's `rt_opts.early_exit`)
+  and `q_halt+guard` (stop there only once the carry has stopped moving: cos(carry_d, carry_{d-1}) >= guard), each
+  with its mean exit step and the fidelity at the exit.
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def score(model: RecursiveReasoner, ref: Reference, H_cycles: int, L_cycles: int
             cos = carry_cosines(carry, ref_carry)["fidelity"]
             fid[d - 1] += cos.sum().cpu()
             agree[d - 1] += (out["logits"].argmax(-1) == ref_answer).all(-1).sum().cpu()
-            halt = out["q_halt_logits"] > 0
+            halt = model.halts(out)
             still = carry_cosines(carry, prev)["fidelity"] >= guard if prev is not None else torch.zeros_like(halt)
             for rule, stop in (("q_halt", halt), ("q_halt+guard", halt & still)):
                 now = ~done[rule] & (stop | (d == depth))

@@ -170,14 +170,19 @@ class RecursiveReasoner(nn.Module):
             steps = steps + 1
             halted = steps >= self.config.halt_max_steps
             if self.training and self.config.halt_max_steps > 1:
-                if self.config.no_ACT_continue:
-                    halted = halted | (outputs["q_halt_logits"] > 0)
-                else:
-                    halted = halted | (outputs["q_halt_logits"] > outputs["q_continue_logits"])
+                halted = halted | self.halts(outputs)
                 explore = torch.rand_like(outputs["q_halt_logits"]) < self.config.halt_exploration_prob
                 min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
                 halted = halted & (steps >= min_steps)
         return Carry(z_H.detach(), z_L.detach(), steps, halted), outputs
+
+    def halts(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Each row's own halting decision after an ACT step: Q-halt > 0 (TRM, `no_ACT_continue`) or Q-halt >
+        Q-continue (HRM), the official training rule; early exit at inference (here, in the study and in the C
+        runtime) applies the same rule."""
+        if self.config.no_ACT_continue:
+            return outputs["q_halt_logits"] > 0
+        return outputs["q_halt_logits"] > outputs["q_continue_logits"]
 
     @torch.no_grad()
     def iterate(self, batch: Batch, depth: int | None = None, H_cycles: int | None = None,
@@ -197,7 +202,8 @@ class RecursiveReasoner(nn.Module):
         """Run the evaluation loop and return `preds` [B, seq_len], `logits`, Q logits and `halt_step` per row.
 
         Default: all `depth` (= halt_max_steps) steps, as the official evaluation. With `early_exit`, a row's outputs
-        freeze at the first step whose Q-halt logit is positive, and the loop stops when every row has halted.
+        freeze at the first step at which it halts by its own rule (`halts`), and the loop stops when every row has
+        halted.
         """
         final: dict[str, torch.Tensor] = {}
         done = torch.zeros(batch["inputs"].shape[0], dtype=torch.bool, device=batch["inputs"].device)
@@ -211,7 +217,7 @@ class RecursiveReasoner(nn.Module):
                     final[key][live] = value[live]
             halt_step[live] = i
             if early_exit:
-                done = done | (outputs["q_halt_logits"] > 0)
+                done = done | self.halts(outputs)
                 if bool(done.all()):
                     break
         final["preds"] = final["logits"].argmax(-1)

@@ -69,6 +69,8 @@ class Run:
     outcomes: PuzzleOutcomes | None = None
     kind: str | None = None  # fine-tuned kind (qat, distill, linear-attn); None for the checkpoint's own variants
     checkpoint: str = ""
+    exact_early_exit: list[float] = field(default_factory=list)  # each puzzle answers at its own halting step
+    halt_step: list[float] = field(default_factory=list)  # mean halting step under early exit
 
     @property
     def depth(self) -> int:
@@ -262,7 +264,24 @@ def claim_1(ev: Evidence) -> ClaimResult:
     verdict, numbers = _collapse(naive, ref)
     reason = (f"{NAIVE} keeps {_kept_text(numbers['cell_kept'])} of FP32 cell accuracy and "
               f"{_kept_text(numbers['exact_kept'])} of its exact accuracy")
+    early = early_exit_numbers(naive, ref)
+    if early is not None:
+        numbers["early_exit"] = early
+        reason += (f"; with early exit (not in the verdict: each puzzle answers at its own halting step, as a device "
+                   f"stopping on Q-halt would) exact {_pct(early['exact'])} vs FP32 {_pct(early['fp32_exact'])}, "
+                   f"mean halting step {early['halt_step']:.1f} vs {early['fp32_halt_step']:.1f}")
     return ClaimResult(verdict=verdict, reason=reason, numbers=numbers, interval=numbers["exact_kept"], **base)
+
+
+def early_exit_numbers(run: Run, ref: Run) -> dict[str, float] | None:
+    """Exact accuracy and mean halting step of `run` and its FP32 `ref` under early exit within the full depth
+    (None when either run was recorded before these metrics existed): the official evaluation runs every step,
+    an edge device that stops on the Q head shows these instead, and a compressed Q head can stop too early."""
+    values = [run.exact_early_exit, ref.exact_early_exit, run.halt_step, ref.halt_step]
+    if not all(values) or any(math.isnan(v[-1]) for v in values):
+        return None
+    return {"exact": run.exact_early_exit[-1], "fp32_exact": ref.exact_early_exit[-1],
+            "halt_step": run.halt_step[-1], "fp32_halt_step": ref.halt_step[-1]}
 
 
 def _claim2_parts(ev: Evidence) -> dict[str, tuple[str, str, list[dict[str, Any]]]]:

@@ -51,7 +51,8 @@ def _run(store: RunStore, key: str, kind: str | None) -> tuple[dict[str, Any], s
     metrics = aggregate(records)
     run = Run(meta["label"], meta["recipe"], meta["H_cycles"], meta["L_cycles"], bool(meta["reference"]) and not kind,
               meta["flops_per_step"], metrics.by_depth["exact_acc"], metrics.by_depth["cell_acc"],
-              metrics.by_depth["fidelity"], metrics.labelled, puzzle_outcomes(records), kind, meta["checkpoint"])
+              metrics.by_depth["fidelity"], metrics.labelled, puzzle_outcomes(records), kind, meta["checkpoint"],
+              metrics.by_depth["exact_acc_early_exit"], metrics.by_depth["halt_step_early_exit"])
     return meta, row["data_hash"], run
 
 

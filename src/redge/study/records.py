@@ -22,7 +22,7 @@ from redge.study.fidelity import FIDELITY_KEYS
 from redge.tasks.loader import IGNORE_LABEL_ID
 from redge.tasks.metrics import cell_accuracy, exact_accuracy, non_given_cell_accuracy
 
-LABELLED_KEYS = ("cell_acc", "cell_acc_non_given", "exact_acc")
+LABELLED_KEYS = ("cell_acc", "cell_acc_non_given", "exact_acc", "cell_acc_early_exit", "exact_acc_early_exit")
 LABEL_FREE_KEYS = ("q_halt_agreement", "halt_step_early_exit", *FIDELITY_KEYS)
 SUM_KEYS = LABELLED_KEYS + LABEL_FREE_KEYS
 
@@ -54,8 +54,10 @@ class BatchRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> BatchRecord:
-        """Inverse of `to_dict`."""
-        return cls(**data)
+        """Inverse of `to_dict`; a metric that an older store did not record is NaN at every depth (not 0)."""
+        depth = data["depth"]
+        sums = {key: data["sums"].get(key, [math.nan] * depth) for key in SUM_KEYS}
+        return cls(**{**data, "sums": sums})
 
 
 class StepRecorder:
@@ -74,17 +76,27 @@ class StepRecorder:
                                   puzzles={"targets": targets.sum(-1).tolist(), "cells": [[0] * n_real] * depth,
                                            "exact": [0] * n_real})
         self.first_halt = torch.full((n_real,), depth + 1, dtype=torch.int64)
+        self.exit_preds = np.zeros_like(self.labels)  # each row's answer at its early exit (or at the last depth)
 
     def add(self, d: int, outputs: dict[str, torch.Tensor], cosines: dict[str, torch.Tensor],
-            ref_q_halt: torch.Tensor) -> None:
-        """Record depth d (1-based): accuracies of argmax predictions, Q-halt sign agreement with the FP32
-        reference, the early-exit halting step within a budget of d steps, and the carry cosines."""
+            halts: torch.Tensor, ref_halts: torch.Tensor) -> None:
+        """Record depth d (1-based): accuracies of argmax predictions, the agreement of the halting decisions
+        (`halts`, the model's own rule, `RecursiveReasoner.halts`) with the FP32 reference's, the early-exit
+        halting step and accuracies within a budget of d steps (each row answers at its first halting step, or at d),
+        and the carry cosines."""
         r, n = self.record, self.n_real
         sums = r.sums
         preds = outputs["logits"][:n].argmax(-1).numpy()
+        halt = halts[:n]
+        self.first_halt = torch.where(halt & (self.first_halt > d), torch.full_like(self.first_halt, d),
+                                      self.first_halt)
+        running = (self.first_halt >= d).numpy()  # halting at this step, or not yet: they answer now
+        self.exit_preds[running] = preds[running]
         if r.labelled:
             sums["cell_acc"][d - 1] = cell_accuracy(preds, self.labels) * r.labelled
             sums["exact_acc"][d - 1] = exact_accuracy(preds, self.labels) * r.labelled
+            sums["cell_acc_early_exit"][d - 1] = cell_accuracy(self.exit_preds, self.labels) * r.labelled
+            sums["exact_acc_early_exit"][d - 1] = exact_accuracy(self.exit_preds, self.labels) * r.labelled
         correct = ((preds == self.labels) & self.targets).sum(-1)
         solved = (correct == self.targets.sum(-1)) & self.targets.any(-1)
         r.puzzles["cells"][d - 1] = correct.tolist()
@@ -92,10 +104,7 @@ class StepRecorder:
         if r.non_given:
             sums["cell_acc_non_given"][d - 1] = (
                 non_given_cell_accuracy(preds, self.labels, self.inputs, self.blank_tokens) * r.non_given)
-        halt = outputs["q_halt_logits"][:n] > 0
-        sums["q_halt_agreement"][d - 1] = float((halt == (ref_q_halt[:n] > 0)).sum())
-        self.first_halt = torch.where(halt & (self.first_halt > d), torch.full_like(self.first_halt, d),
-                                      self.first_halt)
+        sums["q_halt_agreement"][d - 1] = float((halt == ref_halts[:n]).sum())
         sums["halt_step_early_exit"][d - 1] = float(self.first_halt.clamp_max(d).sum())
         for key in FIDELITY_KEYS:
             sums[key][d - 1] = float(cosines[key][:n].sum())

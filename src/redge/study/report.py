@@ -29,11 +29,13 @@ from redge.study.findings import (
 from redge.study.store import RunStore
 
 SUMMARY_COLUMNS = ("variant", "exact_acc", "cell_acc", "cell_acc_non_given", "exact_kept", "cell_kept",
-                   "q_halt_agreement", "halt_step_early_exit", "fidelity", "fidelity_H", "fidelity_L",
-                   "fidelity_mean", "fidelity_min", "flops_per_puzzle", "weight_bytes", "carry_bytes")
+                   "q_halt_agreement", "halt_step_early_exit", "exact_acc_early_exit", "fidelity", "fidelity_H",
+                   "fidelity_L", "fidelity_mean", "fidelity_min", "flops_per_puzzle", "weight_bytes", "carry_bytes")
 DEPTH_COLUMNS = ("variant", "depth", "exact_acc", "cell_acc", "cell_acc_non_given", "q_halt_agreement",
-                 "halt_step_early_exit", "fidelity", "fidelity_H", "fidelity_L", "flops_per_puzzle")
-_PERCENT = {"exact_acc", "cell_acc", "cell_acc_non_given", "exact_kept", "cell_kept", "q_halt_agreement"}
+                 "halt_step_early_exit", "exact_acc_early_exit", "cell_acc_early_exit", "fidelity", "fidelity_H",
+                 "fidelity_L", "flops_per_puzzle")
+_PERCENT = {"exact_acc", "cell_acc", "cell_acc_non_given", "exact_kept", "cell_kept", "q_halt_agreement",
+            "exact_acc_early_exit", "cell_acc_early_exit"}
 
 
 def build_report(store: RunStore, keys: Iterable[str] | None = None) -> dict[str, Any]:

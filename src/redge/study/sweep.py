@@ -173,12 +173,13 @@ def record_batch(reference: RecursiveReasoner, entries: Sequence[tuple[Recursive
     cycles = [(None, None)] + [(T, n) for _, T, n in running]
     for d, steps in enumerate(lockstep(models, on_device, depth, cycles), start=1):
         ref_carry, ref_out = steps[0]
-        ref_q = ref_out["q_halt_logits"].cpu()
+        ref_halts = reference.halts(ref_out).cpu()
         others = iter(steps[1:])
         for entry, recorder in zip(entries, recorders, strict=True):
             carry, out = steps[0] if entry is None else next(others)
+            halts = ref_halts if entry is None else entry[0].halts(out).cpu()
             cos = {k: v.cpu() for k, v in carry_cosines(carry, ref_carry).items()}
-            recorder.add(d, {k: v.cpu() for k, v in out.items()}, cos, ref_q)
+            recorder.add(d, {k: v.cpu() for k, v in out.items()}, cos, halts, ref_halts)
     return [r.record for r in recorders]
 
 

@@ -137,15 +137,25 @@ def test_host_parity_hrm(tmp_path: Path) -> None:
     assert same == 1.0 and worst <= 1.0
 
 
-def test_early_exit_matches_python(tmp_path: Path) -> None:
-    model = tiny_model(mlp_t=True, hidden=32, halt_max_steps=4)
-    with torch.no_grad():
-        model.q_head.bias.fill_(0.0)
+@pytest.mark.parametrize("arch", ["trm", "hrm"])
+def test_early_exit_matches_python(tmp_path: Path, arch: str) -> None:
+    """The runtime stops where `model.predict(early_exit=True)` does, by the model's own rule (HRM: Q-halt >
+    Q-continue, which stops other puzzles at other steps than Q-halt > 0 would)."""
+    model = tiny_model(mlp_t=True, hidden=32, halt_max_steps=4) if arch == "trm" else \
+        tiny_model("hrm", hidden=32, halt_max_steps=4)
+    with torch.no_grad():  # HRM: Q-continue biased down, so that Q-halt > Q-continue happens within 4 steps
+        model.q_head.bias.copy_(torch.tensor([0.0, 0.0 if arch == "trm" else -1.5]))
         model.q_head.weight.normal_(0, 0.3)
     rt = HostRuntime(exported(model, "int8", tmp_path))
     tokens = sudoku_puzzles(8, seed=3)
-    ref = model.predict({"inputs": torch.from_numpy(tokens), "labels": torch.from_numpy(tokens),
-                         "puzzle_identifiers": torch.zeros(len(tokens), dtype=torch.long)}, depth=4, early_exit=True)
+    batch = {"inputs": torch.from_numpy(tokens), "labels": torch.from_numpy(tokens),
+             "puzzle_identifiers": torch.zeros(len(tokens), dtype=torch.long)}
+    ref = model.predict(batch, depth=4, early_exit=True)
+    if arch == "hrm":
+        with torch.no_grad():
+            q_halt = torch.stack([out["q_halt_logits"] for _, out in model.iterate(batch, 4)])
+        by_sign = [next((k + 1 for k in range(4) if q_halt[k, b] > 0), 4) for b in range(len(tokens))]
+        assert by_sign != ref["halt_step"].tolist()  # the two rules differ on these puzzles
     for i, tok in enumerate(tokens):
         out = rt.run(tok, model.puzzle_emb.weights[0].numpy(), depth=4, early_exit=True)
         assert out.steps == int(ref["halt_step"][i])

@@ -116,7 +116,7 @@ typedef struct {
 typedef struct {
     int32_t act_mode;     /* rt_act_mode */
     int32_t depth;        /* ACT steps (<= 0: halt_max_steps; at most RT_MAX_STEPS) */
-    int32_t early_exit;   /* stop at the first step whose q_halt logit is > 0 */
+    int32_t early_exit;   /* stop at the first step at which the model halts: q_halt > 0 (TRM), q_halt > q_continue (HRM) */
     int32_t H_cycles;     /* <= 0: config; at most RT_MAX_CYCLES */
     int32_t L_cycles;     /* <= 0: config; at most RT_MAX_CYCLES */
 } rt_opts;

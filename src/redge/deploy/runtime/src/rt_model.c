@@ -465,7 +465,8 @@ int rt_run(rt_model *m, const int32_t *tokens, const float *puzzle_row, const rt
         }
         linear(m, &m->q_head, m->zH, q, act);
         res->q_halt = q[0]; res->q_continue = q[1]; res->steps = (int32_t)(step + 1);
-        if (opts->early_exit && q[0] > 0.0f) break;
+        /* the model's own halting rule: TRM q_halt > 0, HRM (no_act_continue 0) q_halt > q_continue */
+        if (opts->early_exit && (m->no_act_continue ? q[0] > 0.0f : q[0] > q[1])) break;
     }
     for (t = 0; t < m->seq_len; t++) {
         float *row = m->tmp2, best;
