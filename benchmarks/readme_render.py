@@ -112,9 +112,12 @@ SWEEP_COLUMNS = (("variant (depth 16)", "variant"), ("exact %", "exact_acc"), ("
 
 
 def _sweep_cell(key: str, value: Any) -> str:
-    """A report number as the variant table prints it: fidelity to 4 decimals, fractions as percentages."""
+    """A report number as the variant table prints it: fidelity to 4 decimals, halting steps to 1, fractions as
+    percentages."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if key.startswith("halt_step"):
+        return f"{value:.1f}"
     return f"{value:.4f}" if key.startswith("fidelity") else f"{100 * value:.1f}"
 
 
