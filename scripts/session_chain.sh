@@ -22,7 +22,7 @@
 # better) when they beat the warm start's held-out hard exact accuracy by 2 points (the campaign's rule for a new
 # version), on the warm start otherwise. Last, a profile of the training step (benchmarks/train_throughput.py
 # --profile; PROFILE_STEPS warm-up steps, default 50) into /tmp/m. /tmp/CHAIN_DONE appears last.
-# The study's settings (STAGES, FINETUNES, AUTOCOMPRESS, LIMIT, ...: scripts/methods_session.sh) pass through
+# The study's settings (STAGES, CLAIMS_DATA, FINETUNES, AUTOCOMPRESS, LIMIT, ...: scripts/methods_session.sh) pass through
 # `start`'s environment, e.g. `STAGES="sweep-rate autocompress claims" bash scripts/session_chain.sh start ...`.
 set -u
 W=${CHAIN_ROOT:-/tmp}  # where the chain lives on the machine (a test gives its own folder)
