@@ -21,6 +21,8 @@ import json
 import shutil
 from pathlib import Path
 
+from session_weights import returned_weights  # scripts/, beside this file
+
 from redge.core.jsonio import write_json
 from redge.train.configs import get_config, parse_overrides
 
@@ -38,10 +40,10 @@ def _ended(config: Path, fallback: dict) -> tuple[int, float]:
 def resumed_at(segment: Path) -> tuple[int, float]:
     """Step and training minutes of the weights a lost machine's segment brought back, which the next segment
     started from (device_resume.sh); the segment's last curve row when their metadata does not say."""
-    for name in ("ema", "model"):
-        if (segment / "run" / name / "config.json").is_file():
-            return _ended(segment / "run" / name / "config.json", _rows(segment / "run" / "curve.jsonl")[-1])
-    raise SystemExit(f"{segment}: no run/ema or run/model weights: not a segment a session was resumed from")
+    weights = returned_weights(segment)
+    if weights is None:
+        raise SystemExit(f"{segment}: no run/ema or run/model weights: not a segment a session was resumed from")
+    return _ended(weights / "config.json", _rows(segment / "run" / "curve.jsonl")[-1])
 
 
 def continue_curve(old_curve: Path, previous_config: Path, segments: list[Path], version: int) -> list[dict]:

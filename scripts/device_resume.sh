@@ -21,14 +21,7 @@ n=1; while [ -e "runs/resume/segment-$n" ]; do n=$((n + 1)); done
 segment=runs/resume/segment-$n
 mkdir -p "$segment"
 cat "$files"/c.tgz.* | tar xzf - -C "$segment" || { echo "$files: c.tgz.* does not unpack"; rm -rf "$segment"; exit 1; }
-weights=
-for name in ema model; do
-  if ls "$segment/c/run/$name"/model*.safetensors > /dev/null 2>&1 && [ -f "$segment/c/run/$name/config.json" ]; then
-    weights=$segment/c/run/$name; break
-  fi
-done
-[ -n "$weights" ] || { echo "$files: no weights came back yet (no checkpoint before the machine was lost)"
-                       rm -rf "$segment"; exit 1; }
+weights=$(python3 scripts/session_weights.py "$segment/c" --returned) || { rm -rf "$segment"; exit 1; }
 mkdir -p "$STASH"
 [ -e "$STASH/.resumed-$config" ] || cp -r "checkpoints/$config" "$STASH/.resumed-$config"
 rm -f "checkpoints/$config"/model*.safetensors

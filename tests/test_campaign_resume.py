@@ -97,16 +97,26 @@ def test_device_resume_swaps_in_the_returned_weights_and_restore_puts_the_commit
     refused = resume(empty)
     assert refused.returncode != 0 and "no c.tgz" in refused.stdout + refused.stderr
 
-    lost = _segment(tmp_path / "lost", last_step=400, saved_step=210, saved_minutes=2.1, evaluated=False)
-    files = tmp_path / "files"
-    files.mkdir()
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        tar.add(lost, arcname="c")
-    blob = archive.getvalue()
-    (files / "c.tgz.aa").write_bytes(blob[: len(blob) // 2])  # split as the poll splits it
-    (files / "c.tgz.ab").write_bytes(blob[len(blob) // 2:])
+    def poll_files(session: Path, name: str) -> Path:
+        """The c.tgz.* parts a poll would have brought back with `session` as its campaign folder."""
+        files = tmp_path / name
+        files.mkdir()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            tar.add(session, arcname="c")
+        blob = archive.getvalue()
+        (files / "c.tgz.aa").write_bytes(blob[: len(blob) // 2])  # split as the poll splits it
+        (files / "c.tgz.ab").write_bytes(blob[len(blob) // 2:])
+        return files
 
+    early = _segment(tmp_path / "early", last_step=100, saved_step=50, saved_minutes=0.5, evaluated=False)
+    shutil.rmtree(early / "run" / "ema")  # lost before its first checkpoint: no weights came back
+    refused = resume(poll_files(early, "early-files"))
+    assert refused.returncode != 0 and "no weights came back yet" in refused.stdout + refused.stderr
+    assert not (tree / "runs" / "resume" / "segment-1").exists()
+
+    lost = _segment(tmp_path / "lost", last_step=400, saved_step=210, saved_minutes=2.1, evaluated=False)
+    files = poll_files(lost, "files")
     done = resume(files)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "step 210" in done.stdout and "segment-1" in done.stdout
