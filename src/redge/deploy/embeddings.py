@@ -181,6 +181,17 @@ class StreamedPuzzleEmbedding(nn.Module):
         return f"{self.source.path}, rows={self.source.num_rows}, dim={self.source.dim}, {self.source.dtype}"
 
 
+def _opened_for(path: str | Path, ndim: int, owner: str) -> EmbeddingFile:
+    """The embedding file at `path`, refused unless `owner` (the model or blob that reads it) has a puzzle
+    embedding `ndim` values wide."""
+    source = EmbeddingFile(path)
+    if ndim <= 0:
+        raise RedgeInputError(f"{owner} has no puzzle embedding (puzzle_emb_ndim = 0)", path)
+    if source.dim != ndim:
+        raise RedgeInputError(f"row width {source.dim} does not match the puzzle_emb_ndim {ndim} of {owner}", path)
+    return source
+
+
 def check_embedding_pair(blob_path: str | Path, emb_path: str | Path) -> EmbeddingFile:
     """Open the embedding file that goes with the blob at `blob_path`, refusing one from another export.
 
@@ -189,16 +200,12 @@ def check_embedding_pair(blob_path: str | Path, emb_path: str | Path) -> Embeddi
     row width) is refused here, as `rt_emb_check` refuses it on the device.
     """
     config = read_blob(blob_path).config
-    source = EmbeddingFile(emb_path)
-    if config["puzzle_emb_ndim"] == 0:
-        raise RedgeInputError("the blob's model has no puzzle embedding (puzzle_emb_ndim = 0)", blob_path)
-    if source.dim != config["puzzle_emb_ndim"]:
-        raise RedgeInputError(f"row width {source.dim} does not match the blob's puzzle_emb_ndim "
-                              f"{config['puzzle_emb_ndim']} ({blob_path})", emb_path)
+    source = _opened_for(emb_path, config["puzzle_emb_ndim"], f"the blob {blob_path}")
     bound = config["emb_crc32"]
     if bound is not None and source.data_crc != bound:
         raise RedgeInputError(f"not the embedding file exported with {blob_path} (its data CRC "
-                              f"{source.data_crc:#010x}, the blob names {bound:#010x}): export the pair again", emb_path)
+                              f"{source.data_crc:#010x}, the blob names {bound:#010x}): export the pair again",
+                              emb_path)
     return source
 
 
@@ -208,13 +215,7 @@ def stream_puzzle_embeddings(model: nn.Module, path: str | Path) -> StreamedPuzz
     The row width must match the model's `puzzle_emb_ndim`; identifiers are checked against the file's row count
     on every read, so a model built with a 1-row placeholder table can serve the full ARC table.
     """
-    source = EmbeddingFile(path)
-    config = model.config
-    if config.puzzle_emb_ndim <= 0:
-        raise RedgeInputError("the model has no puzzle embedding (puzzle_emb_ndim = 0)", path)
-    if source.dim != config.puzzle_emb_ndim:
-        raise RedgeInputError(f"row width {source.dim} does not match the model's puzzle_emb_ndim "
-                              f"{config.puzzle_emb_ndim}", path)
+    source = _opened_for(path, model.config.puzzle_emb_ndim, "the model")
     module = StreamedPuzzleEmbedding(source)
     module.train(model.training)
     model.puzzle_emb = module

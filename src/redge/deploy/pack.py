@@ -208,11 +208,11 @@ def export(model: nn.Module, out: str | Path, recipe_name: str,
     fields = header_fields(model.config, recipe_name)
     # the inner block (the embedding file) is renamed into place before the outer one (the blob)
     with atomic_path(out) as blob_tmp, (atomic_path(emb_path) if table is not None else nullcontext()) as emb_tmp:
-        emb_bytes = None if table is None else save_table(emb_tmp, table[0], table[1])
-        if emb_bytes is not None:
+        if table is not None:
+            emb_bytes = save_table(emb_tmp, table[0], table[1])
             fields["emb_crc32"] = EmbeddingFile(emb_tmp).data_crc
         written = {"blob": (out, write_blob(blob_tmp, fields, arrays))}
-    if emb_bytes is not None:
+    if table is not None:
         written["embeddings"] = (emb_path, emb_bytes)
     return written
 
