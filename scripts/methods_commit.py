@@ -6,7 +6,7 @@
 
 * OUT/claims/ (claims.md, claims.json, sweep/)   -> docs/study/claims/
 * OUT/claims-NAME/ (on CLAIMS_DATA's NAME)       -> docs/study/claims-NAME/
-* OUT/runs.sqlite, per checkpoint swept          -> docs/study/methods/NAME/ (`redge report`: Markdown, CSV, plots)
+* OUT/sweep-NAME/ (a finished method sweep)     -> docs/study/methods/NAME/ (Markdown, CSV, plots)
 * OUT/sweep_rate.json                            -> benchmarks/results/sweep_rate_gpu.json
 * OUT/ac-NAME/ (search, recipe, plan, verify)    -> docs/study/autocompress/NAME/ (the blob stays out of git)
 * OUT/ac-cache-NAME.json (scored variants)       -> docs/study/autocompress/cache/ (the next session's search resumes)
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,14 +32,6 @@ def replace_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
 
 
-def swept_checkpoints(store: Path) -> list[str]:
-    """The checkpoint paths (as the device named them) with finished runs in a runs store, in first-run order."""
-    from redge.study.store import RunStore
-
-    with RunStore(store) as db:
-        return list(dict.fromkeys(run["meta"]["checkpoint"] for run in db.runs()))
-
-
 def fold_claims(out: Path, root: Path) -> None:
     """Each claims report, as `redge claims --out` wrote it: OUT/claims (on DATA) and OUT/claims-NAME (CLAIMS_DATA)."""
     for report in [out / "claims", *sorted(out.glob("claims-*/"))]:
@@ -52,19 +43,24 @@ def fold_claims(out: Path, root: Path) -> None:
 
 
 def fold_sweeps(out: Path, root: Path) -> None:
-    """One `redge report` per swept checkpoint (the claims' and the method sweeps' runs share the store)."""
-    store = out / "runs.sqlite"
-    if not store.is_file():
-        print(f"sweeps: no runs store in {out}")
-        return
-    for ckpt in swept_checkpoints(store):
-        name = Path(ckpt).name if Path(ckpt).name not in ("model", "ema") else Path(ckpt).parent.name
-        dst = root / "docs/study/methods" / name
-        if dst.exists():
-            shutil.rmtree(dst)
-        subprocess.run([sys.executable, "-m", "redge.cli", "report", "--store", str(store), "-c", ckpt,
-                        "--out", str(dst), "--json"], check=True, stdout=subprocess.DEVNULL)
-        print(f"sweep report of {ckpt} -> {dst.relative_to(root)}/")
+    """Each finished method sweep's own report (OUT/sweep-NAME: every method on the session's DATA).
+
+    Only a sweep whose stage exited 0 replaces the committed report: a session that ran the claims but not the
+    sweeps leaves `docs/study/methods/` as it was, rather than replacing a report of every method with one of the
+    claims' few variants (and their other data set) from the shared store.
+    """
+    status = out / "status"
+    finished = status.read_text().splitlines() if status.is_file() else []
+    reports = sorted(p for p in out.glob("sweep-*") if p.is_dir())
+    if not reports:
+        print("sweeps: none in this session")
+    for report in reports:
+        name = report.name.removeprefix("sweep-")
+        if not any(line.endswith(f"method sweep {name} exit 0") for line in finished):
+            print(f"sweep {name}: unfinished (see {report.name}.err): docs/study/methods/{name}/ left as it was")
+            continue
+        replace_tree(report, root / "docs/study/methods" / name)
+        print(f"sweep {name} -> docs/study/methods/{name}/")
 
 
 def fold_sweep_rate(out: Path, root: Path, device_name: str | None) -> None:

@@ -118,9 +118,13 @@ print('prune-tok-25' if json.load(open(sys.argv[1]))['config'].get('mlp_t') else
   done
 }
 
+# issue 14's benchmark names the reference TRM-MLP: the first `mlp_t` checkpoint given, else the first one
 run_sweep_rate() {
   stage "sweep rate"
-  "$PY" benchmarks/sweep_rate.py --checkpoint ${CHECKPOINTS%% *} --data "$DATA" --device "$DEVICE=$LIMIT" \
+  rate_ckpt=$("$PY" -c "import json,sys
+print(next((c for c in sys.argv[1:] if json.load(open(c + '/config.json'))['config'].get('mlp_t')), sys.argv[1]))" \
+    $CHECKPOINTS)
+  "$PY" benchmarks/sweep_rate.py --checkpoint "$rate_ckpt" --data "$DATA" --device "$DEVICE=$LIMIT" \
     --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
     > "$OUT/sweep_rate.txt" 2>&1
   stage "sweep rate exit $?"

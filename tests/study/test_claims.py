@@ -239,3 +239,17 @@ def test_old_batch_records_load_without_puzzle_outcomes() -> None:
     record = BatchRecord(2, rows=3, labelled=3).to_dict()
     record.pop("puzzles")
     assert puzzle_outcomes([BatchRecord.from_dict(record)]) is None
+
+
+def test_a_checkpoint_too_weak_to_decide_does_not_take_the_headline() -> None:
+    """Given first, a TRM-Att that solves 1% would make every headline 'not testable'; the TRM-MLP given second
+    decides them, and the weak one keeps its own row (per_group) as 'not testable'."""
+    weak = group(fp32(exact=0.01), run("int4-naive", 0.0, 0.95), arch="TRM-Att", name="att")
+    strong = group(fp32(), run("int4-naive", 0.0, 0.95))
+    ordered = C.decidable_first([weak, strong])
+    assert [g.checkpoint for g in ordered] == ["ckpt", "att"]
+    assert C.claim_1(ev(*ordered)).verdict == C.HOLDS and C.claim_1(ev(weak, strong)).verdict == C.UNTESTABLE
+    rows = {r["checkpoint"]: r["verdicts"][1] for r in C.per_group(ev(*ordered))}
+    assert rows == {"ckpt": C.HOLDS, "att": C.UNTESTABLE}
+    both = [group(fp32(), name="a"), group(fp32(), name="b")]
+    assert [g.checkpoint for g in C.decidable_first(both)] == ["a", "b"]  # the order given when both decide

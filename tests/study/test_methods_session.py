@@ -85,3 +85,23 @@ def test_an_autocompress_search_resumes_from_the_cache_an_earlier_session_commit
     assert costs[1]["variants_scored_here"] == 0 and costs[1]["variants_from_cache"] == costs[0]["variants_scored_here"]
     first, second = (json.loads((repo / "docs/study/autocompress/cache" / cache).read_text()) for repo in repos)
     assert first and second == first  # nothing new was scored, nothing lost
+
+
+def test_a_session_without_its_method_sweeps_leaves_the_committed_methods_report(tmp_path: Path) -> None:
+    """Only a finished method sweep replaces docs/study/methods/NAME: a session that ran the claims alone (its store
+    holds a few variants) or lost a sweep midway must not overwrite the committed report of every method."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import methods_commit
+
+    out, root = tmp_path / "m", tmp_path / "repo"
+    committed = root / "docs/study/methods/trm-mlp-sudoku"
+    committed.mkdir(parents=True)
+    (committed / "report.md").write_text("every method")
+    for name in ("trm-mlp-sudoku", "trm-att-sudoku"):
+        (out / f"sweep-{name}").mkdir(parents=True)
+        (out / f"sweep-{name}" / "report.md").write_text(f"new {name}")
+    (out / "status").write_text("10:00:00 method sweeps\n10:05:00 method sweep trm-mlp-sudoku exit 1\n"
+                                "10:09:00 method sweep trm-att-sudoku exit 0\n")
+    methods_commit.fold_sweeps(out, root)
+    assert (committed / "report.md").read_text() == "every method"
+    assert (root / "docs/study/methods/trm-att-sudoku/report.md").read_text() == "new trm-att-sudoku"

@@ -23,6 +23,7 @@ from redge.study.claims import (
     Group,
     Run,
     damage_vs_strength,
+    decidable_first,
     decide,
     per_group,
 )
@@ -57,9 +58,10 @@ def _run(store: RunStore, key: str, kind: str | None) -> tuple[dict[str, Any], s
 
 
 def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]) -> Evidence:
-    """Evidence from the store: one group per (checkpoint, data) of the base sweeps, in the order given (the first
-    is the primary); each fine-tuned sweep joins the group on the same data of the checkpoint it came from (a
-    linear-attention fine-tune of the TRM-Att is judged against the TRM-Att's FP32), else of the first checkpoint."""
+    """Evidence from the store: one group per (checkpoint, data) of the base sweeps, in the order given, except that
+    groups whose FP32 solves too few puzzles go last (`decidable_first`; the first group is the primary). Each
+    fine-tuned sweep joins the group on the same data of the checkpoint it came from (a linear-attention fine-tune
+    of the TRM-Att is judged against the TRM-Att's FP32), else of the first checkpoint given."""
     from redge.quant.load import read_config
 
     groups: dict[tuple[str, str], Group] = {}
@@ -79,7 +81,7 @@ def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]
             _, data_hash, run = _run(store, key, s.kind)
             if home is not None and data_hash == home.data_hash:
                 home.finetuned.append(run)
-    return Evidence(list(groups.values()), embeddings)
+    return Evidence(decidable_first(list(groups.values())), embeddings)
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
