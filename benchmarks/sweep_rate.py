@@ -12,8 +12,6 @@ table projects it to the target's 1,000 puzzles x 10 variants. Writes JSON (`--o
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from redge.core.device import describe_device
 from redge.core.jsonio import write_json
 from redge.core.ranks import joined
 from redge.study.parallel import sweep_device
@@ -39,13 +38,6 @@ def time_sweep(spec: SweepSpec, device: str) -> float:
         if ranks.device.type == "cuda":
             torch.cuda.synchronize(ranks.device)
         return time.perf_counter() - start
-
-
-def describe(device: str) -> str:
-    """The device in words (GPU name, or the CPU's architecture and thread count)."""
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -70,7 +62,7 @@ def main() -> None:
         seconds = time_sweep(spec, device)
         rate = spec.limit * len(recipes) / seconds
         projected = TARGET["puzzles"] * TARGET["variants"] / rate
-        rows.append({"device": device, "device_name": describe(device), "puzzles": spec.limit,
+        rows.append({"device": device, "device_name": describe_device(device), "puzzles": spec.limit,
                      "variants": len(recipes), "depth": args.depth, "batch_size": args.batch_size,
                      "seconds": round(seconds, 2), "puzzle_variants_per_s": round(rate, 3),
                      "projected_target_s": round(projected, 1)})

@@ -22,8 +22,9 @@
 # better) when they beat the warm start's held-out hard exact accuracy by 2 points (the campaign's rule for a new
 # version), on the warm start otherwise. Last, a profile of the training step (benchmarks/train_throughput.py
 # --profile; PROFILE_STEPS warm-up steps, default 50) into /tmp/m. /tmp/CHAIN_DONE appears last.
-# The study's settings (STAGES, CLAIMS_DATA, FINETUNES, AUTOCOMPRESS, LIMIT, ...: scripts/methods_session.sh) pass through
-# `start`'s environment, e.g. `STAGES="sweep-rate autocompress claims" bash scripts/session_chain.sh start ...`.
+# The study's settings (STAGES, DATA: default /tmp/refdata/sudoku-hard, CLAIMS_DATA, FINETUNES, AUTOCOMPRESS, LIMIT,
+# ...: scripts/methods_session.sh) pass through `start`'s environment, e.g.
+# `STAGES="sweep-rate autocompress claims" bash scripts/session_chain.sh start ...`.
 set -u
 W=${CHAIN_ROOT:-/tmp}  # where the chain lives on the machine (a test gives its own folder)
 mode=${1:?start or add}; shift
@@ -71,7 +72,7 @@ case $mode in
     [ -f $W/ckpt/READY ] || { echo "no add after 120 s: the study runs on $study alone"; : > $W/ckpt/READY; }
     others=$(awk '$1 == "checkpoint" {print $2}' $W/ckpt/READY | tr '\n' ' ')
     embedding=$(awk '$1 == "embedding" {print $2}' $W/ckpt/READY | head -n 1)
-    PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=$R/sudoku-hard EMBEDDING=${embedding:-none} \
+    PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=${DATA:-$R/sudoku-hard} EMBEDDING=${embedding:-none} \
       bash scripts/methods_session.sh $W/m
     # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
     compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false

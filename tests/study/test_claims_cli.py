@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,11 @@ def test_claims_on_the_shipped_checkpoint(tmp_path: Path, capsys: pytest.Capture
     assert report["claims"][0]["verdict"] == "not testable here"
     assert "no bottleneck" in report["claims"][6]["reason"]
     assert json.loads((out / "claims.json").read_text())["claims"][0]["rule"] == report["claims"][0]["rule"]
-    with RunStore(store) as db:  # the per-puzzle outcomes agree with the aggregates the sweep reports
+    # where the numbers were measured, from the store (a report rendered again elsewhere keeps saying it)
+    (device, runs), = report["protocol"]["measured_on"].items()
+    assert device.startswith(f"{platform.machine()} CPU") and f"Runs measured on: {device} ({runs} runs)." in md
+    with RunStore(store) as db:
+        assert runs == len(db.runs())  # the per-puzzle outcomes agree with the aggregates the sweep reports
         for run in db.runs():
             records = db.records(run["key"])
             outcomes, metrics = puzzle_outcomes(records), aggregate(records)

@@ -155,7 +155,14 @@ def register(app: typer.Typer) -> None:
         if keys is None:
             return
         from redge.core.atomic import atomic_dir
-        from redge.study.claims_report import Swept, claims_report, embedding_bytes, gather, write_claims
+        from redge.study.claims_report import (
+            Swept,
+            claims_report,
+            embedding_bytes,
+            gather,
+            measured_on,
+            write_claims,
+        )
         from redge.study.report import build_report, jsonable, write_report
         from redge.study.store import RunStore
 
@@ -165,11 +172,12 @@ def register(app: typer.Typer) -> None:
         with RunStore(store) as db:
             sweep = build_report(db, list(dict.fromkeys(k for part in keys for k in part)))
             evidence = gather(db, swept, embeddings)
+            devices = measured_on(db, [k for part in keys for k in part])
         protocol = {"checkpoints": [str(c) for c in checkpoints], "data": [str(d) for d in datas], "split": split,
                     "puzzles": ", ".join(f"{g.data}: {g.runs[0].labelled} puzzles" for g in evidence.groups
                                          if g.checkpoint == str(checkpoints[0])),
                     "depth": depth, "variants": [(k, str(p)) for k, _, p in variants], "target": target,
-                    "embedding_checkpoints": [str(e) for e in extra], "store": str(store)}
+                    "embedding_checkpoints": [str(e) for e in extra], "store": str(store), "measured_on": devices}
         report = claims_report(evidence, protocol)
         command = "redge " + " ".join(sys.argv[1:])
         with atomic_dir(out, replaces="claims.md") as tmp:

@@ -1,6 +1,8 @@
 """The `--device auto|cpu|cuda[:N]` convention of every command, resolved in one place."""
 from __future__ import annotations
 
+import os
+import platform
 import re
 
 import torch
@@ -25,3 +27,12 @@ def resolve_device(name: str | None) -> torch.device:
     if index >= torch.cuda.device_count():
         raise RedgeInputError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s)")
     return torch.device("cuda", index)
+
+
+def describe_device(device: torch.device | str) -> str:
+    """The device in words, for records that must say where a number was measured: the GPU's name, or the CPU's
+    architecture with the intra-op threads in use and the machine's cores."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,14 @@ def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]
     return Evidence(decidable_first(list(groups.values())), embeddings)
 
 
+def measured_on(store: RunStore, keys: Sequence[str]) -> dict[str, int]:
+    """How many of the runs behind a report each device measured ("not recorded" for runs stored before sweeps
+    recorded it). A report rendered again from a store (on another machine) must say where its numbers came from,
+    not only which command rendered it."""
+    rows = store.runs(list(dict.fromkeys(keys)))
+    return dict(Counter(row["meta"].get("measured_on", "not recorded") for row in rows))
+
+
 def _same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two paths name the same checkpoint (after resolving links and relative parts)."""
     return Path(a).resolve() == Path(b).resolve()
@@ -149,8 +159,11 @@ def claims_markdown(report: dict[str, Any], command: str = "") -> str:
     md += [f"Checkpoints: {', '.join(f'`{c}`' for c in p['checkpoints'])}; data: "
            f"{', '.join(f'`{d}`' for d in p['data'])} (split {p['split']}, {p['puzzles']}); depths 1..{p['depth']}; "
            f"fine-tuned variants: {', '.join(f'{k}=`{v}`' for k, v in p['variants']) or 'none'}; claim 7 target "
-           f"{p['target']}. Sweep report: `sweep/report.md`.", "",
-           "| # | claim | verdict | deciding numbers | 95% interval |", "|---|---|---|---|---|"]
+           f"{p['target']}. Sweep report: `sweep/report.md`.", ""]
+    if p.get("measured_on"):
+        md += ["Runs measured on: " + ", ".join(f"{device} ({n} runs)" for device, n in p["measured_on"].items())
+               + ".", ""]
+    md += ["| # | claim | verdict | deciding numbers | 95% interval |", "|---|---|---|---|---|"]
     for c in report["claims"]:
         iv = c["interval"]
         interval = "-" if iv is None else f"{iv['name']}: {_fmt(iv)}"

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from redge.compress import CompressionConfig, compress_, load_method
+from redge.core.device import describe_device
 from redge.core.errors import RedgeInputError, check_range
 from redge.core.ranks import Ranks, join
 from redge.models import Batch, RecursiveReasoner
@@ -184,7 +185,7 @@ def record_batch(reference: RecursiveReasoner, entries: Sequence[tuple[Recursive
 
 
 def _variant_meta(spec: SweepSpec, data: SweepData, model: RecursiveReasoner, vmodel: RecursiveReasoner,
-                  variant: Variant, depth: int) -> dict[str, Any]:
+                  variant: Variant, depth: int, device: torch.device) -> dict[str, Any]:
     cfg = model.config
     seq_len = data.split.metadata.seq_len
     flops = flop_count(model, seq_len, depth, variant.H_cycles, variant.L_cycles)
@@ -201,6 +202,7 @@ def _variant_meta(spec: SweepSpec, data: SweepData, model: RecursiveReasoner, vm
         "carry_bytes": carry_bytes(vmodel, seq_len),
         "calibration": ("train split" if (Path(spec.data) / "train").is_dir() else f"{spec.split} inputs")
         if variant.recipe.needs_calibration else "none",
+        "measured_on": describe_device(device),
     }
 
 
@@ -234,7 +236,7 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
     if ranks.main and pending:
         with RunStore(store_path) as store:
             for i in pending:
-                meta = _variant_meta(spec, data, model, models[i], variants[i], depth)
+                meta = _variant_meta(spec, data, model, models[i], variants[i], depth, ranks.device)
                 store.register(keys[i], ckpt_hash, data.hash, meta, data.n_batches)
 
     store = RunStore(store_path) if ranks.main else None
