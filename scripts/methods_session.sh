@@ -6,7 +6,7 @@
 #   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA, then of each
 #      of CLAIMS_DATA (OUT/claims-NAME);
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
-#      each checkpoint, in the claims' runs store (their shared variants are not run twice): `redge report` renders it;
+#      each checkpoint, in the claims' runs store (their shared variants are not run twice), reported to OUT/sweep-NAME;
 #   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
 #   6. `redge autocompress` of each checkpoint for each AUTOCOMPRESS job (TARGET=MAX_BYTES[:BUDGET_MS]), searched on
 #      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles; each checkpoint's scored variants
@@ -52,9 +52,10 @@ run_cuda_tests() {
 }
 
 base=${CHECKPOINTS%% *}
-attention=$(for c in $CHECKPOINTS; do
-  "$PY" -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['config'].get('mlp_t', False))" "$c/config.json" \
-    && echo "$c" && break; done)  # the first checkpoint that mixes tokens with attention
+mixes_by_mlp() {  # whether checkpoint $1 mixes tokens with an MLP (TRM-MLP, `mlp_t`) rather than attention
+  "$PY" -c "import json,sys; sys.exit(not json.load(open(sys.argv[1]))['config'].get('mlp_t'))" "$1/config.json"
+}
+attention=$(for c in $CHECKPOINTS; do mixes_by_mlp "$c" || { echo "$c"; break; }; done)  # the first attention one
 variants=()  # --variant-checkpoint KIND=PATH of the fine-tunes, for the claims
 run_finetunes() {
   for kind in $FINETUNES; do
@@ -104,12 +105,12 @@ run_claims() {
   done
 }
 
-# every method on every checkpoint, in the claims' store (what the claims ran is cached): docs/ renders from it
+# every method on every checkpoint, in the claims' store (what the claims ran is cached); methods_commit.py folds
+# each finished sweep's report (OUT/sweep-NAME) into docs/
 run_sweeps() {
   stage "method sweeps"
   for c in $CHECKPOINTS; do
-    extra=$("$PY" -c "import json,sys
-print('prune-tok-25' if json.load(open(sys.argv[1]))['config'].get('mlp_t') else 'linear-attn')" "$c/config.json")
+    extra=linear-attn; mixes_by_mlp "$c" && extra=prune-tok-25
     recipes=(); for r in $METHODS $extra; do recipes+=(-r "$r"); done
     redge sweep -c "$c" -d "$DATA" "${recipes[@]}" --device "$DEVICE" --limit "$LIMIT" --batch-size 500 \
       --store "$OUT/runs.sqlite" --out "$OUT/sweep-$(basename "$c")" --json > "$OUT/sweep-$(basename "$c").json" \
@@ -121,9 +122,7 @@ print('prune-tok-25' if json.load(open(sys.argv[1]))['config'].get('mlp_t') else
 # issue 14's benchmark names the reference TRM-MLP: the first `mlp_t` checkpoint given, else the first one
 run_sweep_rate() {
   stage "sweep rate"
-  rate_ckpt=$("$PY" -c "import json,sys
-print(next((c for c in sys.argv[1:] if json.load(open(c + '/config.json'))['config'].get('mlp_t')), sys.argv[1]))" \
-    $CHECKPOINTS)
+  rate_ckpt=${CHECKPOINTS%% *}; for c in $CHECKPOINTS; do mixes_by_mlp "$c" && { rate_ckpt=$c; break; }; done
   "$PY" benchmarks/sweep_rate.py --checkpoint "$rate_ckpt" --data "$DATA" --device "$DEVICE=$LIMIT" \
     --device "cpu=${CPU_PUZZLES:-8}" --batch-size 500 --threads "$(nproc)" --out "$OUT/sweep_rate.json" \
     > "$OUT/sweep_rate.txt" 2>&1

@@ -169,10 +169,11 @@ def register(app: typer.Typer) -> None:
         swept = [Swept(c, d, tuple(k), kind, fine_tuned_from(c) if kind else None)
                  for (c, d, kind, _), k in zip(specs, keys, strict=True)]
         embeddings = [embedding_bytes(c, target) for c in dict.fromkeys([*checkpoints, *extra])]
+        every_key = list(dict.fromkeys(k for part in keys for k in part))
         with RunStore(store) as db:
-            sweep = build_report(db, list(dict.fromkeys(k for part in keys for k in part)))
+            sweep = build_report(db, every_key)
             evidence = gather(db, swept, embeddings)
-            devices = measured_on(db, [k for part in keys for k in part])
+            devices = measured_on(db, every_key)
         protocol = {"checkpoints": [str(c) for c in checkpoints], "data": [str(d) for d in datas], "split": split,
                     "puzzles": ", ".join(f"{g.data}: {g.runs[0].labelled} puzzles" for g in evidence.groups
                                          if g.checkpoint == str(checkpoints[0])),

@@ -87,10 +87,10 @@ def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]
 
 
 def measured_on(store: RunStore, keys: Sequence[str]) -> dict[str, int]:
-    """How many of the runs behind a report each device measured ("not recorded" for runs stored before sweeps
+    """How many of the runs behind a report (`keys`) each device measured ("not recorded" for runs stored before sweeps
     recorded it). A report rendered again from a store (on another machine) must say where its numbers came from,
     not only which command rendered it."""
-    rows = store.runs(list(dict.fromkeys(keys)))
+    rows = store.runs(keys)
     return dict(Counter(row["meta"].get("measured_on", "not recorded") for row in rows))
 
 
