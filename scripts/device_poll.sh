@@ -8,7 +8,9 @@
 # The chain lives under $CHAIN_ROOT (default /tmp). What comes back is kept within the tool's limits (8 files of at most 16 MiB, 64 MiB in all): the campaign folder
 # /tmp/c as c.tgz.* with one set of weights (before the evaluations: the EMA of the last checkpoint; after them:
 # the better of raw and EMA on held-out hard, the one the chain studies), and the study folder /tmp/m as m.tgz.*
-# without exported blobs (rebuilt by `redge export` from each recipe.yaml) and with its SQLite runs store copied by
+# without exported blobs (rebuilt by `redge export` from each recipe.yaml) and without the fine-tuned weights (the
+# claims sweep them on the machine; their curves, configs and cards come back: three fine-tunes' raw and EMA weights
+# took 96 MiB in session 9 and pushed the reports past the limit), and with its SQLite runs store copied by
 # SQLite's online backup (consistent while a sweep writes). Unpack: `cat c.tgz.* | tar xz`. Optimizer state (*.pt)
 # never travels. Prints the chain's log tail, each status file and the last training curve row.
 set -u
@@ -30,7 +32,7 @@ if [ -d $W/c ]; then
 fi
 if [ -d $W/m ]; then
   cp -r $W/m "$stage/m"
-  find "$stage/m" \( -name '*.blob' -o -name '*.emb' -o -name '*.pt' -o -name '*.sqlite*' \) -delete
+  find "$stage/m" \( -name '*.blob' -o -name '*.emb' -o -name '*.pt' -o -name '*.sqlite*' -o -name '*.safetensors' \) -delete
   find $W/m -name '*.sqlite' | while read -r db; do
     python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))" \
       "$db" "$stage/m/${db#$W/m/}"

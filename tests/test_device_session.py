@@ -48,6 +48,7 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
     env = {**os.environ, "CHAIN_ROOT": str(chain), "DEVICE": "cpu", "OUT": str(out),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "LIMIT": "6", "CPU_PUZZLES": "2",
            "METHODS": "fp32", "AUTOCOMPRESS": "", "PROFILE_STEPS": "4",
+           "FINETUNES": "traj", "FINETUNE_MINUTES": "0.05", "FT_CONFIG": "tiny",
            "EVAL_SETS": f"hard={chain}/refdata/sudoku-hard", "DATA": f"{chain}/refdata/sudoku-gen"}
 
     def bash(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -74,6 +75,8 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
     claims = json.loads((study / "claims" / "claims.json").read_text())
     assert len(claims["claims"]) == 7 and claims["protocol"]["data"] == [f"{chain}/refdata/sudoku-gen"]  # DATA=
     assert (study / "runs.sqlite").stat().st_size > 0 and (study / "sweep_rate.json").is_file()
+    assert (study / "ft-traj" / "model" / "config.json").is_file()  # the fine-tune's record comes back,
+    assert not list(study.rglob("*.safetensors"))  # its weights stay on the machine (the claims swept them there)
     profile = json.loads((study / "train_profile.json").read_text())["profile"]
     assert profile["steps"] == 20 and profile["top"]
 
