@@ -7,7 +7,6 @@ places it; every number comes from the JSON.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,26 +35,29 @@ THROUGHPUT_LABELS = {"trm-mlp": "`trm-mlp-sudoku`, mlp_t unpadded",
                      "trm-att": "`trm-att-sudoku`"}
 
 
-def _target_cell(run: dict[str, Any]) -> str:
-    """`9.0 (not met)` or `10.1 (met, by 0.01)`: the issue's target is a multiple of the official compiled rate,
-    written in the JSON key (`target (>= 1.2x)`)."""
-    ref = run["reference"]
-    key = next(k for k in ref if k.startswith("target"))
-    need = float(re.search(r"([\d.]+)x", key).group(1)) * ref["official compiled"]
-    margin = run["steps_per_s"] - need
-    return f"{ref[key]} (met, by {margin:.2f})" if margin >= 0 else f"{ref[key]} (not met)"
+TRAIN_TARGETS = {"trm-mlp-sudoku": 9.0, "trm-att-sudoku": 11.0}  # issue 12: steps/s on one H200 at batch 768
+
+
+def _target_cell(config: str, best: float) -> str:
+    """`9.0 (not met)` or `11.0 (met)`: the campaign issue's target for a config against its best run."""
+    target = TRAIN_TARGETS[config]
+    return f"{target} (met)" if best >= target else f"{target} (not met)"
 
 
 def train_throughput_table(data: dict[str, Any]) -> str:
     """Steps/s per run of the single-H200 session, beside the official code's rate and the issue's target (given
-    on the first row of each config)."""
+    on the first row of each config, judged on the config's best run)."""
+    runs = data[THROUGHPUT_SESSION]["runs"]
+    best: dict[str, float] = {}
+    for run in runs.values():
+        best[run["config"]] = max(best.get(run["config"], 0.0), run["steps_per_s"])
     rows, seen = [], set()
-    for name, run in data[THROUGHPUT_SESSION]["runs"].items():
+    for name, run in runs.items():
         first = run["config"] not in seen
         seen.add(run["config"])
         rows.append([THROUGHPUT_LABELS.get(name, name), f"{run['steps_per_s']:.2f}",
                      f"{run['reference']['official compiled']:.2f}" if first else "",
-                     _target_cell(run) if first else ""])
+                     _target_cell(run["config"], best[run["config"]]) if first else ""])
     return _table(["config", "steps/s", "official code (compiled)", "issue target"], ["---"] * 4, rows)
 
 

@@ -22,8 +22,10 @@
 # LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs;
 # empty: none), AC_PUZZLES (256), AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
-# FINETUNES (empty), FINETUNE_MINUTES (3), FT_CONFIG (default: the training config named in the fine-tuned
-# checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage appends to OUT/status; OUT/DONE is last.
+# FINETUNES (empty), FINETUNE_MINUTES (3), FINETUNE_COMPILE (false: a fine-tune of minutes is better off eager; in
+# session 9 the compiled QAT fine-tune had done 50 steps when its 1.5 minutes ran out), FT_CONFIG (default: the
+# training config named in the fine-tuned checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage
+# appends to OUT/status; OUT/DONE is last.
 set -u
 export PYTHONPATH=src${PYPKGS:+:$PYPKGS} PYTHONUNBUFFERED=1
 OUT=$1
@@ -35,6 +37,7 @@ CHECKPOINTS=${CHECKPOINTS:-"checkpoints/trm-mlp-sudoku checkpoints/trm-att-sudok
 EMBEDDING=${EMBEDDING:-checkpoints/trm-att-arc}
 FINETUNES=${FINETUNES:-}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
+FINETUNE_COMPILE=${FINETUNE_COMPILE:-false}
 AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int8:0.5*int8"}
 AC_PUZZLES=${AC_PUZZLES:-256}
 AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
@@ -80,7 +83,7 @@ run_finetunes() {
                           continue; }
     stage "fine-tune $kind"
     redge train --config "$config" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
-      --set lr_warmup_steps=100 --set compile=true --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
+      --set lr_warmup_steps=100 --set compile="$FINETUNE_COMPILE" --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
       > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
     stage "fine-tune $kind exit $?"
     [ -d "$OUT/ft-$kind/model" ] && case $kind in
