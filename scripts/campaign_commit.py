@@ -50,7 +50,8 @@ def continue_curve(old_curve: Path, previous_config: Path, segments: list[Path],
     """The version's curve rows, tagged with `version` and with totals continuing the previous version's.
 
     The previous training ended after its last logged row (rows come every `log_every` steps), so the totals start
-    from that version's own offset plus the final step and minutes its checkpoint's metadata records. `segments` are
+    from where that version began (its first row's offset) plus the final step and minutes its checkpoint's metadata
+    records, which count the whole version, over every segment of a resumed one (`version_totals`). `segments` are
     the version's session folders in order: all but the last were lost machines, each resumed from the weights it
     brought back, so only their rows up to those weights' step count, and the next segment continues from there.
     """
@@ -58,9 +59,10 @@ def continue_curve(old_curve: Path, previous_config: Path, segments: list[Path],
     if any(row.get("version") == version for row in rows):
         raise SystemExit(f"{old_curve}: version {version} is already in the curve")
     last = rows[-1]
+    first = next(row for row in rows if row.get("version") == last.get("version"))
     end_step, end_minutes = _ended(previous_config, last)
-    step0 = last.get("total_step", last["step"]) - last["step"] + end_step
-    minutes0 = last.get("total_minutes", last["minutes"]) - last["minutes"] + end_minutes
+    step0 = first.get("total_step", first["step"]) - first["step"] + end_step
+    minutes0 = first.get("total_minutes", first["minutes"]) - first["minutes"] + end_minutes
     out = []
     for index, segment in enumerate(segments):
         cut_step, cut_minutes = (None, 0.0) if index == len(segments) - 1 else resumed_at(segment)

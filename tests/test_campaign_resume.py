@@ -72,6 +72,14 @@ def test_a_lost_segment_and_its_resumption_fold_into_one_version(tmp_path: Path)
     again = _fold(str(final), str(committed), "--version", "2", "--weights", "ema", "--device", "cpu")
     assert again.returncode != 0 and "already in the curve" in again.stdout + again.stderr
 
+    # the next version starts where the resumed one ended: 210 + 320 steps after its start, not counting the lost
+    # segment twice (its last row's offset already includes the 210)
+    following = _segment(tmp_path / "following", last_step=100, saved_step=120, saved_minutes=1.2, evaluated=True)
+    fold = _fold(str(following), str(committed), "--version", "3", "--weights", "ema", "--device", "cpu")
+    assert fold.returncode == 0, fold.stdout + fold.stderr
+    rows = [json.loads(line) for line in (committed / "curve.jsonl").read_text().splitlines() if line.strip()]
+    assert [row["total_step"] for row in rows if row.get("version") == 3] == [start + 530 + 50, start + 530 + 100]
+
 
 def _git(tree: Path, *args: str) -> None:
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tree, check=True,
