@@ -88,7 +88,7 @@ CHECKPOINT_ROWS = (
                   " on easy puzzles (50-60 givens)"),
     CheckpointRow("trm-mlp-sudoku", "77.5 min in five runs, 1 H200 (v5)", "ema/generated", "ema/hard", "99% / 85%",
                   " (EMA, fp32)"),
-    CheckpointRow("trm-att-sudoku", "51.5 min in four runs, 1 H200 (v3)", "ema/generated", "ema/hard", "- / 70%",
+    CheckpointRow("trm-att-sudoku", "67.5 min in five runs, 1 H200 (v4)", "ema/generated", "ema/hard", "- / 70%",
                   " (EMA)"),
     CheckpointRow("hrm-sudoku", "16 min, half an H200", "raw/generated", "raw/hard", "- / 50%"),
 )
