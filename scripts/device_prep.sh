@@ -47,7 +47,7 @@ case $mode in
     echo "tree now $(du -sh --exclude=.git --exclude=.venv --exclude=runs . | cut -f1) + carries; calls:"
     echo "  1 carry [runs/refdata]: bash scripts/session_chain.sh start $campaign MINUTES --set ...${ferry:+ (after the ferry calls)}"
     echo "  2 carry [runs/pypkgs, runs/ckpt-study]: bash scripts/session_chain.sh add $study; bash scripts/device_poll.sh 540"
-    echo "  3+: bash scripts/device_poll.sh 560        then: bash scripts/device_prep.sh restore"
+    echo "  3+: bash scripts/device_poll.sh 560        then at once: bash scripts/device_land.sh FILES_AT $campaign"
     echo "  a poll says 'fresh one': bash scripts/device_resume.sh FILES_AT $campaign, then call 1 again" ;;
   restore)
     for dir in "$STASH"/.resumed-*/; do  # the committed weights a resumed session replaced (device_resume.sh)

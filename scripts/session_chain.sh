@@ -10,7 +10,7 @@
 #                                 bash scripts/session_chain.sh add [PATH ...] [embedding=PATH]; \
 #                                 bash scripts/device_poll.sh 540
 #   every later call:             bash scripts/device_poll.sh 560
-#   here, last:                   bash scripts/device_prep.sh restore
+#   here, last, at once:          bash scripts/device_land.sh FILES_AT CONFIG   (restores, folds, commits)
 #
 # Everything lives under $CHAIN_ROOT (default /tmp). `start` copies the working tree to /tmp/repo, runs/refdata to
 # /tmp/refdata and checkpoints/CONFIG (the warm start) to /tmp/ckpt, starts the chain detached and returns once the

@@ -40,6 +40,18 @@ def _segment(where: Path, last_step: int, saved_step: int, saved_minutes: float,
     return session
 
 
+def poll_files(session: Path, files: Path, part: str = "c") -> Path:
+    """The `part`.tgz.* files a poll would have brought back into `files` with `session` as that part's folder."""
+    files.mkdir(exist_ok=True)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(session, arcname=part)
+    blob = archive.getvalue()
+    (files / f"{part}.tgz.aa").write_bytes(blob[: len(blob) // 2])  # split as the poll splits it
+    (files / f"{part}.tgz.ab").write_bytes(blob[len(blob) // 2:])
+    return files
+
+
 def _fold(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(ROOT / "scripts" / "campaign_commit.py"), *args], capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120)
@@ -81,9 +93,9 @@ def test_a_lost_segment_and_its_resumption_fold_into_one_version(tmp_path: Path)
     assert [row["total_step"] for row in rows if row.get("version") == 3] == [start + 530 + 50, start + 530 + 100]
 
 
-def _git(tree: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tree, check=True,
-                   capture_output=True)
+def _git(tree: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tree, check=True,
+                          capture_output=True, text=True).stdout
 
 
 def test_device_resume_swaps_in_the_returned_weights_and_restore_puts_the_committed_back(tmp_path: Path) -> None:
@@ -105,26 +117,14 @@ def test_device_resume_swaps_in_the_returned_weights_and_restore_puts_the_commit
     refused = resume(empty)
     assert refused.returncode != 0 and "no c.tgz" in refused.stdout + refused.stderr
 
-    def poll_files(session: Path, name: str) -> Path:
-        """The c.tgz.* parts a poll would have brought back with `session` as its campaign folder."""
-        files = tmp_path / name
-        files.mkdir()
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-            tar.add(session, arcname="c")
-        blob = archive.getvalue()
-        (files / "c.tgz.aa").write_bytes(blob[: len(blob) // 2])  # split as the poll splits it
-        (files / "c.tgz.ab").write_bytes(blob[len(blob) // 2:])
-        return files
-
     early = _segment(tmp_path / "early", last_step=100, saved_step=50, saved_minutes=0.5, evaluated=False)
     shutil.rmtree(early / "run" / "ema")  # lost before its first checkpoint: no weights came back
-    refused = resume(poll_files(early, "early-files"))
+    refused = resume(poll_files(early, tmp_path / "early-files"))
     assert refused.returncode != 0 and "no weights came back yet" in refused.stdout + refused.stderr
     assert not (tree / "runs" / "resume" / "segment-1").exists()
 
     lost = _segment(tmp_path / "lost", last_step=400, saved_step=210, saved_minutes=2.1, evaluated=False)
-    files = poll_files(lost, "files")
+    files = poll_files(lost, tmp_path / "files")
     done = resume(files)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "step 210" in done.stdout and "segment-1" in done.stdout
@@ -141,3 +141,46 @@ def test_device_resume_swaps_in_the_returned_weights_and_restore_puts_the_commit
     assert restore.returncode == 0, restore.stdout + restore.stderr
     assert (checkpoint / "config.json").read_text() == committed_config
     assert not list((tmp_path / "stash").glob(".resumed-*"))
+
+
+def _hard_eval(session: Path, exact: float) -> None:
+    for kind in ("ema", "model"):
+        (session / f"eval-{kind}-hard.json").write_text(json.dumps(
+            {"depths": {"16": {"exact_accuracy": exact if kind == "ema" else exact / 2, "count": 1000}}}))
+
+
+def test_device_land_commits_a_better_session_as_the_next_version_and_only_then(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "scripts", tree / "scripts")
+    checkpoint = shutil.copytree(TINY, tree / "checkpoints" / "tiny")
+    (checkpoint / "eval.json").write_text(json.dumps(
+        {"version": 3, "committed_weights": "ema", "ema/hard": {"16": {"exact_accuracy": 0.30, "count": 1000}}}))
+    _git(tree, "init", "-q")
+    _git(tree, "add", "-A")
+    _git(tree, "commit", "-qm", "tree")
+    env = {**os.environ, "STASH": str(tmp_path / "stash"), "PYTHONPATH": str(ROOT / "src"),
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def land(files: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "scripts/device_land.sh", str(files), "tiny"], cwd=tree, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    weaker = _segment(tmp_path / "weaker", last_step=100, saved_step=100, saved_minutes=1.0, evaluated=False)
+    _hard_eval(weaker, 0.31)  # +1 point: below the campaign's 2
+    kept = land(poll_files(weaker, tmp_path / "weaker-files"))
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "nothing to commit" in kept.stdout and "no new version" in kept.stdout
+    assert json.loads((checkpoint / "eval.json").read_text())["version"] == 3
+    assert _git(tree, "rev-list", "--count", "HEAD").strip() == "1"
+
+    better = _segment(tmp_path / "better", last_step=100, saved_step=100, saved_minutes=1.0, evaluated=False)
+    _hard_eval(better, 0.33)
+    landed = land(poll_files(better, tmp_path / "better-files"))
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert json.loads((checkpoint / "eval.json").read_text())["version"] == 4
+    assert json.loads((checkpoint / "eval.json").read_text())["ema/hard"]["16"]["exact_accuracy"] == 0.33
+    assert "tiny version 4 (ema weights)" in _git(tree, "log", "-1", "--format=%s")
+    assert _git(tree, "status", "--porcelain", "checkpoints").strip() == ""  # the new version is committed
+
+    refused = land(tmp_path / "nowhere")
+    assert refused.returncode != 0 and "no c.tgz" in refused.stdout + refused.stderr
