@@ -10,6 +10,7 @@
 * OUT/sweep_rate.json                            -> benchmarks/results/sweep_rate_gpu.json
 * OUT/ac-NAME/ (search, recipe, plan, verify)    -> docs/study/autocompress/NAME/ (the blob stays out of git)
 * OUT/ac-cache-NAME.json (scored variants)       -> docs/study/autocompress/cache/ (the next session's search resumes)
+* OUT/arc-eval.json (a finished `redge eval`)    -> checkpoints/trm-att-arc/eval.json (pass@K by depth)
 * OUT/cuda_tests.txt                             -> its last line is printed (the CUDA tests' verdict)
 
 Only what the session finished is folded; each step says what it wrote or why it skipped. Stages that failed on
@@ -18,6 +19,7 @@ the device (their `.err` files) are reported, not folded.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -93,6 +95,28 @@ def fold_autocompress(out: Path, root: Path) -> None:
         print(f"autocompress cache {cache.name} -> {dst.relative_to(root)}")
 
 
+def fold_arc_eval(out: Path, root: Path, device_name: str | None) -> None:
+    """The ARC checkpoint's evaluation (`arc-eval` stage) as its `eval.json`, keyed like the campaign's:
+    `WEIGHTS/arc1-eval` (the weights its config.json says it holds) -> depth -> accuracies and `ARC/pass@K`."""
+    status = out / "status"
+    finished = status.read_text().splitlines() if status.is_file() else []
+    if not any(line.endswith("arc eval exit 0") for line in finished):
+        print("arc eval: not run or unfinished (see arc-eval.err)")
+        return
+    result = json.loads((out / "arc-eval.json").read_text())
+    checkpoint = root / "checkpoints/trm-att-arc"
+    config = json.loads((checkpoint / "config.json").read_text())
+    weights = config.get("metadata", {}).get("weights", "raw").split()[0].replace("model", "raw")
+    record = {"dtype": "bfloat16", "device": f"cuda ({device_name})" if device_name else "cuda",
+              "committed_weights": weights, "data": "redge data build arc --num-aug 50 (ARC-AGI-1 evaluation set)",
+              f"{weights}/arc1-eval": result["depths"]}
+    partial = checkpoint / "eval.json.partial"  # written whole, then moved: never half a file
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    partial.replace(checkpoint / "eval.json")
+    pass2 = result["depths"][max(result["depths"], key=int)].get("ARC/pass@2")
+    print(f"arc eval -> checkpoints/trm-att-arc/eval.json (pass@2 at full depth: {pass2})")
+
+
 def main() -> None:
     """Fold every finished part of OUT into the repository."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,6 +137,7 @@ def main() -> None:
     fold_sweeps(args.out, args.root)
     fold_sweep_rate(args.out, args.root, args.device_name)
     fold_autocompress(args.out, args.root)
+    fold_arc_eval(args.out, args.root, args.device_name)
 
 
 if __name__ == "__main__":

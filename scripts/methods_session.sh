@@ -11,9 +11,15 @@
 #   6. `redge autocompress` of each checkpoint for each AUTOCOMPRESS job (TARGET=MAX_BYTES[:BUDGET_MS]), searched on
 #      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles; each checkpoint's scored variants
 #      are cached (OUT/ac-cache-NAME.json, seeded from AC_CACHE_SEED), so a search the session's end cut short goes on
-#      where it stopped in the next session (methods_commit.py commits the caches).
-# STAGES names the stages to run, in the order given (default: all, as above: cuda-tests finetunes claims sweeps
-# sweep-rate autocompress): a session whose device time is short puts first what earlier sessions did not finish.
+#      where it stopped in the next session (methods_commit.py commits the caches);
+#   7. on request only (STAGES="arc-eval"; issue 12's ARC target): the ARC-AGI-1 evaluation of the ARC checkpoint,
+#      pass@K at every depth after voting over each test input's augmented variants. Both the checkpoint (100 MB) and
+#      the raw Kaggle files come by ferry (`device_ferry.py pack trm-att-arc=checkpoints/trm-att-arc
+#      arc-raw=../shared/data/trm-kaggle-combined`); the dataset is rebuilt here exactly as for training (same files,
+#      same seed, so the same puzzle identifiers), outside OUT.
+# STAGES names the stages to run, in the order given (default: all but arc-eval, as above: cuda-tests finetunes
+# claims sweeps sweep-rate autocompress): a session whose device time is short puts first what earlier sessions did
+# not finish.
 # Fine-tuned variants join the claims only when finetunes comes before claims.
 #
 #   setsid nohup bash scripts/methods_session.sh OUT &
@@ -22,7 +28,8 @@
 # LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs;
 # empty: none), AC_PUZZLES (256), AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
-# FINETUNES (empty), FINETUNE_MINUTES (3), FINETUNE_COMPILE (false: a fine-tune of minutes is better off eager; in
+# ARC_CHECKPOINT, ARC_RAW (FERRY_ROOT/trm-att-arc, FERRY_ROOT/arc-raw; FERRY_ROOT: /tmp/ferry), ARC_DATA
+# (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FINETUNE_MINUTES (3), FINETUNE_COMPILE (false: a fine-tune of minutes is better off eager; in
 # session 9 the compiled QAT fine-tune had done 50 steps when its 1.5 minutes ran out), FT_CONFIG (default: the
 # training config named in the fine-tuned checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage
 # appends to OUT/status; OUT/DONE is last.
@@ -42,6 +49,11 @@ AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int
 AC_PUZZLES=${AC_PUZZLES:-256}
 AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
+FERRY_ROOT=${FERRY_ROOT:-/tmp/ferry}
+ARC_CHECKPOINT=${ARC_CHECKPOINT:-$FERRY_ROOT/trm-att-arc}
+ARC_RAW=${ARC_RAW:-$FERRY_ROOT/arc-raw}
+ARC_DATA=${ARC_DATA:-/tmp/arc1-aug50}
+ARC_BATCH=${ARC_BATCH:-512}
 PY=${PYTHON:-python3}
 STAGES=${STAGES:-"cuda-tests finetunes claims sweeps sweep-rate autocompress"}
 mkdir -p "$OUT"
@@ -151,11 +163,29 @@ run_autocompress() {
   done
 }
 
+# issue 12: the ARC checkpoint's pass@K on the ARC-AGI-1 evaluation set, its data rebuilt from the ferried raw
+# files as its training data was (`redge data build arc --num-aug 50`: the identifiers index its embedding table)
+run_arc_eval() {
+  for need in "$ARC_CHECKPOINT/config.json" "$ARC_RAW/arc-agi_evaluation_challenges.json"; do
+    [ -f "$need" ] || { stage "arc eval: no $need (ferry it: scripts/device_ferry.py)"; return; }
+  done
+  if [ ! -f "$ARC_DATA/test_puzzles.json" ]; then
+    stage "arc data"
+    redge data build arc --input "$ARC_RAW/arc-agi" --num-aug 50 --out "$ARC_DATA" --json > "$OUT/arc-data.json" \
+      2> "$OUT/arc-data.err" || { stage "arc data exit $?"; return; }
+  fi
+  stage "arc eval"
+  redge eval "$ARC_CHECKPOINT" -d "$ARC_DATA" --depths 1-16 --device "$DEVICE" --dtype bfloat16 \
+    --batch-size "$ARC_BATCH" --json \
+    > "$OUT/arc-eval.json" 2> "$OUT/arc-eval.err"
+  stage "arc eval exit $?"
+}
+
 for name in $STAGES; do
   case $name in
     cuda-tests) run_cuda_tests ;; finetunes) run_finetunes ;; claims) run_claims ;; sweeps) run_sweeps ;;
-    sweep-rate) run_sweep_rate ;; autocompress) run_autocompress ;;
-    *) stage "unknown stage $name (cuda-tests finetunes claims sweeps sweep-rate autocompress)" ;;
+    sweep-rate) run_sweep_rate ;; autocompress) run_autocompress ;; arc-eval) run_arc_eval ;;
+    *) stage "unknown stage $name (cuda-tests finetunes claims sweeps sweep-rate autocompress arc-eval)" ;;
   esac
 done
 touch "$OUT/DONE"

@@ -124,3 +124,61 @@ def test_the_fine_tune_stage_trains_each_kind_and_hands_it_to_the_claims(tmp_pat
     assert trained["config"]["hidden_size"] == json.loads((CKPT / "config.json").read_text())["config"]["hidden_size"]
     claims = json.loads((out / "claims.json").read_text())
     assert claims["protocol"]["variants"] == [["qat", str(out / "ft-traj" / "model")]]
+
+
+def _tiny_arc_files(prefix: Path) -> None:
+    """Kaggle-style ARC files (`PREFIX_SUBSET_challenges.json` / `_solutions.json`): two 2x2 tasks per subset."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    for subset in ("training", "evaluation", "concept"):
+        challenges, solutions = {}, {}
+        for index in range(2):
+            name, a, b = f"{subset}{index}", index + 1, index + 3
+            challenges[name] = {"train": [{"input": [[a, b], [b, a]], "output": [[b, a], [a, b]]}],
+                                "test": [{"input": [[a, a], [b, b]]}]}
+            solutions[name] = [[[b, b], [a, a]]]
+        Path(f"{prefix}_{subset}_challenges.json").write_text(json.dumps(challenges))
+        Path(f"{prefix}_{subset}_solutions.json").write_text(json.dumps(solutions))
+
+
+@pytest.mark.slow
+def test_the_arc_stage_rebuilds_the_training_data_and_its_pass_at_k_lands_in_the_checkpoint(tmp_path: Path) -> None:
+    """STAGES=arc-eval as the device runs it on ferried files: the dataset rebuilt from the raw files (the same
+    identifiers the checkpoint was trained on), pass@K at every depth, folded into checkpoints/trm-att-arc/eval.json;
+    without the ferried checkpoint the stage says what is missing."""
+    raw, data, run = tmp_path / "ferry" / "arc-raw", tmp_path / "arc-data", tmp_path / "run"
+    _tiny_arc_files(raw / "arc-agi")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cli = [sys.executable, "-m", "redge.cli"]
+    subprocess.run([*cli, "data", "build", "arc", "--input", str(raw / "arc-agi"), "--num-aug", "50", "--out",
+                    str(tmp_path / "train-data"), "--json"], cwd=ROOT, env=env, check=True, capture_output=True,
+                   timeout=300)
+    subprocess.run([*cli, "train", "--config", "trm-att-arc", "--set", f"data=[{tmp_path / 'train-data'}]",
+                    "--set", "eval_data={}", "--set", "model.hidden_size=16", "--set", "model.num_heads=2",
+                    "--set", "model.puzzle_emb_ndim=16", "--set", "model.halt_max_steps=2", "--set", "model.H_cycles=1",
+                    "--set", "model.L_cycles=1", "--set", "global_batch_size=8", "--set", "micro_batch_size=null",
+                    "--set", "max_steps=1", "--set", "eval_every_minutes=null", "--device", "cpu", "--no-eval",
+                    "--out", str(run)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+
+    out = tmp_path / "m"
+    stage_env = {**env, "DEVICE": "cpu", "PYTHON": sys.executable, "STAGES": "arc-eval", "ARC_BATCH": "64",
+                 "FERRY_ROOT": str(tmp_path / "ferry"), "ARC_CHECKPOINT": str(run / "model"), "ARC_DATA": str(data)}
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=stage_env,
+                   check=True, timeout=600, capture_output=True)
+    stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
+    assert stages == ["arc data", "arc eval", "arc eval exit 0"], stages
+    assert (data / "identifiers.json").read_text() == (tmp_path / "train-data" / "identifiers.json").read_text()
+
+    repo = tmp_path / "repo"
+    (repo / "checkpoints" / "trm-att-arc").mkdir(parents=True)
+    (repo / "checkpoints" / "trm-att-arc" / "config.json").write_text((run / "model" / "config.json").read_text())
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "methods_commit.py"), str(out), "--root", str(repo)],
+                   cwd=ROOT, check=True, timeout=300, capture_output=True)
+    record = json.loads((repo / "checkpoints" / "trm-att-arc" / "eval.json").read_text())
+    by_depth = record[f"{record['committed_weights']}/arc1-eval"]
+    assert sorted(by_depth, key=int) == [str(d) for d in range(1, 17)] and 0 <= by_depth["16"]["ARC/pass@2"] <= 1
+
+    missing = tmp_path / "m-missing"
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(missing)], cwd=ROOT,
+                   env={**stage_env, "ARC_CHECKPOINT": str(tmp_path / "nowhere")}, check=True, timeout=60,
+                   capture_output=True)
+    assert "arc eval: no" in (missing / "status").read_text() and not (missing / "arc-eval.json").exists()
