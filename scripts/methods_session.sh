@@ -2,7 +2,8 @@
 # The compression study's GPU work (issue 14), run after a campaign session on the same machine:
 #   1. the CUDA tests of the quantization engine (tests/quant/test_device.py), full output kept;
 #   2. optional short fine-tunes (FINETUNES="qat traj distill linattn", FINETUNE_MINUTES each): QAT, trajectory QAT
-#      and a half-width distilled student of the first checkpoint; linear attention of the first attention one;
+#      and a half-depth distilled student of the first checkpoint (`distill-narrow`: half-width, from scratch);
+#      linear attention of the first attention one;
 #   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA, then of each
 #      of CLAIMS_DATA (OUT/claims-NAME);
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
@@ -78,10 +79,15 @@ run_finetunes() {
     case $kind in
       qat) sets=(--set init_from="$base" --set qat=int4-naive) ;;
       traj) sets=(--set init_from="$base" --set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
-      # the student is half as wide, so it starts from scratch (the paper's distillation) and learns the
-      # teacher's logits
-      distill) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
-                 "$base/config.json") / 2 ))
+      # a student with half the layers, warm-started from every other layer of the teacher (the last one kept, as
+      # DistilBERT keeps every other), learns the teacher's logits: minutes are enough to measure it
+      distill) read -r layers kept < <("$PY" -c "import json,sys; n = json.load(open(sys.argv[1]))['config']['L_layers']
+keep = list(range(n - 1, -1, -2))[::-1]; print(','.join(map(str, keep)), len(keep))" "$base/config.json")
+               sets=(--set init_from="$base" --set "init_layers=[$layers]" --set "model.L_layers=$kept" \
+                     --set teacher="$base" --set teacher_kl=1.0) ;;
+      # the paper's student: half as wide, so it starts from scratch (it needs far more than minutes)
+      distill-narrow) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
+                        "$base/config.json") / 2 ))
                sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=$half \
                      --set model.puzzle_emb_ndim=$half) ;;
       # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
@@ -99,7 +105,7 @@ run_finetunes() {
       > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
     stage "fine-tune $kind exit $?"
     [ -d "$OUT/ft-$kind/model" ] && case $kind in
-      distill) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
+      distill|distill-narrow) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
       linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/ft-$kind/model") ;;
       *) variants+=(--variant-checkpoint "qat=$OUT/ft-$kind/model") ;;
     esac

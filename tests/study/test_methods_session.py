@@ -109,21 +109,28 @@ def test_a_session_without_its_method_sweeps_leaves_the_committed_methods_report
 
 @pytest.mark.slow
 def test_the_fine_tune_stage_trains_each_kind_and_hands_it_to_the_claims(tmp_path: Path) -> None:
-    """FINETUNES on the CPU as the device runs it: each kind trains from the checkpoint (QAT with the trajectory loss
-    here) and its model joins the claims as a fine-tuned variant; a kind it cannot make is reported, not fatal."""
+    """FINETUNES on the CPU as the device runs it: each kind trains from the checkpoint (QAT with the trajectory loss,
+    a half-depth distilled student here) and its model joins the claims as a fine-tuned variant; a kind it cannot make
+    is reported, not fatal."""
     out = tmp_path / "m"
     env = {**os.environ, "DEVICE": "cpu", "LIMIT": "6", "PYTHON": sys.executable, "CHECKPOINTS": str(CKPT),
-           "DATA": str(DATA), "EMBEDDING": "none", "STAGES": "finetunes claims", "FINETUNES": "traj linattn bogus",
+           "DATA": str(DATA), "EMBEDDING": "none", "STAGES": "finetunes claims",
+           "FINETUNES": "traj distill linattn bogus",
            "FINETUNE_MINUTES": "0.05", "FT_CONFIG": "tiny"}
     subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
                    timeout=600, capture_output=True)
     stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
-    assert stages[:4] == ["fine-tune traj", "fine-tune traj exit 0", "fine-tune linattn: no attention checkpoint",
-                          "unknown fine-tune bogus"], stages
+    assert stages[:6] == ["fine-tune traj", "fine-tune traj exit 0", "fine-tune distill", "fine-tune distill exit 0",
+                          "fine-tune linattn: no attention checkpoint", "unknown fine-tune bogus"], stages
+    teacher = json.loads((CKPT / "config.json").read_text())["config"]
     trained = json.loads((out / "ft-traj" / "model" / "config.json").read_text())
-    assert trained["config"]["hidden_size"] == json.loads((CKPT / "config.json").read_text())["config"]["hidden_size"]
+    assert trained["config"]["hidden_size"] == teacher["hidden_size"]
+    student = json.loads((out / "ft-distill" / "model" / "config.json").read_text())["config"]
+    assert teacher["L_layers"] == 2 and student["L_layers"] == 1  # half the layers, from the teacher's last
+    assert json.loads((out / "ft-distill" / "config.json").read_text())["train"]["init_layers"] == [1]
     claims = json.loads((out / "claims.json").read_text())
-    assert claims["protocol"]["variants"] == [["qat", str(out / "ft-traj" / "model")]]
+    assert claims["protocol"]["variants"] == [["qat", str(out / "ft-traj" / "model")],
+                                              ["distill", str(out / "ft-distill" / "model")]]
 
 
 def _tiny_arc_files(prefix: Path) -> None:

@@ -66,3 +66,26 @@ def test_linear_attention_fine_tunes_from_softmax_weights(micro_config, tmp_path
     trainer.run()
     losses = [r["lm_loss"] for r in trainer.curve if "lm_loss" in r]
     assert losses[-1] < losses[0]
+
+
+def test_a_shallower_student_starts_from_the_teachers_chosen_layers(micro_config, teacher, tmp_path) -> None:
+    """`init_layers` keeps the named layers of each stack, renumbered; the student is as shallow as asked and learns
+    the teacher's logits from there; an index the teacher lacks, or init_layers without init_from, is refused."""
+    teacher_state = Trainer(micro_config.replace(init_from=teacher, max_steps=0), tmp_path / "t", "cpu",
+                            progress=False).model.state_dict()
+    assert any(".layers.1." in key for key in teacher_state)
+    shallow = micro_config.replace(model={**micro_config.model, "L_layers": 1}, init_from=teacher, init_layers=[1],
+                                   teacher=teacher, teacher_kl=1.0, max_steps=30, log_every=10, lr=3e-3)
+    trainer = Trainer(shallow, tmp_path / "student", "cpu", progress=False)
+    state = trainer.model.state_dict()
+    assert not any(".layers.1." in key for key in state)
+    for key, value in state.items():  # layer 1 of the teacher became layer 0; everything else copied as it was
+        assert torch.equal(value, teacher_state[key.replace(".layers.0.", ".layers.1.")]), key
+    trainer.run()
+    kl = [r["kl_loss"] for r in trainer.curve if "kl_loss" in r]
+    assert len(kl) == 3 and kl[-1] < kl[0]
+
+    with pytest.raises(RedgeInputError, match=r"has layers \[0, 1\], not \[2\]"):
+        Trainer(shallow.replace(init_layers=[2]), tmp_path / "x", "cpu", progress=False)
+    with pytest.raises(RedgeInputError, match="init_layers: needs init_from"):
+        micro_config.replace(init_layers=[0])

@@ -50,6 +50,9 @@ class TrainConfig:
     checkpoint_every_minutes: float | None = 5.0
     seed: int = 0
     init_from: str | None = None  # warm start: weights of a redge checkpoint (fresh optimizer, step 0)
+    # with init_from: which of the checkpoint's layers (indices) become this model's, in order, in every layer stack:
+    # a shallower student warm-started from its teacher (DistilBERT keeps every other layer), e.g. [0] for 2 -> 1
+    init_layers: list[int] | None = None
     prune: str | None = None  # masked fine-tune after pruning by this method (compress.prune), e.g. prune-2:4
     qat: str | None = None  # quantization-aware training towards this recipe (compress.qat): fake-quant + STE
     teacher: str | None = None  # a checkpoint run beside the model on the same rows (distillation, trajectory loss)
@@ -68,6 +71,8 @@ class TrainConfig:
             value = getattr(self, f.name)
             if not _matches(value, hints[f.name]):
                 raise RedgeInputError(f"training config field {f.name}: {value!r} is not {_type_name(hints[f.name])}")
+        if self.init_layers is not None and (not self.init_from or not self.init_layers):
+            raise RedgeInputError("training config field init_layers: needs init_from and at least one layer index")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with fields changed (unknown fields are an input error)."""
@@ -117,8 +122,9 @@ _TINY_DATA = "runs/data/sudoku-easy"
 CONFIGS: dict[str, TrainConfig] = {
     # CPU smoke/demo config: TRM-MLP, hidden 64, T=1 n=2, on easy generated Sudoku (built on first use).
     "tiny": TrainConfig(
-        name="tiny", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none", "hidden_size": 64, "num_heads": 2, "expansion": 2, "H_cycles": 1,
-                            "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1, "halt_max_steps": 4},
+        name="tiny", model={**_TRM_SUDOKU, "mlp_t": True, "pos_encodings": "none", "hidden_size": 64, "num_heads": 2,
+                            "expansion": 2, "H_cycles": 1, "L_cycles": 2, "puzzle_emb_ndim": 64, "puzzle_emb_len": 1,
+                            "halt_max_steps": 4},
         data=[_TINY_DATA], eval_data={"easy": _TINY_DATA}, global_batch_size=32, lr=1e-3, lr_warmup_steps=50,
         weight_decay=0.1, puzzle_emb_lr=1e-3, puzzle_emb_weight_decay=0.1, ema=None, max_steps=2000, max_minutes=2.5,
         log_every=25, eval_limit=200, checkpoint_every_minutes=None),

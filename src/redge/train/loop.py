@@ -16,6 +16,7 @@ A resumed run restarts every row's carry (all rows halted at its first step): th
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -57,11 +58,43 @@ def model_config_for(config: TrainConfig, stream: PuzzleStream) -> ModelConfig:
         raise RedgeInputError(f"training config {config.name!r}: invalid model fields ({exc})") from None
 
 
-def warm_start(model: RecursiveReasoner, checkpoint: str | Path) -> None:
+_LAYER_KEY = re.compile(r"^(.*\.layers\.)(\d+)(\..*)$")
+
+
+def select_layers(state: dict[str, torch.Tensor], layers: list[int], path: Path) -> dict[str, torch.Tensor]:
+    """`state` with only the given layers of each layer stack, renumbered 0.. in the order given (a shallower
+    student's warm start from its teacher); an index the checkpoint's stack lacks is an input error naming it."""
+    stacks: dict[str, set[int]] = {}
+    for key in state:
+        match = _LAYER_KEY.match(key)
+        if match:
+            stacks.setdefault(match.group(1), set()).add(int(match.group(2)))
+    for stack, present in stacks.items():
+        missing = [i for i in layers if i not in present]
+        if missing:
+            raise RedgeInputError(f"init_layers: {stack.rstrip('.')} has layers {sorted(present)}, not {missing}", path)
+    out = {}
+    for key, value in state.items():
+        match = _LAYER_KEY.match(key)
+        if not match:
+            out[key] = value
+            continue
+        for new, old in enumerate(layers):
+            if int(match.group(2)) == old:
+                out[f"{match.group(1)}{new}{match.group(3)}"] = value
+    return out
+
+
+def warm_start(model: RecursiveReasoner, checkpoint: str | Path, layers: list[int] | None = None) -> None:
     """Copy a checkpoint's weights into `model` (same architecture and puzzle-embedding rows, else an input error):
-    a run that continues where another machine's run stopped, with a fresh optimizer."""
+    a run that continues where another machine's run stopped, with a fresh optimizer. With `layers`, only those
+    layers of each stack are taken, in that order (`select_layers`): a shallower student starting from its teacher."""
+    path = Path(checkpoint)
     try:
-        state = check_state_dict(model, load_checkpoint(checkpoint).state_dict(), Path(checkpoint))
+        state = load_checkpoint(checkpoint).state_dict()
+        if layers is not None:
+            state = select_layers(state, layers, path)
+        state = check_state_dict(model, state, path)
     except RedgeInputError as exc:  # the message already names the checkpoint
         raise RedgeInputError(f"init_from: weights do not fit this run's model ({exc})") from None
     model.load_state_dict(state)
@@ -122,7 +155,7 @@ class Trainer:
             mcfg = mcfg.replace(forward_dtype="bfloat16")
         self.model = build_model(mcfg).to(self.d.device).train()
         if config.init_from:
-            warm_start(self.model, config.init_from)
+            warm_start(self.model, config.init_from, config.init_layers)
         if config.prune:  # pruned weights held at zero while the rest learns (compress.prune)
             prepare_pruned_(self.model, pruning_method(config.prune))
         if config.qat:  # fake-quant forward, straight-through backward (compress.qat)
