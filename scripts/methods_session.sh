@@ -30,7 +30,8 @@
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs;
 # empty: none), AC_PUZZLES (256), AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # ARC_CHECKPOINT, ARC_RAW (FERRY_ROOT/trm-att-arc, FERRY_ROOT/arc-raw; FERRY_ROOT: /tmp/ferry), ARC_DATA
-# (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FINETUNE_MINUTES (3), FINETUNE_COMPILE (false: a fine-tune of minutes is better off eager; in
+# (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FT_CHECKPOINTS (the first checkpoint; `all`: each of
+# CHECKPOINTS), FINETUNE_MINUTES (3), FINETUNE_COMPILE (false: a fine-tune of minutes is better off eager; in
 # session 9 the compiled QAT fine-tune had done 50 steps when its 1.5 minutes ran out), FT_CONFIG (default: the
 # training config named in the fine-tuned checkpoint's train_config.json), PYTHON (python3), STAGES (all). Each stage
 # appends to OUT/status; OUT/DONE is last.
@@ -73,42 +74,57 @@ mixes_by_mlp() {  # whether checkpoint $1 mixes tokens with an MLP (TRM-MLP, `ml
 }
 attention=$(for c in $CHECKPOINTS; do mixes_by_mlp "$c" || { echo "$c"; break; }; done)  # the first attention one
 variants=()  # --variant-checkpoint KIND=PATH of the fine-tunes, for the claims
+# one fine-tune of KIND from checkpoint $2 into OUT/ft-KIND$3, added to the claims' variants (judged against the
+# FP32 of the checkpoint it came from)
+finetune() {
+  local kind=$1 from=$2 suffix=$3 sets config name layers kept half
+  case $kind in
+    qat) sets=(--set init_from="$from" --set qat=int4-naive) ;;
+    traj) sets=(--set init_from="$from" --set qat=int4-naive --set teacher="$from" --set teacher_trajectory=1.0) ;;
+    # a student with half the layers, warm-started from every other layer of the teacher (the last one kept, as
+    # DistilBERT keeps every other), learns the teacher's logits: minutes are enough to measure it
+    distill) read -r layers kept < <("$PY" -c "import json,sys; n = json.load(open(sys.argv[1]))['config']['L_layers']
+keep = list(range(n - 1, -1, -2))[::-1]; print(','.join(map(str, keep)), len(keep))" "$from/config.json")
+             sets=(--set init_from="$from" --set "init_layers=[$layers]" --set "model.L_layers=$kept" \
+                   --set teacher="$from" --set teacher_kl=1.0) ;;
+    # the paper's student: half as wide, so it starts from scratch (it needs far more than minutes)
+    distill-narrow) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
+                      "$from/config.json") / 2 ))
+             sets=(--set teacher="$from" --set teacher_kl=1.0 --set model.hidden_size=$half \
+                   --set model.puzzle_emb_ndim=$half) ;;
+    # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
+    linattn) [ -n "$attention" ] || { stage "fine-tune linattn: no attention checkpoint"; return; }
+             from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
+    *) stage "unknown fine-tune $kind"; return ;;
+  esac
+  config=${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
+                          "$from/train_config.json" 2> /dev/null)}
+  [ -n "$config" ] || { stage "fine-tune $kind: no train_config.json in $from to name its config (set FT_CONFIG)"
+                        return; }
+  name=ft-$kind$suffix
+  stage "fine-tune $kind$suffix"
+  redge train --config "$config" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
+    --set lr_warmup_steps=100 --set compile="$FINETUNE_COMPILE" --no-eval "${sets[@]}" --out "$OUT/$name" --json \
+    > "$OUT/$name.json" 2> "$OUT/$name.err"
+  stage "fine-tune $kind$suffix exit $?"
+  [ -d "$OUT/$name/model" ] && case $kind in
+    distill|distill-narrow) variants+=(--variant-checkpoint "distill=$OUT/$name/model") ;;
+    linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/$name/model") ;;
+    *) variants+=(--variant-checkpoint "qat=$OUT/$name/model") ;;
+  esac
+}
+
+# every FINETUNES kind from each of FT_CHECKPOINTS (default: the first checkpoint; `all`: every one); the others'
+# outputs are named OUT/ft-KIND-NAME; linear attention once, from the first attention checkpoint
 run_finetunes() {
-  for kind in $FINETUNES; do
-    from=$base
-    case $kind in
-      qat) sets=(--set init_from="$base" --set qat=int4-naive) ;;
-      traj) sets=(--set init_from="$base" --set qat=int4-naive --set teacher="$base" --set teacher_trajectory=1.0) ;;
-      # a student with half the layers, warm-started from every other layer of the teacher (the last one kept, as
-      # DistilBERT keeps every other), learns the teacher's logits: minutes are enough to measure it
-      distill) read -r layers kept < <("$PY" -c "import json,sys; n = json.load(open(sys.argv[1]))['config']['L_layers']
-keep = list(range(n - 1, -1, -2))[::-1]; print(','.join(map(str, keep)), len(keep))" "$base/config.json")
-               sets=(--set init_from="$base" --set "init_layers=[$layers]" --set "model.L_layers=$kept" \
-                     --set teacher="$base" --set teacher_kl=1.0) ;;
-      # the paper's student: half as wide, so it starts from scratch (it needs far more than minutes)
-      distill-narrow) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
-                        "$base/config.json") / 2 ))
-               sets=(--set teacher="$base" --set teacher_kl=1.0 --set model.hidden_size=$half \
-                     --set model.puzzle_emb_ndim=$half) ;;
-      # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
-      linattn) [ -n "$attention" ] || { stage "fine-tune linattn: no attention checkpoint"; continue; }
-               from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
-      *) stage "unknown fine-tune $kind"; continue ;;
-    esac
-    config=${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
-                            "$from/train_config.json" 2> /dev/null)}
-    [ -n "$config" ] || { stage "fine-tune $kind: no train_config.json in $from to name its config (set FT_CONFIG)"
-                          continue; }
-    stage "fine-tune $kind"
-    redge train --config "$config" --device "$DEVICE" --set max_minutes="$FINETUNE_MINUTES" \
-      --set lr_warmup_steps=100 --set compile="$FINETUNE_COMPILE" --no-eval "${sets[@]}" --out "$OUT/ft-$kind" --json \
-      > "$OUT/ft-$kind.json" 2> "$OUT/ft-$kind.err"
-    stage "fine-tune $kind exit $?"
-    [ -d "$OUT/ft-$kind/model" ] && case $kind in
-      distill|distill-narrow) variants+=(--variant-checkpoint "distill=$OUT/ft-$kind/model") ;;
-      linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/ft-$kind/model") ;;
-      *) variants+=(--variant-checkpoint "qat=$OUT/ft-$kind/model") ;;
-    esac
+  local c suffix kind from=${FT_CHECKPOINTS:-$base}
+  [ "$from" = all ] && from=$CHECKPOINTS
+  for c in $from; do
+    suffix=; [ "$c" = "$base" ] || suffix=-$(basename "$c")
+    for kind in $FINETUNES; do
+      [ "$kind" = linattn ] && [ -n "$suffix" ] && continue
+      finetune "$kind" "$c" "$suffix"
+    done
   done
 }
 

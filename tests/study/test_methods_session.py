@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,22 @@ def test_the_arc_stage_rebuilds_the_training_data_and_its_pass_at_k_lands_in_the
                    env={**stage_env, "ARC_CHECKPOINT": str(tmp_path / "nowhere")}, check=True, timeout=60,
                    capture_output=True)
     assert "arc eval: no" in (missing / "status").read_text() and not (missing / "arc-eval.json").exists()
+
+
+@pytest.mark.slow
+def test_fine_tunes_of_every_checkpoint_are_named_by_their_origin(tmp_path: Path) -> None:
+    """FT_CHECKPOINTS=all fine-tunes each checkpoint of CHECKPOINTS (the first into OUT/ft-KIND, the others into
+    OUT/ft-KIND-NAME, each from its own weights); linear attention is tried once, not per checkpoint."""
+    second = shutil.copytree(CKPT, tmp_path / "second")
+    out = tmp_path / "m"
+    env = {**os.environ, "DEVICE": "cpu", "PYTHON": sys.executable, "CHECKPOINTS": f"{CKPT} {second}",
+           "DATA": str(DATA), "EMBEDDING": "none", "STAGES": "finetunes", "FINETUNES": "qat linattn",
+           "FT_CHECKPOINTS": "all", "FINETUNE_MINUTES": "0.02", "FT_CONFIG": "tiny"}
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
+                   timeout=600, capture_output=True)
+    stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
+    assert stages == ["fine-tune qat", "fine-tune qat exit 0", "fine-tune linattn: no attention checkpoint",
+                      "fine-tune qat-second", "fine-tune qat-second exit 0"], stages
+    origins = [json.loads((out / name / "config.json").read_text())["train"]["init_from"]
+               for name in ("ft-qat", "ft-qat-second")]
+    assert origins == [str(CKPT), str(second)]
