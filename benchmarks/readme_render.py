@@ -145,6 +145,23 @@ def sweep_number(report: dict[str, Any], variant: str, key: str) -> str:
     return _sweep_cell(key, next(v for v in report["variants"] if _variant_name(report, v["variant"]) == variant)[key])
 
 
+SWEEP_DEPTHS = (1, 2, 4, 6, 8, 12, 16)
+
+
+def sweep_depths_table(report: dict[str, Any], *variants: str) -> str:
+    """Exact accuracy (%) by ACT depth of the named variants (as the variant table names them), from a sweep
+    report's per-depth rows: where a variant's gain or loss against FP32 arises."""
+    rows = []
+    for variant in variants:
+        by_depth = {r["depth"]: r["exact_acc"] for r in report["per_depth"]
+                    if _variant_name(report, r["variant"]) == variant}
+        if not by_depth:
+            raise KeyError(variant)
+        rows.append([variant] + [_sweep_cell("exact_acc", by_depth.get(d)) for d in SWEEP_DEPTHS])
+    header = ["exact % at depth"] + [str(d) for d in SWEEP_DEPTHS]
+    return _table(header, ["---"] + ["---:"] * len(SWEEP_DEPTHS), rows)
+
+
 def sweep_spearman(report: dict[str, Any]) -> str:
     """Spearman rho of fidelity vs exact accuracy with its bootstrap interval (first checkpoint of the report)."""
     c = report["findings"][0]["fidelity_vs_exact"]
@@ -387,6 +404,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "checkpoint-accuracy": checkpoint_table,
     "sweep-variants": sweep_variants_table,
     "sweep-number": sweep_number,
+    "sweep-depths": sweep_depths_table,
     "sweep-spearman": sweep_spearman,
     "sweep-pairs": sweep_pairs,
     "sweep-cheapest": sweep_cheapest,

@@ -121,3 +121,18 @@ def test_the_claims_table_keeps_one_row_per_claim_with_pipes_escaped():
     claims = [{"number": n, "claim": f"claim {n}", "verdict": "holds", "reason": "a | b"} for n in (1, 2)]
     table = readme_render.claims_table({"claims": claims})
     assert len(table.splitlines()) == 4 and "a \\| b" in table
+
+
+def test_the_depth_table_reads_each_named_variant_by_depth():
+    """`sweep-depths` rows follow the names given (recipe alone at the reference's cycles); an unknown name fails."""
+    rows = [{"variant": "fp32 T1 n2", "depth": d, "exact_acc": d / 16} for d in range(1, 17)]
+    rows += [{"variant": "int8 T1 n2", "depth": d, "exact_acc": 0.5} for d in (1, 16)]
+    report = {"per_depth": rows, "variants": [
+        {"variant": "fp32 T1 n2", "recipe": "fp32", "group": "g", "reference": True, "H_cycles": 1, "L_cycles": 2},
+        {"variant": "int8 T1 n2", "recipe": "int8", "group": "g", "reference": False, "H_cycles": 1, "L_cycles": 2}]}
+    lines = readme_render.sweep_depths_table(report, "int8", "fp32").splitlines()
+    assert lines[0].split("|")[2:-1] == [" 1 ", " 2 ", " 4 ", " 6 ", " 8 ", " 12 ", " 16 "]
+    assert lines[2] == "| int8 | 50.0 | - | - | - | - | - | 50.0 |"
+    assert lines[3] == "| fp32 | 6.2 | 12.5 | 25.0 | 37.5 | 50.0 | 75.0 | 100.0 |"
+    with pytest.raises(KeyError):
+        readme_render.sweep_depths_table(report, "int4-naive")
