@@ -44,6 +44,7 @@ fi
 if [ -d runs/landed/m ]; then
   "$PY" scripts/methods_commit.py runs/landed/m --device-name "$DEVICE_NAME"
   git add -A docs benchmarks/results 2>/dev/null || git add -A docs
+  [ -f checkpoints/trm-att-arc/eval.json ] && git add checkpoints/trm-att-arc/eval.json  # the arc-eval stage's
   message="$message; the study's finished outputs"
 fi
 if [ -f benchmarks/readme_tables.py ]; then
