@@ -13,7 +13,9 @@
 # `restore` also puts back the committed weights that scripts/device_resume.sh replaced after a lost machine.
 # `--ferry` is for a campaign checkpoint too large to travel beside the data (HRM's 53 MB): it is packed into
 # runs/ferry/1.. (scripts/device_ferry.py; one call each, before call 1, which then finds it in /tmp/ferry) and
-# stashed with the others.
+# stashed with the others. FERRY_EXTRA (NAME=PATH ...) ferries more folders in the same parts, e.g. the ARC
+# checkpoint and the raw files its evaluation rebuilds its data from (`trm-att-arc=checkpoints/trm-att-arc
+# arc-raw=../shared/data/trm-kaggle-combined`, for the study's arc-eval stage).
 set -eu
 cd "$(dirname "$0")/.."
 STASH=${STASH:-../stash}
@@ -36,8 +38,9 @@ case $mode in
       [ -e "$site/$pkg" ] && cp -r "$site/$pkg" runs/pypkgs/
     done
     rm -rf runs/ferry
-    [ -n "$ferry" ] && python3 scripts/device_ferry.py pack "$campaign=checkpoints/$campaign" --out runs/ferry \
-      | sed 's/^/  ferry /'
+    # shellcheck disable=SC2086  # FERRY_EXTRA: NAME=PATH words for device_ferry.py
+    [ -n "$ferry" ] && python3 scripts/device_ferry.py pack "$campaign=checkpoints/$campaign" ${FERRY_EXTRA:-} \
+      --out runs/ferry | sed 's/^/  ferry /'
     for dir in checkpoints/*/; do
       name=$(basename "$dir")
       { [ "$name" = "$campaign" ] && [ -z "$ferry" ]; } || [ "$name" = tiny-trm-mlp-sudoku ] || mv "$dir" "$STASH/"

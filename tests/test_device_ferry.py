@@ -2,6 +2,8 @@
 in any order, and are checked whole (size and sha256 of every file) when the last one arrives."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +95,23 @@ def test_bad_input_is_named(tmp_path: Path, problem: str) -> None:
         result = _ferry("pack", str(tmp_path), "--out", str(tmp_path / "ferry"))
         expected = "give NAME=PATH"
     assert result.returncode != 0 and expected in result.stderr, result.stdout + result.stderr
+
+
+def test_prepare_ferries_the_campaign_checkpoint_with_the_extra_folders(tmp_path: Path) -> None:
+    """`device_prep.sh prepare --ferry` packs the campaign checkpoint and FERRY_EXTRA's folders into the same parts
+    (the ARC evaluation's checkpoint and raw files), then stashes the checkpoints out of the tree."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "scripts", tree / "scripts")
+    shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", tree / "checkpoints" / "camp")
+    (tree / "runs" / "refdata" / "sudoku-hard").mkdir(parents=True)
+    checkpoint, raw = _sources(tmp_path)
+    env = {**os.environ, "STASH": str(tmp_path / "stash"), "FERRY_EXTRA": f"big={checkpoint} raw={raw}",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "scripts/device_prep.sh", "prepare", "--ferry", "camp"], cwd=tree, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    manifests = {line.split()[-1].split("/")[0] for part in (tree / "runs" / "ferry").iterdir()
+                 for line in (part / "MANIFEST").read_text().splitlines() if line.strip()}
+    assert manifests == {"camp", "big", "raw"}
+    assert not (tree / "checkpoints" / "camp").exists() and (tmp_path / "stash" / "camp").is_dir()
