@@ -182,6 +182,14 @@ def sweep_churn(report: dict[str, Any], variant: str) -> str:
             f"({c['exact_diff_points']:+.1f} points, 95% [{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}])")
 
 
+def sweep_solved_then_lost(report: dict[str, Any], variant: str) -> str:
+    """How many puzzles a variant (named as the variant table names it) had solved at an earlier depth and no longer
+    solves at full depth, beside FP32's count (first checkpoint of the report)."""
+    c = next(c for c in report["findings"][0]["churn"] if _variant_name(report, c["variant"]) == variant)
+    return (f"{c['solved_then_lost']} puzzles it had solved at an earlier depth "
+            f"(FP32: {c['reference_solved_then_lost']})")
+
+
 def sweep_cheapest(report: dict[str, Any]) -> str:
     """The cheapest variant within 1 point of FP32 exact accuracy and its FLOPs ratio to FP32 at full depth."""
     b = report["findings"][0]["cheapest_within_1pt"]
@@ -409,6 +417,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "sweep-pairs": sweep_pairs,
     "sweep-cheapest": sweep_cheapest,
     "sweep-churn": sweep_churn,
+    "sweep-solved-then-lost": sweep_solved_then_lost,
     "mcu-kernels": mcu_kernels_table,
     "embedding-rss": embedding_rss_table,
     "maze-rate": maze_rate,

@@ -136,3 +136,7 @@ def test_the_depth_table_reads_each_named_variant_by_depth():
     assert lines[3] == "| fp32 | 6.2 | 12.5 | 25.0 | 37.5 | 50.0 | 75.0 | 100.0 |"
     with pytest.raises(KeyError):
         readme_render.sweep_depths_table(report, "int4-naive")
+    report["findings"] = [{"churn": [{"variant": "int8 T1 n2", "solved_then_lost": 7,
+                                      "reference_solved_then_lost": 1}]}]
+    assert readme_render.sweep_solved_then_lost(report, "int8") == (
+        "7 puzzles it had solved at an earlier depth (FP32: 1)")

@@ -66,6 +66,18 @@ def test_churn_counts_puzzles_swapped_both_ways_behind_an_equal_exact_accuracy()
         exact_churn(outcomes([1, 0]), ref)
 
 
+def test_churn_counts_answers_found_and_then_left() -> None:
+    """A puzzle solved at depth 2 of 3 and not at 3 was found and then left; one solved only at the last depth,
+    never solved, or solved throughout was not."""
+    exact = np.array([[0, 1, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0], [1, 1, 1]], dtype=np.float64)
+    drifting = PuzzleOutcomes(exact, exact)
+    steady = PuzzleOutcomes(np.repeat(exact[:, -1:], 3, axis=1), np.repeat(exact[:, -1:], 3, axis=1))
+    churn = exact_churn(drifting, steady)
+    assert (churn["solved_then_lost"], churn["reference_solved_then_lost"]) == (2, 0)
+    assert exact_churn(PuzzleOutcomes(exact[:, :1], exact[:, :1]), PuzzleOutcomes(exact[:, :1], exact[:, :1]))[
+        "solved_then_lost"] == 0
+
+
 def test_side_by_side_has_one_column_set_per_checkpoint() -> None:
     variants = variant_rows(_rows("TRM-MLP a") + _rows("TRM-Att b"))
     table = side_by_side(variants)
@@ -104,13 +116,14 @@ def test_sweep_cli_writes_report_and_json(tiny_ckpt, tiny_data, tmp_path, capsys
     data = json.loads(capsys.readouterr().out)
     assert data["report"] == str(out / "report.md") and len(data["variants"]) == 2
     assert {p.name for p in (out / "plots").iterdir()} == {
-        f"trm-mlp-{tiny_ckpt.name}-on-{tiny_data.name}-test-24-{n}.png" for n in ("accuracy_vs_depth", "fidelity_vs_depth", "fidelity_vs_exact",
-                                                      "pareto")}
+        f"trm-mlp-{tiny_ckpt.name}-on-{tiny_data.name}-test-24-{n}.png"
+        for n in ("accuracy_vs_depth", "fidelity_vs_depth", "fidelity_vs_exact", "pareto")}
     assert "Cheapest variant within 1 point" in (out / "report.md").read_text()
     churn = json.loads((out / "report.json").read_text())["findings"][0]["churn"]
     int8, fp32 = (next(v for v in data["variants"] if v["recipe"] == r) for r in ("int8", "fp32"))
     assert [c["variant"] for c in churn] == [int8["variant"]]  # every variant but the reference
     assert churn[0]["gained"] - churn[0]["lost"] == round(24 * (int8["exact_acc"] - fp32["exact_acc"]))
+    assert 0 <= churn[0]["solved_then_lost"] <= 24 and "solved at an earlier depth" in (out / "report.md").read_text()
     assert (out / "per_depth.csv").read_text().count("\n") == 1 + 2 * 2
 
     assert main(["fidelity", "-c", str(tiny_ckpt), "-d", str(tiny_data), "-r", "int8", "--depths", "2",

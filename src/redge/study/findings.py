@@ -11,7 +11,8 @@ one checkpoint on one data selection; findings are per group:
 4. whether fidelity at full depth orders the variants as exact accuracy does (pairwise agreement);
 5. per variant at full depth, the puzzles it solves that FP32 does not and the reverse, with a paired bootstrap
    interval of the exact-accuracy difference (`exact_churn`): an exact accuracy equal to FP32's can hide many
-   puzzles swapped both ways, which a kept ratio cannot show;
+   puzzles swapped both ways, which a kept ratio cannot show; and the puzzles each of the two had solved at an
+   earlier depth but no longer solves at full depth (a carry drifting off an answer it had found);
 and, across groups, 6. the same recipes side by side (`side_by_side`).
 """
 from __future__ import annotations
@@ -80,15 +81,26 @@ def reference_row(variants: list[dict[str, Any]], group: str, data_hash: str) ->
                 None)
 
 
+def solved_then_lost(exact: Any) -> int:
+    """Puzzles solved exactly at some depth before the last (columns of `exact`, [puzzles, depth]) but not at the
+    last: answers the recursion found and then left."""
+    if exact.shape[1] < 2:
+        return 0
+    return int(((exact[:, :-1].max(axis=1) == 1) & (exact[:, -1] == 0)).sum())
+
+
 def exact_churn(variant: PuzzleOutcomes, reference: PuzzleOutcomes) -> dict[str, Any]:
-    """Puzzles solved at full depth by `variant` but not by `reference` (gained) and the reverse (lost), and the
-    exact-accuracy difference in points with its paired 95% bootstrap interval (same puzzles, same resamples)."""
+    """Puzzles solved at full depth by `variant` but not by `reference` (gained) and the reverse (lost), the
+    exact-accuracy difference in points with its paired 95% bootstrap interval (same puzzles, same resamples), and
+    how many puzzles each had solved at an earlier depth and lost by full depth (`solved_then_lost`)."""
     if variant.exact.shape[0] != reference.exact.shape[0]:
         raise ValueError(f"different puzzle counts: {variant.exact.shape[0]} vs {reference.exact.shape[0]}")
     a, b = variant.exact[:, -1], reference.exact[:, -1]
     diff = bootstrap_interval(mean_difference(a, b), len(a))
     return {"gained": int(((a == 1) & (b == 0)).sum()), "lost": int(((a == 0) & (b == 1)).sum()),
-            "exact_diff_points": 100 * diff.value, "ci95": [100 * diff.low, 100 * diff.high], "puzzles": len(a)}
+            "exact_diff_points": 100 * diff.value, "ci95": [100 * diff.low, 100 * diff.high], "puzzles": len(a),
+            "solved_then_lost": solved_then_lost(variant.exact),
+            "reference_solved_then_lost": solved_then_lost(reference.exact)}
 
 
 def churn_by_run(store: RunStore, variants: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
