@@ -26,6 +26,8 @@
 #   setsid nohup bash scripts/methods_session.sh OUT &
 #
 # Environment: DEVICE (cuda), DATA (runs/refdata/sudoku-hard), CLAIMS_DATA (more datasets for the claims: empty),
+# CLAIMS_SETS (the data sets the claims run on, in order: DATA, then CLAIMS_DATA; a report on DATA is OUT/claims,
+# on another set OUT/claims-NAME),
 # LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs;
 # empty: none), AC_PUZZLES (256), AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
@@ -41,6 +43,7 @@ OUT=$1
 DEVICE=${DEVICE:-cuda}
 DATA=${DATA:-runs/refdata/sudoku-hard}
 CLAIMS_DATA=${CLAIMS_DATA:-}
+CLAIMS_SETS=${CLAIMS_SETS:-"$DATA $CLAIMS_DATA"}
 LIMIT=${LIMIT:-1000}
 CHECKPOINTS=${CHECKPOINTS:-"checkpoints/trm-mlp-sudoku checkpoints/trm-att-sudoku"}
 EMBEDDING=${EMBEDDING:-checkpoints/trm-att-arc}
@@ -133,7 +136,7 @@ run_finetunes() {
 run_claims() {
   ckpts=(); for c in $CHECKPOINTS; do ckpts+=(-c "$c"); done
   emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
-  for data in $DATA $CLAIMS_DATA; do
+  for data in $CLAIMS_SETS; do
     name=claims; [ "$data" = "$DATA" ] || name=claims-$(basename "$data")
     stage "$name"
     redge claims "${ckpts[@]}" -d "$data" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \

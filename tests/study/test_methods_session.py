@@ -64,6 +64,20 @@ def test_stages_run_in_the_order_named_and_an_unknown_one_is_reported(tmp_path: 
     assert (out / "DONE").is_file() and not (out / "claims.json").exists() and not (out / "cuda_tests.txt").exists()
 
 
+@pytest.mark.slow
+def test_the_claims_run_on_the_sets_in_the_order_named(tmp_path: Path) -> None:
+    """CLAIMS_SETS puts a second data set's claims before DATA's (a session that may be cut off runs first what it
+    lacks); each report keeps its name (claims on DATA, claims-NAME on another set)."""
+    out = tmp_path / "m"
+    env = {**os.environ, "DEVICE": "cpu", "LIMIT": "4", "PYTHON": sys.executable, "CHECKPOINTS": str(CKPT),
+           "DATA": str(DATA), "EMBEDDING": "none", "STAGES": "claims", "CLAIMS_SETS": f"{SECOND_DATA} {DATA}"}
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
+                   timeout=600, capture_output=True)
+    stages = [line.split(" ", 1)[1] for line in (out / "status").read_text().splitlines()]
+    assert stages == [f"claims-{SECOND_DATA.name}", f"claims-{SECOND_DATA.name} exit 0", "claims", "claims exit 0"]
+    assert json.loads((out / "claims" / "claims.json").read_text())["protocol"]["data"] == [str(DATA)]
+
+
 def test_an_autocompress_search_resumes_from_the_cache_an_earlier_session_committed(tmp_path: Path) -> None:
     """The search's scored variants outlive the session (methods_commit.py commits them, the next session's
     methods_session.sh starts from them), and the second search says how many scores it found there."""
