@@ -34,6 +34,12 @@ def replace_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
 
 
+def finished_stages(out: Path) -> list[str]:
+    """The lines of OUT/status (`TIME STAGE exit CODE` when a stage ended); none when the session wrote no status."""
+    status = out / "status"
+    return status.read_text().splitlines() if status.is_file() else []
+
+
 def fold_claims(out: Path, root: Path) -> None:
     """Each claims report, as `redge claims --out` wrote it: OUT/claims (on DATA) and OUT/claims-NAME (CLAIMS_DATA)."""
     for report in [out / "claims", *sorted(out.glob("claims-*/"))]:
@@ -51,8 +57,7 @@ def fold_sweeps(out: Path, root: Path) -> None:
     sweeps leaves `docs/study/methods/` as it was, rather than replacing a report of every method with one of the
     claims' few variants (and their other data set) from the shared store.
     """
-    status = out / "status"
-    finished = status.read_text().splitlines() if status.is_file() else []
+    finished = finished_stages(out)
     reports = sorted(p for p in out.glob("sweep-*") if p.is_dir())
     if not reports:
         print("sweeps: none in this session")
@@ -98,8 +103,7 @@ def fold_autocompress(out: Path, root: Path) -> None:
 def fold_arc_eval(out: Path, root: Path, device_name: str | None) -> None:
     """The ARC checkpoint's evaluation (`arc-eval` stage) as its `eval.json`, keyed like the campaign's:
     `WEIGHTS/arc1-eval` (the weights its config.json says it holds) -> depth -> accuracies and `ARC/pass@K`."""
-    status = out / "status"
-    finished = status.read_text().splitlines() if status.is_file() else []
+    finished = finished_stages(out)
     if not any(line.endswith("arc eval exit 0") for line in finished):
         print("arc eval: not run or unfinished (see arc-eval.err)")
         return

@@ -4,8 +4,8 @@
 #   2. optional short fine-tunes (FINETUNES="qat traj distill linattn", FINETUNE_MINUTES each): QAT, trajectory QAT
 #      and a half-depth distilled student of the first checkpoint (`distill-narrow`: half-width, from scratch);
 #      linear attention of the first attention one;
-#   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of DATA, then of each
-#      of CLAIMS_DATA (OUT/claims-NAME);
+#   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of each set of
+#      CLAIMS_SETS (default: DATA, reported to OUT/claims, then each of CLAIMS_DATA, to OUT/claims-NAME);
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
 #      each checkpoint, in the claims' runs store (their shared variants are not run twice), reported to OUT/sweep-NAME;
 #   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;

@@ -112,10 +112,9 @@ def findings_markdown(f: dict[str, Any]) -> str:
                           f"[{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}])" for c in f["churn"])
         lines.append(f"- Puzzles solved vs FP32 at full depth (gained / lost, exact difference with its paired 95% "
                      f"bootstrap interval): {swaps}.")
-        late = ", ".join(f"{c['variant']}: {c['solved_then_lost']}" for c in f["churn"] if "solved_then_lost" in c)
-        if late:
-            fp32_late = f["churn"][0].get("reference_solved_then_lost")
-            lines.append(f"- Puzzles solved at an earlier depth but not at full depth (FP32: {fp32_late}): {late}.")
+        late = ", ".join(f"{c['variant']}: {c['solved_then_lost']}" for c in f["churn"])
+        lines.append(f"- Puzzles solved at an earlier depth but not at full depth (FP32: "
+                     f"{f['churn'][0]['reference_solved_then_lost']}): {late}.")
     c = f["fidelity_vs_exact"]
     lines.append(f"- Spearman correlation of fidelity with exact accuracy over {c['points']} (variant, depth) points: "
                  f"rho = {fmt('fidelity', c['rho'])} (95% bootstrap interval [{fmt('fidelity', c['ci95'][0])}, "

@@ -64,24 +64,20 @@ _LAYER_KEY = re.compile(r"^(.*\.layers\.)(\d+)(\..*)$")
 def select_layers(state: dict[str, torch.Tensor], layers: list[int], path: Path) -> dict[str, torch.Tensor]:
     """`state` with only the given layers of each layer stack, renumbered 0.. in the order given (a shallower
     student's warm start from its teacher); an index the checkpoint's stack lacks is an input error naming it."""
+    matches = {key: _LAYER_KEY.match(key) for key in state}
     stacks: dict[str, set[int]] = {}
-    for key in state:
-        match = _LAYER_KEY.match(key)
-        if match:
-            stacks.setdefault(match.group(1), set()).add(int(match.group(2)))
+    for match in filter(None, matches.values()):
+        stacks.setdefault(match.group(1), set()).add(int(match.group(2)))
     for stack, present in stacks.items():
         missing = [i for i in layers if i not in present]
         if missing:
             raise RedgeInputError(f"init_layers: {stack.rstrip('.')} has layers {sorted(present)}, not {missing}", path)
-    out = {}
-    for key, value in state.items():
-        match = _LAYER_KEY.match(key)
-        if not match:
-            out[key] = value
-            continue
-        for new, old in enumerate(layers):
-            if int(match.group(2)) == old:
-                out[f"{match.group(1)}{new}{match.group(3)}"] = value
+    out = {key: value for key, value in state.items() if matches[key] is None}
+    for key, match in matches.items():
+        if match is not None:
+            for new, old in enumerate(layers):
+                if int(match.group(2)) == old:
+                    out[f"{match.group(1)}{new}{match.group(3)}"] = state[key]
     return out
 
 
