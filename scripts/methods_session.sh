@@ -18,8 +18,8 @@
 #      the raw Kaggle files come by ferry (`device_ferry.py pack trm-att-arc=checkpoints/trm-att-arc
 #      arc-raw=../shared/data/trm-kaggle-combined`); the dataset is rebuilt here exactly as for training (same files,
 #      same seed, so the same puzzle identifiers), outside OUT.
-# STAGES names the stages to run, in the order given (default: all but arc-eval, as above: cuda-tests finetunes
-# claims sweeps sweep-rate autocompress): a session whose device time is short puts first what earlier sessions did
+# STAGES names the stages to run, in the order given (unset: all but arc-eval, as above: cuda-tests finetunes
+# claims sweeps sweep-rate autocompress; empty: none): a session whose device time is short puts first what earlier sessions did
 # not finish.
 # Fine-tuned variants join the claims only when finetunes comes before claims.
 #
@@ -60,7 +60,7 @@ ARC_RAW=${ARC_RAW:-$FERRY_ROOT/arc-raw}
 ARC_DATA=${ARC_DATA:-/tmp/arc1-aug50}
 ARC_BATCH=${ARC_BATCH:-512}
 PY=${PYTHON:-python3}
-STAGES=${STAGES:-"cuda-tests finetunes claims sweeps sweep-rate autocompress"}
+STAGES=${STAGES-"cuda-tests finetunes claims sweeps sweep-rate autocompress"}  # set and empty: none
 mkdir -p "$OUT"
 redge() { "$PY" -m redge.cli "$@"; }
 stage() { echo "$(date +%T) $*" >> "$OUT/status"; }

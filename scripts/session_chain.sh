@@ -24,7 +24,10 @@
 # --profile; PROFILE_STEPS warm-up steps, default 50) into /tmp/m. /tmp/CHAIN_DONE appears last.
 # The study's settings (STAGES, DATA: default /tmp/refdata/sudoku-hard, CLAIMS_DATA, FINETUNES, AUTOCOMPRESS, LIMIT,
 # ...: scripts/methods_session.sh) pass through `start`'s environment, e.g.
-# `STAGES="sweep-rate autocompress claims" bash scripts/session_chain.sh start ...`.
+# `STAGES="sweep-rate autocompress claims" bash scripts/session_chain.sh start ...`; STAGES="" runs no study after
+# the training. EARLY_STAGES names study stages that need no campaign weights (arc-eval: the ARC checkpoint's
+# evaluation on ferried files) to run beside the training from the start, sharing the GPU, into the same /tmp/m: a
+# stage of unknown length then does not wait for the training and the fp32 evaluations to end.
 set -u
 W=${CHAIN_ROOT:-/tmp}  # where the chain lives on the machine (a test gives its own folder)
 mode=${1:?start or add}; shift
@@ -57,6 +60,11 @@ case $mode in
     CONFIG=$1; MINUTES=$2; shift 2
     cd $W/repo
     R=$W/refdata
+    early=
+    if [ -n "${EARLY_STAGES:-}" ]; then  # study stages that need no campaign weights start beside the training
+      STAGES="$EARLY_STAGES" PYPKGS=$W/pypkgs EMBEDDING=none bash scripts/methods_session.sh $W/m &
+      early=$!
+    fi
     EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
       bash scripts/campaign_session.sh $W/c "$CONFIG" "$W/ckpt/$CONFIG" "$MINUTES" "$@"
     study=$W/ckpt/$CONFIG
@@ -74,6 +82,7 @@ case $mode in
     embedding=$(awk '$1 == "embedding" {print $2}' $W/ckpt/READY | head -n 1)
     PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=${DATA:-$R/sudoku-hard} EMBEDDING=${embedding:-none} \
       bash scripts/methods_session.sh $W/m
+    [ -z "$early" ] || wait "$early"
     # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
     compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false
     PYTHONPATH=src python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" "$@" \

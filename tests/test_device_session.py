@@ -49,6 +49,7 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "LIMIT": "6", "CPU_PUZZLES": "2",
            "METHODS": "fp32", "AUTOCOMPRESS": "", "PROFILE_STEPS": "4",
            "FINETUNES": "traj", "FINETUNE_MINUTES": "0.05", "FT_CONFIG": "tiny",
+           "EARLY_STAGES": "cuda-tests", "STAGES": "finetunes claims sweeps sweep-rate autocompress",
            "EVAL_SETS": f"hard={chain}/refdata/sudoku-hard", "DATA": f"{chain}/refdata/sudoku-gen"}
 
     def bash(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -72,6 +73,7 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
     assert evaluation["depths"]["16"]["count"] == 500  # the whole test split, fp32, depth 16
     assert (campaign / "run" / "model" / "config.json").is_file() and not list(campaign.rglob("*.pt"))
     study = _unpack(out, "m", tmp_path / "back")
+    assert "cuda tests exit" in (study / "status").read_text()  # EARLY_STAGES ran beside the training
     claims = json.loads((study / "claims" / "claims.json").read_text())
     assert len(claims["claims"]) == 7 and claims["protocol"]["data"] == [f"{chain}/refdata/sudoku-gen"]  # DATA=
     assert (study / "runs.sqlite").stat().st_size > 0 and (study / "sweep_rate.json").is_file()

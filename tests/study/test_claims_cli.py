@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from redge.cli import main
+from redge.models.checkpoints import load_float_checkpoint, save_checkpoint
 from redge.study.claims import VERDICTS
 from redge.study.records import aggregate, puzzle_outcomes
 from redge.study.store import RunStore
@@ -59,7 +60,7 @@ def test_claims_with_two_architectures_and_a_variant(tiny_ckpt: Path, tiny_data:
     claims = {c["number"]: c for c in report["claims"]}
     assert claims[3]["subject"] == f"{tiny_ckpt} vs {att}"  # the pair was found; random weights solve nothing
     assert claims[3]["verdict"] == "not testable here" and "solves 0 of 6" in claims[3]["reason"]
-    assert [r["variant"] for r in claims[2]["numbers"]["distillation"]["runs"]] == ["fp32 T2 n2"]
+    assert [r["variant"] for r in claims[2]["numbers"]["distillation"]["runs"]] == [f"{tiny_ckpt.name}: fp32 T2 n2"]
     assert [r["architecture"] for r in report["per_checkpoint"]] == ["TRM-MLP", "TRM-Att"]
 
 
@@ -68,11 +69,9 @@ def test_a_fine_tune_joins_the_checkpoint_its_training_started_from(tiny_ckpt: P
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """A `redge train` run folder whose config says init_from=ATT is a variant of ATT (judged against ATT's FP32),
     though ATT is the second -c."""
-    import shutil
-
     att = checkpoint_factory(tmp_path / "att", mlp_t=False, pos_encodings="rope")
     run = tmp_path / "ft"
-    shutil.copytree(att, run / "model")
+    save_checkpoint(load_float_checkpoint(att), run / "model", metadata={"step": 41, "train_minutes": 0.5})
     (run / "config.json").write_text(json.dumps({"train": {"init_from": str(att), "qat": None}}))
     args = ["claims", "-c", str(tiny_ckpt), "-c", str(att), "-d", str(tiny_data), "--limit", "4", "--depths", "1",
             "--variant-checkpoint", f"linear-attn={run / 'model'}", "--store", str(tmp_path / "s.sqlite"),
@@ -80,6 +79,8 @@ def test_a_fine_tune_joins_the_checkpoint_its_training_started_from(tiny_ckpt: P
     assert main(args) == 0
     rows = {c["number"]: c for c in json.loads(capsys.readouterr().out)["claims"]}[2]["numbers"]
     assert [r["against"] for r in rows["linear attention"]["runs"]] == [str(att)]
+    # named by its run folder and budget: a verdict on a 41-step fine-tune must say it was one
+    assert [r["variant"] for r in rows["linear attention"]["runs"]] == ["ft/model, 41 steps, 0.5 min: fp32 T2 n2"]
 
 
 @pytest.mark.parametrize("extra,needle", [(["--variant-checkpoint", "nope=x"], "KIND=PATH"),

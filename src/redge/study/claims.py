@@ -71,6 +71,13 @@ class Run:
     checkpoint: str = ""
     exact_early_exit: list[float] = field(default_factory=list)  # each puzzle answers at its own halting step
     halt_step: list[float] = field(default_factory=list)  # mean halting step under early exit
+    trained: str = ""  # a fine-tuned variant's checkpoint and training budget, e.g. "ft-qat/model, 108 steps, 0.5 min"
+
+    @property
+    def name(self) -> str:
+        """The label, preceded for a fine-tuned variant by how it was trained: two fine-tunes evaluated under one
+        recipe share a label, and a verdict on a 40-step fine-tune must say it was one."""
+        return f"{self.trained}: {self.label}" if self.trained else self.label
 
     @property
     def depth(self) -> int:
@@ -213,7 +220,7 @@ def decidable_first(groups: Sequence[Group]) -> list[Group]:
 def _collapse(run: Run, ref: Run) -> tuple[str, dict[str, Any]]:
     """The collapse rule on one variant vs its FP32: verdict and the numbers."""
     ek, ck = kept(run, ref, "exact"), kept(run, ref, "cell")
-    numbers = {"variant": run.label, "fp32_exact": ref.exact_acc[-1], "fp32_cell": ref.cell_acc[-1],
+    numbers = {"variant": run.name, "fp32_exact": ref.exact_acc[-1], "fp32_cell": ref.cell_acc[-1],
                "exact": run.exact_acc[-1], "cell": run.cell_acc[-1],
                "exact_kept": _interval("exact kept", ek, COLLAPSE_EXACT_KEPT),
                "cell_kept": _interval("cell kept", ck, CELL_KEPT)}
@@ -320,7 +327,7 @@ def _claim2_parts(ev: Evidence) -> dict[str, tuple[str, str, list[dict[str, Any]
             why = weak if base is ref else _too_weak(base)
             if why:
                 verdicts.append(UNTESTABLE)
-                rows.append({"variant": run.label, "checkpoint": run.checkpoint, "against": base.checkpoint if base
+                rows.append({"variant": run.name, "checkpoint": run.checkpoint, "against": base.checkpoint if base
                              else None, "verdict": UNTESTABLE, "why": why})
                 continue
             v, numbers = _collapse(run, base)

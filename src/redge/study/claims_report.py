@@ -10,7 +10,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +79,28 @@ def gather(store: RunStore, swept: list[Swept], embeddings: list[EmbeddingBytes]
         same_data = [g for g in groups.values() if g.data == str(s.data)]
         home = next((g for g in same_data if s.origin and _same_file(g.checkpoint, s.origin)),
                     same_data[0] if same_data else None)
+        trained = training_note(s.checkpoint)
         for key in s.keys:
             _, data_hash, run = _run(store, key, s.kind)
             if home is not None and data_hash == home.data_hash:
-                home.finetuned.append(run)
+                home.finetuned.append(replace(run, trained=trained))
     return Evidence(decidable_first(list(groups.values())), embeddings)
+
+
+def training_note(checkpoint: Path) -> str:
+    """How a fine-tuned checkpoint was trained, from its saved metadata: its folder (with the run folder of a
+    `redge train` output's model/ or ema/) and its steps and minutes, e.g. "ft-qat/model, 108 steps, 0.5 min"."""
+    from redge.models.checkpoints.redge_format import read_redge_metadata
+
+    path = Path(checkpoint)
+    name = f"{path.parent.name}/{path.name}" if path.name in ("model", "ema") else path.name
+    try:
+        meta = read_redge_metadata(path)
+    except RedgeInputError:  # an official or quantized checkpoint keeps no training metadata
+        return name
+    budget = [f"{meta['step']:,} steps" if isinstance(meta.get("step"), int) else "",
+              f"{meta['train_minutes']:g} min" if isinstance(meta.get("train_minutes"), (int, float)) else ""]
+    return ", ".join([name, *(b for b in budget if b)])
 
 
 def measured_on(store: RunStore, keys: Sequence[str]) -> dict[str, int]:

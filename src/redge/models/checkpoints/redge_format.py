@@ -69,15 +69,28 @@ def _parse_doc(doc: Any, path: Path) -> ModelConfig:
     return config_from_doc(doc, path)
 
 
-def read_redge_config(path: Path) -> ModelConfig:
-    """The config of a redge checkpoint (directory or single file) without reading its tensors."""
+def _read_doc(path: Path) -> Any:
+    """The JSON document of a redge checkpoint (directory or single file), without reading its tensors."""
     if path.is_dir():
-        return _parse_doc(_config_dir_doc(path), path)
+        return _config_dir_doc(path)
     try:
-        doc = _metadata_doc(path)
+        return _metadata_doc(path)
     except (SafetensorError, OSError, json.JSONDecodeError) as exc:
         raise _unreadable(exc, path) from None
-    return _parse_doc(doc, path)
+
+
+def read_redge_config(path: Path) -> ModelConfig:
+    """The config of a redge checkpoint (directory or single file) without reading its tensors."""
+    return _parse_doc(_read_doc(path), path)
+
+
+def read_redge_metadata(path: Path) -> dict[str, Any]:
+    """The `metadata` a redge checkpoint was saved with (training config name, step, minutes, weights), without
+    reading its tensors: what a report needs to say how a fine-tuned variant was trained. {} when it has none."""
+    doc = _read_doc(path)
+    _parse_doc(doc, path)
+    meta = doc.get("metadata")
+    return meta if isinstance(meta, dict) else {}
 
 
 def read_redge(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], CheckpointInfo]:
@@ -168,8 +181,8 @@ def save_checkpoint(model: RecursiveReasoner, path: str | Path, metadata: dict[s
 
     A path ending in `.safetensors` (without `max_shard_bytes`) gives one self-describing file; any other path
     becomes a directory (written whole in a temporary folder, then renamed: an earlier checkpoint there is replaced
-    as a unit, keeping its other files; a folder of other files without config.json is refused) with `config.json` and shards
-    `model-0000i-of-0000n.safetensors` of at most `max_shard_bytes` each. A tensor larger than that (ARC's
+    as a unit, keeping its other files; a folder of other files without config.json is refused) with `config.json`
+    and shards `model-0000i-of-0000n.safetensors` of at most `max_shard_bytes` each. A tensor larger than that (ARC's
     puzzle-embedding table) is stored in row blocks `<key>#part00000-of-0000n`, ... that the reader concatenates.
     `metadata` (JSON-able) is stored with the config.
     """
