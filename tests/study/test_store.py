@@ -16,7 +16,7 @@ from redge.core.errors import RedgeInputError
 from redge.study import sweep
 from redge.study.records import BatchRecord
 from redge.study.report import build_report
-from redge.study.store import RunStore
+from redge.study.store import RunStore, checkpoint_hash
 from redge.study.sweep import SweepSpec, run_sweep
 
 CYCLES = ((None, None), (1, 1), (2, 1))
@@ -150,3 +150,25 @@ def test_report_on_a_corrupt_store_exits_2_naming_it(tmp_path, capsys) -> None:
     assert main(["report", "--store", str(path)]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and err.count("\n") == 1
+
+
+def test_a_checkpoint_hash_follows_its_weights_and_config_not_its_records(tiny_ckpt, tmp_path) -> None:
+    """Editing a model card or adding an evaluation keeps a checkpoint's stored runs; new weights or a new config
+    do not."""
+    import shutil
+
+    ckpt = shutil.copytree(tiny_ckpt, tmp_path / "ckpt")
+    before = checkpoint_hash(ckpt)
+    (ckpt / "MODEL_CARD.md").write_text("# a card\n")
+    (ckpt / "eval.json").write_text("{}\n")
+    assert checkpoint_hash(ckpt) == before
+    config = ckpt / "config.json"
+    config.write_text(config.read_text().replace('"H_cycles": 2', '"H_cycles": 3'))
+    assert checkpoint_hash(ckpt) != before
+    shutil.copy(tiny_ckpt / "config.json", config)
+    shard = next(ckpt.glob("*.safetensors"))
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 1
+    shard.write_bytes(bytes(data))
+    assert checkpoint_hash(ckpt) != before
+    assert checkpoint_hash(shard) != checkpoint_hash(tiny_ckpt / shard.name)  # a single file: its bytes

@@ -35,7 +35,7 @@ from redge.deploy.targets import Target, load_target
 from redge.models import RecursiveReasoner, build_model
 from redge.quant.spec import PRESETS, QuantRecipe
 from redge.study.evaluate import check_compatible
-from redge.study.store import digest, hash_files
+from redge.study.store import checkpoint_hash, digest, hash_files
 from redge.study.sweep import Variant, build_variant_model
 
 PRESET_CANDIDATES = ("int8", "int4-channel-cal", "int4-channel", "int4-g32", "int4-g128", "int4-naive", "w8a8",
@@ -275,8 +275,8 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     ref = trajectory.reference(model, batches, depth, device)
     calib = ref.batches[:spec.calib_batches] if "gptq" in spec.methods else []
     inputs_hash = digest([hash_files(split.path / f"all__{k}.npy") for k in ("inputs", "puzzle_identifiers")])
-    evaluate = Evaluator(model, calib, spec.cache, {"checkpoint": hash_files(spec.checkpoint), "inputs": inputs_hash},
-                         spec.guard)
+    cache_key = {"checkpoint": checkpoint_hash(spec.checkpoint), "inputs": inputs_hash}
+    evaluate = Evaluator(model, calib, spec.cache, cache_key, spec.guard)
 
     # 2. sensitivity
     sub = ref.subset(spec.sensitivity_puzzles)

@@ -55,10 +55,28 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def hash_files(path: str | Path) -> str:
-    """Content hash of a file, or of every file under a folder (relative names included)."""
+# What defines a checkpoint folder's forward pass (redge and quantized formats): its config and weight shards. Its
+# model card, evaluations and curve are records that a write-up edits.
+MODEL_FILES = ("config.json", "*.safetensors")
+
+
+def checkpoint_hash(path: str | Path) -> str:
+    """Content hash of a checkpoint: a folder's `MODEL_FILES` (all its files when it has none of them), or the file
+    itself. Editing a model card or adding an evaluation does not orphan the runs stored for its weights."""
     path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if path.is_dir():
+        model = [p for p in path.rglob("*") if p.is_file() and any(p.match(g) for g in MODEL_FILES)]
+        if model:
+            return hash_files(path, model)
+    return hash_files(path)
+
+
+def hash_files(path: str | Path, files: Iterable[Path] | None = None) -> str:
+    """Content hash of a file, or of the files under a folder (relative names included): every file, or `files`."""
+    path = Path(path)
+    if files is None:
+        files = path.rglob("*") if path.is_dir() else [path]
+    files = sorted(p for p in files if p.is_file())
     h = hashlib.sha256()
     for f in files:
         h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
@@ -93,7 +111,8 @@ class RunStore:
 
     @contextmanager
     def _named_errors(self) -> Iterator[None]:
-        """SQLite failures (a corrupt or foreign file, a locked or read-only one) as one-line errors naming the store."""
+        """SQLite failures (a corrupt or foreign file, a locked or read-only one) as one-line errors naming the
+        store."""
         try:
             yield
         except sqlite3.DatabaseError as exc:

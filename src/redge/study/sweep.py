@@ -29,7 +29,7 @@ from redge.study.flops import flop_count
 from redge.study.memory import carry_bytes, weight_bytes
 from redge.study.parallel import broadcast, gather, sweep_device
 from redge.study.records import BatchRecord, StepRecorder
-from redge.study.store import RunStore, digest, hash_files, run_key
+from redge.study.store import RunStore, checkpoint_hash, digest, hash_files, run_key
 from redge.tasks import registry
 from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import iter_eval_batches
@@ -103,8 +103,8 @@ class SweepData:
 
 def load_data(spec: SweepSpec) -> SweepData:
     """Load the split, apply `limit`, pick `calib_batches` calibration batches of at most `calib_max_puzzles` puzzles
-    in all (train split if present, else these inputs; labels dropped). Batches are never wider than the selection, so a small `--limit` with a large
-    `--batch-size` does not run padding rows."""
+    in all (train split if present, else these inputs; labels dropped). Batches are never wider than the selection,
+    so a small `--limit` with a large `--batch-size` does not run padding rows."""
     split = load_split(spec.data, spec.split)
     check_range("--batch-size", spec.batch_size, 1)
     check_range("--limit", spec.limit, 1)
@@ -222,7 +222,7 @@ def run_sweep(spec: SweepSpec, store_path: Path, ranks: Ranks | None = None,
     data = load_data(spec)
     evaluate.check_compatible(model, data.split, spec.checkpoint)
     variants = plan_variants(model, spec)
-    ckpt_hash = hash_files(spec.checkpoint)
+    ckpt_hash = checkpoint_hash(spec.checkpoint)
     keys = [run_key(ckpt_hash, data.hash, {**v.describe(), "depth": depth}) for v in variants]
 
     done: dict[str, set[int]] = {}
