@@ -277,6 +277,15 @@ def claims_table(report: dict[str, Any]) -> str:
     return _table(["#", "claim", "verdict", "deciding numbers"], ["---:", "---", "---", "---"], rows)
 
 
+def claims_finetune_kept(report: dict[str, Any], run: str) -> str:
+    """The exact accuracy (% of FP32) that claim 2 of a claims.json measured for the fine-tuned variant from the run
+    folder `run` (e.g. ft-traj: the checkpoint RUN/model or RUN/ema)."""
+    claim2 = next(c for c in report["claims"] if c["number"] == 2)
+    row = next(r for part in claim2["numbers"].values() for r in part["runs"]
+               if run in (Path(r["checkpoint"]).parent.name, Path(r["checkpoint"]).name))
+    return f"{row['exact_kept']['value'] * 100:.1f}"
+
+
 def sweep_rate_table(data: dict[str, Any]) -> str:
     """`benchmarks/sweep_rate.py`: the same sweep on each device, and what 1,000 puzzles x 10 variants would take."""
     target = data["target"]
@@ -425,6 +434,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "autocompress-verify": autocompress_table,
     "autocompress-references": autocompress_references_table,
     "claims": claims_table,
+    "claims-finetune-kept": claims_finetune_kept,
     "sweep-rate": sweep_rate_table,
     "plan": plan_table,
     "quant-kernels": quant_kernels_table,

@@ -140,3 +140,16 @@ def test_the_depth_table_reads_each_named_variant_by_depth():
                                       "reference_solved_then_lost": 1}]}]
     assert readme_render.sweep_solved_then_lost(report, "int8") == (
         "7 puzzles it had solved at an earlier depth (FP32: 1)")
+
+
+def test_a_fine_tune_is_found_by_its_run_folder_in_claim_2():
+    """`claims-finetune-kept RUN` reads the run whose checkpoint is RUN/model (or RUN itself), whatever part of
+    claim 2 holds it; an unknown run fails rather than printing another run's number."""
+    runs = {"QAT": {"runs": [{"checkpoint": "/tmp/m/ft-qat/model", "exact_kept": {"value": 0.5}},
+                             {"checkpoint": "/tmp/m/ft-traj/model", "exact_kept": {"value": 0.943}}]},
+            "distillation": {"runs": [{"checkpoint": "/tmp/m/student", "exact_kept": {"value": 0.0}}]}}
+    report = {"claims": [{"number": 1, "numbers": {}}, {"number": 2, "numbers": runs}]}
+    assert readme_render.claims_finetune_kept(report, "ft-traj") == "94.3"
+    assert readme_render.claims_finetune_kept(report, "student") == "0.0"
+    with pytest.raises(StopIteration):
+        readme_render.claims_finetune_kept(report, "ft-linattn")
