@@ -19,8 +19,8 @@
 #      arc-raw=../shared/data/trm-kaggle-combined`); the dataset is rebuilt here exactly as for training (same files,
 #      same seed, so the same puzzle identifiers), outside OUT.
 # STAGES names the stages to run, in the order given (unset: all but arc-eval, as above: cuda-tests finetunes
-# claims sweeps sweep-rate autocompress; empty: none): a session whose device time is short puts first what earlier sessions did
-# not finish.
+# claims sweeps sweep-rate autocompress; empty: none): a session whose device time is short puts first what earlier
+# sessions did not finish.
 # Fine-tuned variants join the claims only when finetunes comes before claims.
 #
 #   setsid nohup bash scripts/methods_session.sh OUT &
@@ -64,6 +64,12 @@ STAGES=${STAGES-"cuda-tests finetunes claims sweeps sweep-rate autocompress"}  #
 mkdir -p "$OUT"
 redge() { "$PY" -m redge.cli "$@"; }
 stage() { echo "$(date +%T) $*" >> "$OUT/status"; }
+json_field() {  # json_field FILE KEY...: the value at that path of a JSON file (fails when a key is missing)
+  "$PY" -c "import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2:]: value = value[key]
+print(value)" "$@"
+}
 
 run_cuda_tests() {
   stage "cuda tests"
@@ -80,19 +86,20 @@ variants=()  # --variant-checkpoint KIND=PATH of the fine-tunes, for the claims
 # one fine-tune of KIND from checkpoint $2 into OUT/ft-KIND$3, added to the claims' variants (judged against the
 # FP32 of the checkpoint it came from)
 finetune() {
-  local kind=$1 from=$2 suffix=$3 sets config name layers kept half
+  local kind=$1 from=$2 suffix=$3 sets config name layers kept half i
   case $kind in
     qat) sets=(--set init_from="$from" --set qat=int4-naive) ;;
     traj) sets=(--set init_from="$from" --set qat=int4-naive --set teacher="$from" --set teacher_trajectory=1.0) ;;
     # a student with half the layers, warm-started from every other layer of the teacher (the last one kept, as
     # DistilBERT keeps every other), learns the teacher's logits: minutes are enough to measure it
-    distill) read -r layers kept < <("$PY" -c "import json,sys; n = json.load(open(sys.argv[1]))['config']['L_layers']
-keep = list(range(n - 1, -1, -2))[::-1]; print(','.join(map(str, keep)), len(keep))" "$from/config.json")
+    distill) layers=; kept=0
+             for ((i = $(json_field "$from/config.json" config L_layers) - 1; i >= 0; i -= 2)); do
+               layers=$i${layers:+,$layers}; kept=$((kept + 1))
+             done
              sets=(--set init_from="$from" --set "init_layers=[$layers]" --set "model.L_layers=$kept" \
                    --set teacher="$from" --set teacher_kl=1.0) ;;
     # the paper's student: half as wide, so it starts from scratch (it needs far more than minutes)
-    distill-narrow) half=$(( $("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['config']['hidden_size'])" \
-                      "$from/config.json") / 2 ))
+    distill-narrow) half=$(( $(json_field "$from/config.json" config hidden_size) / 2 ))
              sets=(--set teacher="$from" --set teacher_kl=1.0 --set model.hidden_size=$half \
                    --set model.puzzle_emb_ndim=$half) ;;
     # the attention checkpoint's weights, its softmax attention swapped for the linear kernel, then fine-tuned
@@ -100,8 +107,7 @@ keep = list(range(n - 1, -1, -2))[::-1]; print(','.join(map(str, keep)), len(kee
              from=$attention; sets=(--set init_from="$attention" --set model.attention=linear) ;;
     *) stage "unknown fine-tune $kind"; return ;;
   esac
-  config=${FT_CONFIG:-$("$PY" -c "import json,sys;print(json.load(open(sys.argv[1]))['train']['name'])" \
-                          "$from/train_config.json" 2> /dev/null)}
+  config=${FT_CONFIG:-$(json_field "$from/train_config.json" train name 2> /dev/null)}
   [ -n "$config" ] || { stage "fine-tune $kind: no train_config.json in $from to name its config (set FT_CONFIG)"
                         return; }
   name=ft-$kind$suffix
