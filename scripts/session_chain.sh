@@ -34,14 +34,18 @@ mode=${1:?start or add}; shift
 case $mode in
   start)
     CONFIG=${1:?config}; MINUTES=${2:?minutes}; shift 2
-    pkill -f "$W/repo/scripts/session_chain.sh chain"; pkill -f "campaign_session.sh $W/c"  # a restart
-    pkill -f "methods_session.sh $W/m"
-    rm -rf $W/repo $W/ckpt $W/c $W/m $W/CHAIN_DONE
-    warm=checkpoints/$CONFIG; [ -d "$warm" ] || warm=${FERRY_ROOT:-/tmp/ferry}/$CONFIG  # scripts/device_ferry.py
+    # a restart stops the whole earlier chain, its stages' children too (a data build, an evaluation), which a
+    # match on the stage scripts' names would leave running on the GPU
+    [ -s $W/chain.pgid ] && { kill -- "-$(cat $W/chain.pgid)" 2>/dev/null; sleep 1; }
+    rm -rf $W/repo $W/refdata $W/ckpt $W/c $W/m $W/CHAIN_DONE $W/chain.pgid
+    # the committed checkpoint, or its ferried copy (scripts/device_ferry.py) where the tree carries only the
+    # checkpoint's emptied folder
+    warm=checkpoints/$CONFIG; [ -f "$warm/config.json" ] || warm=${FERRY_ROOT:-/tmp/ferry}/$CONFIG
     cp -r . $W/repo && cp -r runs/refdata $W/refdata && mkdir -p $W/ckpt && cp -r "$warm" $W/ckpt/ \
       || { echo "start: could not copy the tree, runs/refdata or $warm"; exit 1; }
     printf '%q ' "$CONFIG" "$MINUTES" "$@" > $W/chain.args
     setsid nohup bash $W/repo/scripts/session_chain.sh chain > $W/chain.log 2>&1 < /dev/null &
+    echo $! > $W/chain.pgid  # setsid, started by a shell without job control, leads its group under the same pid
     until [ -s $W/c/run/curve.jsonl ] || grep -qs "train exit" $W/c/status; do sleep 3; done
     cat $W/c/status 2>/dev/null; head -n 1 $W/c/run/curve.jsonl 2>/dev/null | cut -c1-400
     tail -n 8 $W/c/train.err 2>/dev/null ;;

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from io import BytesIO
 from pathlib import Path
 
@@ -22,10 +23,13 @@ SAMPLE = ROOT / "data" / "samples" / "sudoku-easy"
 
 def _tree(where: Path) -> Path:
     """The working tree a device call receives: the code, the tests the chain runs, the sample data as both Sudoku
-    sets, the shipped tiny checkpoint as the campaign's warm start (named like its config) and as the study's other."""
+    sets, the shipped tiny checkpoint as the study's other and as the campaign's warm start (named like its config),
+    which comes by ferry (`FERRY` beside the tree) while the tree holds its emptied folder, as on the device when
+    `device_prep.sh prepare --ferry` has moved the committed files out."""
     for name in ("src", "scripts", "benchmarks", "tests", "data"):
         shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", where / "checkpoints" / "tiny")
+    (where / "checkpoints" / "tiny").mkdir(parents=True)
+    shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", where.parent / "ferry" / "tiny")
     shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", where / "runs/ckpt-study/tiny-trm-mlp-sudoku")
     for name in ("sudoku-gen", "sudoku-hard"):
         shutil.copytree(SAMPLE, where / "runs" / "refdata" / name)
@@ -40,6 +44,18 @@ def _unpack(out: Path, name: str, into: Path) -> Path:
     return into / name
 
 
+def _group_alive(group: int, seconds: float = 10.0) -> bool:
+    """Whether process group `group` still has a member after waiting up to `seconds` for it to empty."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 @pytest.mark.slow
 def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: Path) -> None:
     tree, chain, out = _tree(tmp_path / "tree"), tmp_path / "chain", tmp_path / "out"
@@ -50,16 +66,22 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
            "METHODS": "fp32", "AUTOCOMPRESS": "", "PROFILE_STEPS": "4",
            "FINETUNES": "traj", "FINETUNE_MINUTES": "0.05", "FT_CONFIG": "tiny",
            "EARLY_STAGES": "cuda-tests", "STAGES": "finetunes claims sweeps sweep-rate autocompress",
-           "EVAL_SETS": f"hard={chain}/refdata/sudoku-hard", "DATA": f"{chain}/refdata/sudoku-gen"}
+           "EVAL_SETS": f"hard={chain}/refdata/sudoku-hard", "DATA": f"{chain}/refdata/sudoku-gen",
+           "FERRY_ROOT": str(tmp_path / "ferry")}
 
     def bash(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", *args], cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
 
     try:
         refdata = chain / "refdata"
-        start = bash("scripts/session_chain.sh", "start", "tiny", "0.05", "--set", f"data=[{refdata}/sudoku-gen]",
-                     "--set", "eval_data={}", "--set", "global_batch_size=16", "--set", "log_every=2")
+        args = ("scripts/session_chain.sh", "start", "tiny", "0.05", "--set", f"data=[{refdata}/sudoku-gen]",
+                "--set", "eval_data={}", "--set", "global_batch_size=16", "--set", "log_every=2")
+        first = bash(*args)
+        assert first.returncode == 0 and '"step": 2' in first.stdout, first.stdout + first.stderr
+        first_group = int((chain / "chain.pgid").read_text())
+        start = bash(*args)  # a restart: the first chain and every process under it stop
         assert start.returncode == 0 and '"step": 2' in start.stdout, start.stdout + start.stderr  # a live row
+        assert not _group_alive(first_group)
         add = bash("scripts/session_chain.sh", "add", "runs/ckpt-study/tiny-trm-mlp-sudoku")
         assert f"checkpoint {chain}/ckpt/tiny-trm-mlp-sudoku" in add.stdout, add.stdout + add.stderr
         poll = bash("scripts/device_poll.sh", "600", timeout=700)
