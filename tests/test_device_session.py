@@ -24,8 +24,8 @@ SAMPLE = ROOT / "data" / "samples" / "sudoku-easy"
 def _tree(where: Path) -> Path:
     """The working tree a device call receives: the code, the tests the chain runs, the sample data as both Sudoku
     sets, the shipped tiny checkpoint as the study's other and as the campaign's warm start (named like its config),
-    which comes by ferry (`FERRY` beside the tree) while the tree holds its emptied folder, as on the device when
-    `device_prep.sh prepare --ferry` has moved the committed files out."""
+    which comes by ferry (`ferry/` beside the tree, `FERRY_ROOT`) while the tree holds its emptied folder, as on the
+    device when `device_prep.sh prepare --ferry` has moved the committed files out."""
     for name in ("src", "scripts", "benchmarks", "tests", "data"):
         shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__"))
     (where / "checkpoints" / "tiny").mkdir(parents=True)
