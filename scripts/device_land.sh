@@ -3,6 +3,7 @@
 # which the next session does not inherit (session 10 lost its training and its study that way).
 #
 #   bash scripts/device_land.sh FILES_AT CAMPAIGN_CHECKPOINT [--earlier runs/resume/segment-N/c ...]
+#   bash scripts/device_land.sh FILES_AT        (a study session, `session_chain.sh start CONFIG 0`: no campaign)
 #
 # FILES_AT is the last poll's folder (c.tgz.*, and m.tgz.* once the study began). In order: the tree is put back
 # (`device_prep.sh restore`); both parts are unpacked into runs/landed/{c,m}; the campaign's weights become the
@@ -14,24 +15,32 @@
 set -eu
 cd "$(dirname "$0")/.."
 files=${1:?FILES_AT, the folder of the last poll files}
-name=${2:?campaign checkpoint name (e.g. trm-att-sudoku)}
-shift 2
+name=${2:-}
+shift $(( $# < 2 ? 1 : 2 ))
 DEVICE_NAME=${DEVICE_NAME:-one H200}
 PY=${PYTHON:-python3}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 checkpoint=checkpoints/$name
 parts() { ls "$files/$1".tgz.* >/dev/null 2>&1; }
-parts c || { echo "$files: no c.tgz.* (the campaign's part of a poll)"; exit 1; }
+if [ -n "$name" ]; then
+  parts c || { echo "$files: no c.tgz.* (the campaign's part of a poll)"; exit 1; }
+else
+  parts m || { echo "$files: no m.tgz.* (a study session's part of a poll)"; exit 1; }
+fi
 
 bash scripts/device_prep.sh restore
-[ -f "$checkpoint/eval.json" ] || { echo "$checkpoint/eval.json: missing (the bar a new version must beat)"; exit 1; }
+[ -z "$name" ] || [ -f "$checkpoint/eval.json" ] \
+  || { echo "$checkpoint/eval.json: missing (the bar a new version must beat)"; exit 1; }
 rm -rf runs/landed && mkdir -p runs/landed
-cat "$files"/c.tgz.* | tar xz -C runs/landed
+[ -z "$name" ] || cat "$files"/c.tgz.* | tar xz -C runs/landed
 parts m && cat "$files"/m.tgz.* | tar xz -C runs/landed
 
 message="Device session landed $(date -u +%F):"
-weights=$("$PY" scripts/session_weights.py runs/landed/c --beat "$checkpoint/eval.json")
-if [ -n "$weights" ]; then
+weights=
+[ -z "$name" ] || weights=$("$PY" scripts/session_weights.py runs/landed/c --beat "$checkpoint/eval.json")
+if [ -z "$name" ]; then
+  message="$message a study session (no training)"
+elif [ -n "$weights" ]; then
   version=$("$PY" -c "import json, sys; v = json.load(open(sys.argv[1])).get('version')
 sys.exit(f'{sys.argv[1]}: no version number to continue from') if v is None else print(v + 1)" "$checkpoint/eval.json")
   "$PY" scripts/campaign_commit.py runs/landed/c "$checkpoint" --version "$version" --weights "$weights" \

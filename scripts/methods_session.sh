@@ -3,14 +3,20 @@
 #   1. the CUDA tests of the quantization engine (tests/quant/test_device.py), full output kept;
 #   2. optional short fine-tunes (FINETUNES="qat traj distill linattn", FINETUNE_MINUTES each): QAT, trajectory QAT
 #      and a half-depth distilled student of the first checkpoint (`distill-narrow`: half-width, from scratch);
-#      linear attention of the first attention one;
+#      linear attention of the first attention one; `KIND@NAME` fine-tunes only the checkpoint of that folder name
+#      (with FT_CHECKPOINTS=all: `qat@trm-mlp-sudoku distill` is QAT of that one and distillation of each);
 #   3. `redge claims` on the reference checkpoints (and the fine-tuned variants), LIMIT puzzles of each set of
-#      CLAIMS_SETS (default: DATA, reported to OUT/claims, then each of CLAIMS_DATA, to OUT/claims-NAME);
+#      CLAIMS_SETS (default: DATA, reported to OUT/claims, then each of CLAIMS_DATA, to OUT/claims-NAME); a fine-tune
+#      is judged against the FP32 of the checkpoint it came from, so the fine-tunes of another checkpoint than the
+#      first get their own report with that checkpoint first (OUT/claims[-NAME]-by-CHECKPOINT; its sweeps come from
+#      the shared store);
 #   4. `redge sweep` of every method (METHODS, + prune-tok-25 for mlp_t models, linear-attn for attention ones) on
-#      each checkpoint, in the claims' runs store (their shared variants are not run twice), reported to OUT/sweep-NAME;
+#      each checkpoint (or those SWEEPS names by folder), in the claims' runs store (their shared variants are not run
+#      twice), reported to OUT/sweep-NAME;
 #   5. the sweep-rate benchmark (10 variants, depths 1..16, fidelity) on the GPU beside the machine's CPU;
 #   6. `redge autocompress` of each checkpoint for each AUTOCOMPRESS job (TARGET=MAX_BYTES[:BUDGET_MS]), searched on
-#      AC_PUZZLES unlabelled train-split inputs and verified on LIMIT test puzzles; each checkpoint's scored variants
+#      AC_PUZZLES unlabelled train-split inputs (per-module sensitivity on the first AC_SENSITIVITY of them) and
+#      verified on LIMIT test puzzles; each checkpoint's scored variants and verified scores
 #      are cached (OUT/ac-cache-NAME.json, seeded from AC_CACHE_SEED), so a search the session's end cut short goes on
 #      where it stopped in the next session (methods_commit.py commits the caches);
 #   7. on request only (STAGES="arc-eval"; issue 12's ARC target): the ARC-AGI-1 evaluation of the ARC checkpoint,
@@ -29,8 +35,9 @@
 # CLAIMS_SETS (the data sets the claims run on, in order: DATA, then CLAIMS_DATA; a report on DATA is OUT/claims,
 # on another set OUT/claims-NAME),
 # LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
-# PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), AUTOCOMPRESS (the issue's three jobs;
-# empty: none), AC_PUZZLES (256), AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
+# PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), SWEEPS (folder names of the checkpoints
+# to sweep: all), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_PUZZLES (256), AC_SENSITIVITY (64),
+# AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # ARC_CHECKPOINT, ARC_RAW (FERRY_ROOT/trm-att-arc, FERRY_ROOT/arc-raw; FERRY_ROOT: /tmp/ferry), ARC_DATA
 # (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FT_CHECKPOINTS (the first checkpoint; `all`: each of
 # CHECKPOINTS), FINETUNE_MINUTES (3), FINETUNE_COMPILE (false: a fine-tune of minutes is better off eager; in
@@ -52,8 +59,10 @@ FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
 FINETUNE_COMPILE=${FINETUNE_COMPILE:-false}
 AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int8:0.5*int8"}
 AC_PUZZLES=${AC_PUZZLES:-256}
+AC_SENSITIVITY=${AC_SENSITIVITY:-64}
 AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
+SWEEPS=${SWEEPS:-}
 FERRY_ROOT=${FERRY_ROOT:-/tmp/ferry}
 ARC_CHECKPOINT=${ARC_CHECKPOINT:-$FERRY_ROOT/trm-att-arc}
 ARC_RAW=${ARC_RAW:-$FERRY_ROOT/arc-raw}
@@ -82,9 +91,9 @@ mixes_by_mlp() {  # whether checkpoint $1 mixes tokens with an MLP (TRM-MLP, `ml
   "$PY" -c "import json,sys; sys.exit(not json.load(open(sys.argv[1]))['config'].get('mlp_t'))" "$1/config.json"
 }
 attention=$(for c in $CHECKPOINTS; do mixes_by_mlp "$c" || { echo "$c"; break; }; done)  # the first attention one
-variants=()  # --variant-checkpoint KIND=PATH of the fine-tunes, for the claims
-# one fine-tune of KIND from checkpoint $2 into OUT/ft-KIND$3, added to the claims' variants (judged against the
-# FP32 of the checkpoint it came from)
+declare -A variants  # checkpoint -> its fine-tunes as `--variant-checkpoint KIND=PATH ...`, for the claims
+# one fine-tune of KIND from checkpoint $2 into OUT/ft-KIND$3, added to that checkpoint's claims variants (judged
+# against its FP32)
 finetune() {
   local kind=$1 from=$2 suffix=$3 sets config name layers kept half i
   case $kind in
@@ -116,21 +125,22 @@ finetune() {
     --set lr_warmup_steps=100 --set compile="$FINETUNE_COMPILE" --no-eval "${sets[@]}" --out "$OUT/$name" --json \
     > "$OUT/$name.json" 2> "$OUT/$name.err"
   stage "fine-tune $kind$suffix exit $?"
-  [ -d "$OUT/$name/model" ] && case $kind in
-    distill|distill-narrow) variants+=(--variant-checkpoint "distill=$OUT/$name/model") ;;
-    linattn) variants+=(--variant-checkpoint "linear-attn=$OUT/$name/model") ;;
-    *) variants+=(--variant-checkpoint "qat=$OUT/$name/model") ;;
-  esac
+  local as=qat
+  case $kind in distill|distill-narrow) as=distill ;; linattn) as=linear-attn ;; esac
+  [ -d "$OUT/$name/model" ] && variants[$from]+=" --variant-checkpoint $as=$OUT/$name/model"
 }
 
-# every FINETUNES kind from each of FT_CHECKPOINTS (default: the first checkpoint; `all`: every one); the others'
-# outputs are named OUT/ft-KIND-NAME; linear attention once, from the first attention checkpoint
+# every FINETUNES kind from each of FT_CHECKPOINTS (default: the first checkpoint; `all`: every one), a `KIND@NAME`
+# only from the checkpoint of folder NAME; the others' outputs are named OUT/ft-KIND-NAME; linear attention once,
+# from the first attention checkpoint
 run_finetunes() {
-  local c suffix kind from=${FT_CHECKPOINTS:-$base}
+  local c suffix entry kind from=${FT_CHECKPOINTS:-$base}
   [ "$from" = all ] && from=$CHECKPOINTS
   for c in $from; do
     suffix=; [ "$c" = "$base" ] || suffix=-$(basename "$c")
-    for kind in $FINETUNES; do
+    for entry in $FINETUNES; do
+      kind=${entry%@*}
+      [ "$entry" = "$kind" ] || [ "${entry#*@}" = "$(basename "$c")" ] || continue
       [ "$kind" = linattn ] && [ -n "$suffix" ] && continue
       finetune "$kind" "$c" "$suffix"
     done
@@ -140,14 +150,20 @@ run_finetunes() {
 # the claims on DATA (OUT/claims), then again on each of CLAIMS_DATA (OUT/claims-NAME): claim 3 needs a set that
 # both architectures solve, which the hardest one may not be
 run_claims() {
-  ckpts=(); for c in $CHECKPOINTS; do ckpts+=(-c "$c"); done
+  local data name first c ckpts emb
   emb=(); [ -d "$EMBEDDING" ] && emb=(--embedding-checkpoint "$EMBEDDING")
   for data in $CLAIMS_SETS; do
-    name=claims; [ "$data" = "$DATA" ] || name=claims-$(basename "$data")
-    stage "$name"
-    redge claims "${ckpts[@]}" -d "$data" "${variants[@]}" "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
-      --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
-    stage "$name exit $?"
+    for first in $CHECKPOINTS; do  # the first checkpoint, then each other one that has fine-tunes to judge
+      [ "$first" = "$base" ] || [ -n "${variants[$first]:-}" ] || continue
+      ckpts=(-c "$first"); for c in $CHECKPOINTS; do [ "$c" = "$first" ] || ckpts+=(-c "$c"); done
+      name=claims; [ "$data" = "$DATA" ] || name=claims-$(basename "$data")
+      [ "$first" = "$base" ] || name=$name-by-$(basename "$first")
+      stage "$name"
+      # shellcheck disable=SC2086  # the variants are words without spaces: --variant-checkpoint KIND=PATH
+      redge claims "${ckpts[@]}" -d "$data" ${variants[$first]:-} "${emb[@]}" --device "$DEVICE" --limit "$LIMIT" \
+        --batch-size 500 --store "$OUT/runs.sqlite" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+      stage "$name exit $?"
+    done
   done
 }
 
@@ -156,6 +172,7 @@ run_claims() {
 run_sweeps() {
   stage "method sweeps"
   for c in $CHECKPOINTS; do
+    [ -z "$SWEEPS" ] || [[ " $SWEEPS " == *" $(basename "$c") "* ]] || continue
     extra=linear-attn; mixes_by_mlp "$c" && extra=prune-tok-25
     recipes=(); for r in $METHODS $extra; do recipes+=(-r "$r"); done
     redge sweep -c "$c" -d "$DATA" "${recipes[@]}" --device "$DEVICE" --limit "$LIMIT" --batch-size 500 \
@@ -187,6 +204,7 @@ run_autocompress() {
       name=ac-$(basename "$c")-$target${budget:+-budget}
       stage "autocompress $name"
       redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
+        --sensitivity-puzzles "$AC_SENSITIVITY" \
         ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
         --cache "$cache" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
       stage "autocompress $name exit $?"

@@ -28,6 +28,9 @@
 # the training. EARLY_STAGES names study stages that need no campaign weights (arc-eval: the ARC checkpoint's
 # evaluation on ferried files) to run beside the training from the start, sharing the GPU, into the same /tmp/m: a
 # stage of unknown length then does not wait for the training and the fp32 evaluations to end.
+# MINUTES=0 is a study session without training (the campaign is over): the study runs on checkpoints/CONFIG as
+# committed and the others `add` brings, `start` returns at once, no profile; EARLY_STAGES then run beside STAGES
+# on the same checkpoints (e.g. EARLY_STAGES=autocompress while STAGES="finetunes claims" use the GPU).
 set -u
 W=${CHAIN_ROOT:-/tmp}  # where the chain lives on the machine (a test gives its own folder)
 mode=${1:?start or add}; shift
@@ -46,6 +49,7 @@ case $mode in
     printf '%q ' "$CONFIG" "$MINUTES" "$@" > $W/chain.args
     setsid nohup bash $W/repo/scripts/session_chain.sh chain > $W/chain.log 2>&1 < /dev/null &
     echo $! > $W/chain.pgid  # setsid, started by a shell without job control, leads its group under the same pid
+    [ "$MINUTES" = 0 ] && { echo "study session: started on $warm, waiting for add"; exit 0; }
     until [ -s $W/c/run/curve.jsonl ] || grep -qs "train exit" $W/c/status; do sleep 3; done
     cat $W/c/status 2>/dev/null; head -n 1 $W/c/run/curve.jsonl 2>/dev/null | cut -c1-400
     tail -n 8 $W/c/train.err 2>/dev/null ;;
@@ -65,17 +69,19 @@ case $mode in
     cd $W/repo
     R=$W/refdata
     early=
-    if [ -n "${EARLY_STAGES:-}" ]; then  # study stages that need no campaign weights start beside the training
-      STAGES="$EARLY_STAGES" PYPKGS=$W/pypkgs EMBEDDING=none bash scripts/methods_session.sh $W/m &
-      early=$!
-    fi
-    EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
-      bash scripts/campaign_session.sh $W/c "$CONFIG" "$W/ckpt/$CONFIG" "$MINUTES" "$@"
     study=$W/ckpt/$CONFIG
-    better=$(python3 scripts/session_weights.py $W/c --beat "$study/eval.json")
-    if [ -n "$better" ]; then  # a checkpoint folder like the committed one: weights, config, training config
-      mkdir -p $W/ckpt/new && cp -r "$W/c/run/$better" "$W/ckpt/new/$CONFIG" && study=$W/ckpt/new/$CONFIG
-      cp $W/c/run/config.json "$study/train_config.json"
+    if [ "$MINUTES" != 0 ]; then
+      if [ -n "${EARLY_STAGES:-}" ]; then  # study stages that need no campaign weights start beside the training
+        STAGES="$EARLY_STAGES" PYPKGS=$W/pypkgs EMBEDDING=none bash scripts/methods_session.sh $W/m &
+        early=$!
+      fi
+      EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
+        bash scripts/campaign_session.sh $W/c "$CONFIG" "$W/ckpt/$CONFIG" "$MINUTES" "$@"
+      better=$(python3 scripts/session_weights.py $W/c --beat "$study/eval.json")
+      if [ -n "$better" ]; then  # a checkpoint folder like the committed one: weights, config, training config
+        mkdir -p $W/ckpt/new && cp -r "$W/c/run/$better" "$W/ckpt/new/$CONFIG" && study=$W/ckpt/new/$CONFIG
+        cp $W/c/run/config.json "$study/train_config.json"
+      fi
     fi
     echo "study checkpoint: $study"
     # `add` comes in the call after `start`, long before the training ends; a session that never made it (its carry
@@ -84,14 +90,20 @@ case $mode in
     [ -f $W/ckpt/READY ] || { echo "no add after 120 s: the study runs on $study alone"; : > $W/ckpt/READY; }
     others=$(awk '$1 == "checkpoint" {print $2}' $W/ckpt/READY | tr '\n' ' ')
     embedding=$(awk '$1 == "embedding" {print $2}' $W/ckpt/READY | head -n 1)
-    PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=${DATA:-$R/sudoku-hard} EMBEDDING=${embedding:-none} \
-      bash scripts/methods_session.sh $W/m
+    export PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=${DATA:-$R/sudoku-hard} EMBEDDING=${embedding:-none}
+    if [ "$MINUTES" = 0 ] && [ -n "${EARLY_STAGES:-}" ]; then  # no training to run beside: beside the study
+      STAGES="$EARLY_STAGES" bash scripts/methods_session.sh $W/m &
+      early=$!
+    fi
+    bash scripts/methods_session.sh $W/m
     [ -z "$early" ] || wait "$early"
-    # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
-    compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false
-    PYTHONPATH=src python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" "$@" \
-      --set compile=$compile --steps "${PROFILE_STEPS:-50}" --profile 20 --json $W/m/train_profile.json \
-      > $W/m/train_profile.txt 2>&1
+    if [ "$MINUTES" != 0 ]; then
+      # leftover minutes: where a compiled training step's GPU time goes (issue 12's throughput work starts from it)
+      compile=true; [ "${DEVICE:-cuda}" = cpu ] && compile=false
+      PYTHONPATH=src python3 benchmarks/train_throughput.py --config "$CONFIG" --device "${DEVICE:-cuda}" "$@" \
+        --set compile=$compile --steps "${PROFILE_STEPS:-50}" --profile 20 --json $W/m/train_profile.json \
+        > $W/m/train_profile.txt 2>&1
+    fi
     touch $W/CHAIN_DONE ;;
   *) echo "unknown mode $mode (start, add)"; exit 1 ;;
 esac

@@ -118,3 +118,44 @@ def test_a_device_session_runs_on_the_cpu_and_brings_back_its_results(tmp_path: 
     fresh = subprocess.run(["bash", "scripts/device_poll.sh", "1"], cwd=tree, capture_output=True, text=True,
                            env={**env, "CHAIN_ROOT": str(tmp_path / "elsewhere")}, timeout=60)
     assert fresh.returncode == 3 and "fresh one" in fresh.stdout  # a released machine is said at once
+
+
+@pytest.mark.slow
+def test_a_study_session_without_training(tmp_path: Path) -> None:
+    """MINUTES=0 (the campaign is over): `start` returns at once, the study runs on the committed checkpoint and the
+    one `add` brings; EARLY_STAGES run beside STAGES on both; a `KIND@NAME` fine-tune comes from that checkpoint
+    alone, and the fine-tunes of the second checkpoint are judged in a claims report that puts it first."""
+    tree, chain, out = _tree(tmp_path / "tree"), tmp_path / "chain", tmp_path / "out"
+    shutil.copytree(ROOT / "checkpoints" / "tiny-trm-mlp-sudoku", tree / "checkpoints" / "tiny", dirs_exist_ok=True)
+    chain.mkdir()
+    out.mkdir()
+    env = {**os.environ, "CHAIN_ROOT": str(chain), "DEVICE": "cpu", "OUT": str(out),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "LIMIT": "6",
+           "FINETUNES": "traj@tiny-trm-mlp-sudoku", "FT_CHECKPOINTS": "all", "FINETUNE_MINUTES": "0.05",
+           "FT_CONFIG": "tiny", "AUTOCOMPRESS": "stm32n6=int4-channel-cal", "AC_PUZZLES": "4", "AC_SENSITIVITY": "2",
+           "EARLY_STAGES": "autocompress", "STAGES": "finetunes claims", "DATA": f"{chain}/refdata/sudoku-gen"}
+
+    def bash(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", *args], cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+
+    try:
+        start = bash("scripts/session_chain.sh", "start", "tiny", "0", timeout=60)
+        assert start.returncode == 0 and "study session" in start.stdout, start.stdout + start.stderr
+        add = bash("scripts/session_chain.sh", "add", "runs/ckpt-study/tiny-trm-mlp-sudoku")
+        assert add.returncode == 0, add.stdout + add.stderr
+        poll = bash("scripts/device_poll.sh", "600", timeout=700)
+        assert "chain done: yes" in poll.stdout, poll.stdout + poll.stderr
+    finally:
+        subprocess.run(["pkill", "-f", str(chain)], check=False)
+
+    assert not list(out.glob("c.tgz.*"))  # no training, no campaign folder
+    study = _unpack(out, "m", tmp_path / "back")
+    status = (study / "status").read_text()
+    assert "autocompress ac-tiny-stm32n6 exit 0" in status, status
+    assert "fine-tune traj" in status and "fine-tune traj\n" not in status  # only the other checkpoint's
+    base = json.loads((study / "claims" / "claims.json").read_text())
+    by_other = json.loads((study / "claims-by-tiny-trm-mlp-sudoku" / "claims.json").read_text())
+    assert base["protocol"]["checkpoints"][0].endswith("/ckpt/tiny")
+    assert by_other["protocol"]["checkpoints"][0].endswith("/ckpt/tiny-trm-mlp-sudoku")
+    assert "ft-traj-tiny-trm-mlp-sudoku" in json.dumps(by_other) and "ft-traj" not in json.dumps(base)
+    assert (study / "ac-tiny-stm32n6" / "verify.json").is_file()

@@ -183,3 +183,26 @@ def test_verification_scores_its_own_number_of_puzzles(tmp_path: Path, capsys: p
                              "--verify-limit", "20", "--out", str(tmp_path / "o")], capsys)
     assert rc == 0, err
     assert obj["verify"] and {row["puzzles"] for row in obj["verify"]} == {20}
+
+
+def test_verified_scores_are_measured_once_per_checkpoint(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Two jobs on one checkpoint with one --cache (another target, as the study's three jobs run): the second takes
+    the presets' verified scores from the cache, says so per row, and they equal the first job's; a cache of other
+    labels (another --verify-limit) is not reused."""
+    cache = tmp_path / "cache.json"
+    common = ["-d", str(DATA), *QUICK, "--max-candidates", "0", "--verify", str(DATA), "--cache", str(cache)]
+    rows, top = [], []
+    for i, (target, limit) in enumerate((("stm32n6", "14"), ("esp32-s3", "14"), ("esp32-s3", "15"))):
+        rc, obj, err = run_json([str(CKPT), "-t", target, *common, "--verify-limit", limit,
+                                 "--out", str(tmp_path / str(i))], capsys)
+        assert rc == 0, err
+        rows.append({r["label"]: r for r in obj["verify"] if r["kind"] == "preset"})
+        top.append({r["label"] for r in obj["verify"] if r["kind"] != "preset"})
+    first, second, other = rows
+    # within one job only a preset that is also a top candidate (measured just before) comes from the cache
+    assert first and {k for k, r in first.items() if r["from_cache"]} <= top[0]
+    shared = first.keys() & second.keys()
+    assert shared and all(second[k]["from_cache"] for k in shared)
+    assert all(second[k]["exact_accuracy"] == first[k]["exact_accuracy"] for k in shared)
+    assert {k for k, r in other.items() if r["from_cache"]} <= top[2]

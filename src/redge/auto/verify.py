@@ -2,11 +2,14 @@
 to the other top candidates and the presets the target's runtime accepts (their bytes beside them).
 
 The chosen and top candidates run at their own inner cycles and depth; presets at the checkpoint's cycles and the
-full depth. Scores are the split's task metrics (`study.evaluate.evaluate_depths`).
+full depth. Scores are the split's task metrics (`study.evaluate.evaluate_depths`). With a cache file (the search's
+`--cache`), each score is kept under the checkpoint's, the labelled files' and the variant's hashes, so the presets,
+which every job on one checkpoint verifies alike, are measured once; a row says when its score came from the cache.
 """
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,11 @@ import torch
 
 from redge.auto.search import PRESET_CANDIDATES, Candidate, Outcome
 from redge.core.errors import RedgeInputError
+from redge.core.jsonio import read_json, write_json
 from redge.models import RecursiveReasoner
 from redge.quant.spec import PRESETS, QuantRecipe
 from redge.study.evaluate import check_compatible, evaluate_depths
+from redge.study.store import checkpoint_hash, digest, hash_files
 from redge.study.sweep import Variant, build_variant_model
 from redge.tasks.format import load_split
 
@@ -31,23 +36,51 @@ def variant_model(model: RecursiveReasoner, recipe: QuantRecipe, T: int, n: int,
     return vmodel
 
 
+class ScoreCache:
+    """Verified scores by (checkpoint, labelled files, puzzles, variant), in a JSON file shared with the search's
+    scores (their keys never meet: these carry the labels' hash); None keeps them in memory only."""
+
+    def __init__(self, path: Path | None, checkpoint: Path, split: Any, limit: int | None) -> None:
+        self.path = path
+        files = [hash_files(split.path / f"all__{k}.npy") for k in ("inputs", "labels", "puzzle_identifiers")]
+        self.base = {"verify": digest(files), "checkpoint": checkpoint_hash(checkpoint), "limit": limit}
+        self.memo: dict[str, Any] = read_json(path, dict, "cache") if path is not None and path.is_file() else {}
+
+    def scores(self, recipe: QuantRecipe, T: int, n: int, depth: int,
+               measure: Callable[[], dict[str, float]]) -> dict[str, Any]:
+        """The variant's scores from the cache, else measured (and written to the file at once)."""
+        key = digest({**self.base, "recipe": recipe.to_dict(), "T": T, "n": n, "depth": depth})
+        if key in self.memo:
+            return {**self.memo[key], "from_cache": True}
+        self.memo[key] = measure()
+        if self.path is not None:
+            on_disk = read_json(self.path, dict, "cache") if self.path.is_file() else {}
+            write_json(self.path, {**on_disk, key: self.memo[key]})
+        return {**self.memo[key], "from_cache": False}
+
+
 def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_size: int, device: torch.device,
-           checkpoint: Path) -> list[dict[str, Any]]:
+           checkpoint: Path, cache: Path | None = None) -> list[dict[str, Any]]:
     """Rows of the comparison table: label, kind, blob bytes, fits, fidelity (None for presets not scored), depth,
-    cell and exact accuracy."""
+    cell and exact accuracy, and whether the scores came from `cache`."""
     result, model = outcome.result, outcome.model
     labelled = load_split(data, split)
     check_compatible(model, labelled, checkpoint)
+    known = ScoreCache(cache, checkpoint, labelled, limit)
+
+    def scores(recipe: QuantRecipe, T: int, n: int, depth: int) -> dict[str, Any]:
+        return known.scores(recipe, T, n, depth, lambda: _scores(
+            variant_model(model, recipe, T, n, outcome.calib), labelled, depth, batch_size, limit, device))
+
     rows: list[dict[str, Any]] = []
     chosen: Candidate | None = result["chosen"]
     if chosen is None:
         raise RedgeInputError("nothing fits the target: there is no chosen recipe to verify")
     entries = [(c, "chosen" if c is chosen else "top") for c in result["top"]]
     for c, kind in entries:
-        vmodel = variant_model(model, c.recipe, c.H_cycles, c.L_cycles, outcome.calib)
         rows.append({"label": c.label, "kind": kind, "blob_bytes": c.assess["blob_bytes"], "fits": c.assess["fits"],
                      "fidelity": c.fidelity, "depth": c.depth, "H_cycles": c.H_cycles, "L_cycles": c.L_cycles,
-                     **_scores(vmodel, labelled, c.depth, batch_size, limit, device)})
+                     **scores(c.recipe, c.H_cycles, c.L_cycles, c.depth)})
     scored = {c.recipe.name: c for c in result["candidates"] if c.kind == "preset"}
     assess = outcome.assess
     T0, n0 = result["cycles"]
@@ -57,10 +90,9 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
         except RedgeInputError:
             continue
         c = scored.get(name)
-        vmodel = variant_model(model, PRESETS[name], T0, n0, outcome.calib)
         rows.append({"label": f"preset {name}", "kind": "preset", "blob_bytes": a["blob_bytes"], "fits": a["fits"],
                      "fidelity": None if c is None else c.fidelity, "depth": result["depth"], "H_cycles": T0,
-                     "L_cycles": n0, **_scores(vmodel, labelled, result["depth"], batch_size, limit, device)})
+                     "L_cycles": n0, **scores(PRESETS[name], T0, n0, result["depth"])})
     for row in rows:
         row["at_most_chosen_bytes"] = row["blob_bytes"] <= chosen.assess["blob_bytes"]
     return rows
