@@ -69,12 +69,14 @@ case $mode in
     cd $W/repo
     R=$W/refdata
     early=
+    beside() {  # EARLY_STAGES in the background, in the environment "$@", beside what follows
+      [ -n "${EARLY_STAGES:-}" ] || return 0
+      env "$@" STAGES="$EARLY_STAGES" bash scripts/methods_session.sh $W/m &
+      early=$!
+    }
     study=$W/ckpt/$CONFIG
     if [ "$MINUTES" != 0 ]; then
-      if [ -n "${EARLY_STAGES:-}" ]; then  # study stages that need no campaign weights start beside the training
-        STAGES="$EARLY_STAGES" PYPKGS=$W/pypkgs EMBEDDING=none bash scripts/methods_session.sh $W/m &
-        early=$!
-      fi
+      beside PYPKGS=$W/pypkgs EMBEDDING=none  # study stages that need no campaign weights, beside the training
       EVAL_SETS=${EVAL_SETS:-"generated=$R/sudoku-gen hard=$R/sudoku-hard"} \
         bash scripts/campaign_session.sh $W/c "$CONFIG" "$W/ckpt/$CONFIG" "$MINUTES" "$@"
       better=$(python3 scripts/session_weights.py $W/c --beat "$study/eval.json")
@@ -91,10 +93,7 @@ case $mode in
     others=$(awk '$1 == "checkpoint" {print $2}' $W/ckpt/READY | tr '\n' ' ')
     embedding=$(awk '$1 == "embedding" {print $2}' $W/ckpt/READY | head -n 1)
     export PYPKGS=$W/pypkgs CHECKPOINTS="$study $others" DATA=${DATA:-$R/sudoku-hard} EMBEDDING=${embedding:-none}
-    if [ "$MINUTES" = 0 ] && [ -n "${EARLY_STAGES:-}" ]; then  # no training to run beside: beside the study
-      STAGES="$EARLY_STAGES" bash scripts/methods_session.sh $W/m &
-      early=$!
-    fi
+    [ "$MINUTES" != 0 ] || beside  # no training to run beside: beside the study
     bash scripts/methods_session.sh $W/m
     [ -z "$early" ] || wait "$early"
     if [ "$MINUTES" != 0 ]; then

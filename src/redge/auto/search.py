@@ -98,6 +98,11 @@ def describe_assignment(recipe: QuantRecipe) -> dict[str, str]:
     return {r.pattern: "fp32" if r.spec is None else r.spec.describe() for r in recipe.rules}
 
 
+def read_cache(path: Path | None) -> dict[str, Any]:
+    """The scores a `--cache` file holds by key (none without a file); writers put back the whole dict they read."""
+    return read_json(path, dict, "cache") if path is not None and path.is_file() else {}
+
+
 class Evaluator:
     """Builds and scores variants against one reference; counts them and caches scores in an optional JSON file.
 
@@ -110,7 +115,7 @@ class Evaluator:
                  guard: float) -> None:
         self.model, self.calib, self.cache, self.key_base, self.guard = model, calib, cache, key_base, guard
         self.tried = 0
-        self.memo: dict[str, Any] = read_json(cache, dict, "cache") if cache is not None and cache.is_file() else {}
+        self.memo = read_cache(cache)
         self.preloaded, self.cache_hits = set(self.memo), set()
 
     @property

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from redge.auto.search import PRESET_CANDIDATES, Candidate, Outcome
+from redge.auto.search import PRESET_CANDIDATES, Candidate, Outcome, read_cache
 from redge.core.errors import RedgeInputError
-from redge.core.jsonio import read_json, write_json
+from redge.core.jsonio import write_json
 from redge.models import RecursiveReasoner
 from redge.quant.spec import PRESETS, QuantRecipe
 from redge.study.evaluate import check_compatible, evaluate_depths
@@ -44,7 +44,7 @@ class ScoreCache:
         self.path = path
         files = [hash_files(split.path / f"all__{k}.npy") for k in ("inputs", "labels", "puzzle_identifiers")]
         self.base = {"verify": digest(files), "checkpoint": checkpoint_hash(checkpoint), "limit": limit}
-        self.memo: dict[str, Any] = read_json(path, dict, "cache") if path is not None and path.is_file() else {}
+        self.memo = read_cache(path)
 
     def scores(self, recipe: QuantRecipe, T: int, n: int, depth: int,
                measure: Callable[[], dict[str, float]]) -> dict[str, Any]:
@@ -54,8 +54,7 @@ class ScoreCache:
             return {**self.memo[key], "from_cache": True}
         self.memo[key] = measure()
         if self.path is not None:
-            on_disk = read_json(self.path, dict, "cache") if self.path.is_file() else {}
-            write_json(self.path, {**on_disk, key: self.memo[key]})
+            write_json(self.path, self.memo)
         return {**self.memo[key], "from_cache": False}
 
 

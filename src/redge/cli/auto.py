@@ -96,7 +96,8 @@ def register(app: typer.Typer) -> None:
         max_candidates: int = typer.Option(24, "--max-candidates", min=0, help="Greedy rounds at most."),
         guard: float = typer.Option(0.999, "--guard", help="Fidelity guard of the reported early-exit rule: stop on "
                                     "Q-halt only once cos(carry_t, carry_t-1) >= this."),
-        cache: Path = typer.Option(None, "--cache", help="JSON file caching candidate and verified scores (a rerun is cheap)."),
+        cache: Path = typer.Option(None, "--cache", help="JSON file caching candidate and verified scores (a "
+                                   "rerun is cheap)."),
         verify: Path = typer.Option(None, "--verify", help="Labelled dataset folder: afterwards, measure cell and "
                                     "exact accuracy of the chosen variant, the top three and the presets."),
         verify_split: str = typer.Option("test", "--verify-split", help="Split of --verify."),
