@@ -101,9 +101,14 @@ def test_claim_2_parts() -> None:
 
 
 def test_claim_2_linear_attention_from_an_attention_checkpoint_conversion() -> None:
-    att = group(fp32(), run("linear-attn", 0.0, 0.95), arch="TRM-Att", name="att")
-    r = C.claim_2(ev(group(fp32(), run("prune-50", 0.0, 0.95)), att))
+    """The conversion is judged against the TRM-Att's FP32, and the reason names whose model it was."""
+    att_fp32, mlp_fp32 = (dataclasses.replace(fp32(), checkpoint=f"ckpts/{n}") for n in ("trm-att", "trm-mlp"))
+    att = group(att_fp32, run("linear-attn", 0.0, 0.95), arch="TRM-Att", name="ckpts/trm-att")
+    mlp = group(mlp_fp32, run("prune-50", 0.0, 0.95), name="ckpts/trm-mlp")
+    r = C.claim_2(ev(mlp, att))
     assert r.numbers["linear attention"]["verdict"] == C.HOLDS
+    assert r.numbers["linear attention"]["reason"].startswith("linear-attn T3 n6 (of trm-att):")
+    assert "(of" not in r.numbers["pruning"]["reason"]
 
 
 def test_claim_2_a_fine_tune_is_judged_against_the_fp32_of_the_checkpoint_it_came_from() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -300,6 +301,14 @@ def early_exit_numbers(run: Run, ref: Run) -> dict[str, float] | None:
             "halt_step": run.halt_step[-1], "fp32_halt_step": ref.halt_step[-1]}
 
 
+def _of_other_checkpoint(against: str | None, primary: Group | None) -> str:
+    """The suffix " (of NAME)" when a claim-2 run is judged against another checkpoint's FP32 than the primary one (linear
+    attention converted from the TRM-Att checkpoint in a TRM-MLP report), so the reader knows whose model it was."""
+    if not against or primary is None or against == primary.checkpoint:
+        return ""
+    return f" (of {Path(against).name})"
+
+
 def _claim2_parts(ev: Evidence) -> dict[str, tuple[str, str, list[dict[str, Any]]]]:
     """Part name -> (verdict, reason, per-run numbers)."""
     g = ev.primary
@@ -334,7 +343,7 @@ def _claim2_parts(ev: Evidence) -> dict[str, tuple[str, str, list[dict[str, Any]
             verdicts.append(v)
             rows.append({**numbers, "checkpoint": run.checkpoint, "against": base.checkpoint, "verdict": v})
         verdict = combine(verdicts)
-        reason = "; ".join(f"{r['variant']}: " + (r["why"] if "why" in r else
+        reason = "; ".join(f"{r['variant']}{_of_other_checkpoint(r.get('against'), g)}: " + (r["why"] if "why" in r else
                                                    f"cell kept {_kept_text(r['cell_kept'])}, exact kept "
                                                    f"{_kept_text(r['exact_kept'])}") for r in rows)
         parts[name] = (verdict, reason, rows)
