@@ -316,13 +316,22 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
         holds = chosen["exact_accuracy"] >= base["exact_accuracy"] and chosen["blob_bytes"] <= base["blob_bytes"]
         budget = "-" if s["budget_ms"] is None else f"{s['budget_ms']:,.0f} ms ({asked.get('budget_ms')})"
         rows.append([f"`{Path(s['checkpoint']).name}`", s["target"], budget,
-                     f"{chosen['blob_bytes']:,} B, T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
+                     f"{_recipe_kind(chosen['label'])}, {chosen['blob_bytes']:,} B, "
+                     f"T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
                      _pct(chosen["exact_accuracy"]), f"{base_name}: {base['blob_bytes']:,} B",
                      _pct(base["exact_accuracy"]), "yes" if holds else "**no**", f"{chosen['puzzles']:,}",
                      _search_cost(s["cost"])])
     return _table(["checkpoint", "target", "latency budget", "chosen", "exact", "baseline (full depth)", "exact",
                    "chosen >= baseline at <= bytes", "puzzles", "variants searched"],
                   ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---:", "---"], rows)
+
+
+def _recipe_kind(label: str) -> str:
+    """A search candidate's label as a table cell: the preset's name ("preset w8a8 @ depth 8" -> `w8a8`), or
+    "per-module mix" for a recipe the greedy climb assembled (its modules are in the job's recipe.yaml)."""
+    if label.startswith("preset "):
+        return f"`{label.removeprefix('preset ').split(' @ ')[0]}`"
+    return "per-module mix"
 
 
 def _search_cost(cost: dict[str, Any]) -> str:

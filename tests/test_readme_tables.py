@@ -113,6 +113,10 @@ def test_the_autocompress_comparison_says_no_when_the_chosen_loses_or_is_bigger(
                                                          "c": _search(0.5, 1100, 0.4)})
     verdicts = [line.split("|")[8].strip() for line in table.splitlines()[2:]]
     assert verdicts == ["yes", "**no**", "**no**"]
+    assert table.splitlines()[2].split("|")[4].strip() == "per-module mix, 900 B, T3 n6 d16"
+    preset = _search(0.5, 900, 0.4)
+    preset["verify"][0]["label"] = "preset w8a8 @ depth 8"
+    assert "| `w8a8`, 900 B," in readme_render.autocompress_references_table({"a": preset})
     with pytest.raises(readme_render.RedgeInputError, match="no verified preset"):
         readme_render.autocompress_references_table({"d": _search(0.5, 900, 0.4, asked=None)})
 
