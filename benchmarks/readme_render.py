@@ -258,12 +258,14 @@ def autocompress_table(search: dict[str, Any]) -> str:
     rows = []
     for r in search["verify"]:
         fid = "-" if r["fidelity"] is None else f"{r['fidelity']:.4f}"
+        judged = r.get("self_assessed")  # absent from searches run before the self-assessment existed
         name = f"**{r['label']}** (chosen)" if r["kind"] == "chosen" else r["label"]
         rows.append([name, f"{r['blob_bytes']:,}", "yes" if r["fits"] else "no",
                      "yes" if r["at_most_chosen_bytes"] else "no", f"T{r['H_cycles']} n{r['L_cycles']} d{r['depth']}",
-                     fid, _pct(r["exact_accuracy"]), _pct(r["cell_accuracy"])])
-    return _table(["variant", "blob B", "fits", "<= chosen bytes", "cycles, depth", "fidelity (no labels)", "exact",
-                   "cell"], ["---", "---:", "---", "---", "---", "---:", "---:", "---:"], rows)
+                     fid, "-" if judged is None else _pct(judged), _pct(r["exact_accuracy"]), _pct(r["cell_accuracy"])])
+    return _table(["variant", "blob B", "fits", "<= chosen bytes", "cycles, depth", "fidelity (no labels)",
+                   "judged done (no labels)", "exact", "cell"],
+                  ["---", "---:", "---", "---", "---", "---:", "---:", "---:", "---:"], rows)
 
 
 def _cell(text: str) -> str:

@@ -206,3 +206,52 @@ def test_verified_scores_are_measured_once_per_checkpoint(tmp_path: Path,
     assert shared and all(second[k]["from_cache"] for k in shared)
     assert all(second[k]["exact_accuracy"] == first[k]["exact_accuracy"] for k in shared)
     assert {k for k, r in other.items() if r["from_cache"]} <= top[2]
+
+
+def test_self_assessment_is_the_fraction_the_halting_rule_judges_done() -> None:
+    """trajectory.score's self-assessment at each depth equals the share of rows whose own halting rule fires at
+    that step, counted independently here from `model.iterate` and `model.halts`."""
+    from redge.auto import trajectory
+
+    model = load_checkpoint(CKPT).eval()
+    _, batches = trajectory.load_inputs(DATA, "test", limit=10, batch_size=5)
+    ref = trajectory.reference(model, batches, 3, torch.device("cpu"))
+    score = trajectory.score(model, ref, model.config.H_cycles, model.config.L_cycles, 3)
+    halted = torch.zeros(3)
+    for batch in ref.batches:
+        for d, (_, out) in enumerate(model.iterate(batch, 3)):
+            halted[d] += model.halts(out).sum()
+    assert score["self_assessed_by_depth"] == pytest.approx((halted / 10).tolist())
+    assert all(0.0 <= s <= 1.0 for s in score["self_assessed_by_depth"])
+
+
+def test_select_self_assessed_ranks_by_the_halting_judgement(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`--select self-assessed` orders the top by the share judged done, then fidelity; an unknown rule is one
+    line naming the choices (exit 2)."""
+    rc, obj, err = run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--select", "self-assessed",
+                             "--out", str(tmp_path / "o")], capsys)
+    assert rc == 0, err
+    keys = [(-c["self_assessed"], -c["fidelity"], c["blob_bytes"]) for c in obj["top"]]
+    assert keys == sorted(keys) and obj["select"] == "self-assessed"
+    assert obj["self_assessed"] == obj["top"][0]["self_assessed"]
+    rc, obj, err = run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--select", "labels",
+                             "--out", str(tmp_path / "bad")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "self-assessed" in err
+
+
+def test_a_cached_score_without_the_self_assessment_is_scored_again(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A cache written before the self-assessment existed is not trusted for it: those variants are scored again
+    (and the cost says so) instead of failing or reporting a missing number."""
+    cache = tmp_path / "cache.json"
+    args = [str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--max-candidates", "1", "--cache", str(cache)]
+    rc, first, err = run_json([*args, "--out", str(tmp_path / "a")], capsys)
+    assert rc == 0, err
+    old = {k: {f: v for f, v in s.items() if f != "self_assessed_by_depth"}
+           for k, s in json.loads(cache.read_text()).items()}
+    cache.write_text(json.dumps(old))
+    rc, again, err = run_json([*args, "--out", str(tmp_path / "b")], capsys)
+    assert rc == 0, err
+    assert again["cost"]["variants_from_cache"] == 0 and again["cost"]["variants_scored_here"] == len(old)
+    assert again["self_assessed"] == first["self_assessed"] and again["recipe_rules"] == first["recipe_rules"]

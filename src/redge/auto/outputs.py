@@ -35,7 +35,8 @@ def candidate_json(c: Candidate | None) -> dict[str, Any] | None:
         return None
     return {**c.summary(), "recipe_rules": c.recipe.to_dict(), "latency": c.assess["latency"],
             "exit_rules": c.score["exit_rules"], "fidelity_by_depth": c.score["fidelity_by_depth"][:c.depth],
-            "agreement_by_depth": c.score["agreement_by_depth"][:c.depth]}
+            "agreement_by_depth": c.score["agreement_by_depth"][:c.depth],
+            "self_assessed_by_depth": c.score["self_assessed_by_depth"][:c.depth]}
 
 
 def search_json(outcome: Outcome) -> dict[str, Any]:
@@ -44,8 +45,9 @@ def search_json(outcome: Outcome) -> dict[str, Any]:
     return {**{k: v for k, v in r.items() if k not in ("chosen", "top", "candidates")},
             "chosen": candidate_json(r["chosen"]), "top": [candidate_json(c) for c in r["top"]],
             "candidates": [c.summary() for c in r["candidates"]], "space": SPACE_NOTE, "exit_rule": EXIT_NOTE,
-            "caveat": "fidelity orders variants as exact accuracy does only most of the time (README: 22 of 28 "
-                      "pairs on the reference TRM-MLP): check the top three with --verify"}
+            "caveat": "neither fidelity nor the self-assessment orders variants as exact accuracy does every time "
+                      "(README: fidelity cannot see a variant that solves more than FP32, and a weak model's "
+                      "halting head is a poor judge): check the top three with --verify"}
 
 
 def write_outputs(out: Path, outcome: Outcome, verified: list[dict[str, Any]] | None) -> dict[str, str]:

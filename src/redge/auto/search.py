@@ -12,8 +12,11 @@ under a latency budget, the best candidate by fidelity among those that fit.
 4. With a latency budget (the target's instruction model, `deploy.latency`), the best recipes run at the depth that
    fits the budget, at the checkpoint's inner cycles and a few cheaper ones (T, n); fidelity then compares the
    shipped state with the FP32 state at full depth.
-5. The chosen variant: the highest fidelity among the candidates that fit (ties: fewer bytes). Fidelity orders
-   variants as exact accuracy does only most of the time, so the top three are kept for `--verify`.
+5. The chosen variant: the highest score by the selection rule among the candidates that fit (ties: fewer bytes):
+   `fidelity` (closest carry to FP32's, the default) or `self-assessed` (the most answers the model's own halting
+   rule judges done, then fidelity). Neither orders variants as exact accuracy does every time (fidelity cannot
+   see a variant that solves more than FP32; the halting head of a weak model is a poor judge), so the top three
+   are kept for `--verify`.
 """
 from __future__ import annotations
 
@@ -40,7 +43,9 @@ from redge.study.sweep import Variant, build_variant_model
 
 PRESET_CANDIDATES = ("int8", "int4-channel-cal", "int4-channel", "int4-g32", "int4-g128", "int4-naive", "w8a8",
                      "w4a8")
+SELECTION_RULES = ("fidelity", "self-assessed")
 ProgressFn = Callable[[str], None]
+SCORE_KEYS = {"fidelity_by_depth", "agreement_by_depth", "self_assessed_by_depth", "exit_rules"}  # trajectory.score
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class AutoSpec:
     guard: float = 0.999
     calib_batches: int = 4
     cache: Path | None = None
+    select: str = "fidelity"  # SELECTION_RULES: what ranks the candidates that fit
 
 
 @dataclass(eq=False)
@@ -83,6 +89,17 @@ class Candidate:
         """Fidelity at the candidate's depth."""
         return self.score["fidelity_by_depth"][self.depth - 1]
 
+    @property
+    def self_assessed(self) -> float:
+        """Fraction of puzzles whose halting rule judges the answer done at the candidate's depth."""
+        return self.score["self_assessed_by_depth"][self.depth - 1]
+
+    def rank_key(self, select: str) -> tuple[float, ...]:
+        """Sort key of the selection rule `select` (best first): fidelity, or self-assessment then fidelity; ties
+        go to fewer bytes."""
+        first = (-self.self_assessed,) if select == "self-assessed" else ()
+        return (*first, -self.fidelity, self.assess["blob_bytes"])
+
     def summary(self) -> dict[str, Any]:
         """Plain data for search.json."""
         a, s = self.assess, self.score
@@ -90,7 +107,7 @@ class Candidate:
                 "L_cycles": self.L_cycles, "depth": self.depth, "fits": a["fits"], "blob_bytes": a["blob_bytes"],
                 "flash_bytes": a["flash_bytes"], "ram_bytes": a["ram_bytes"], "latency_ms": a["latency_ms"],
                 "fidelity": self.fidelity, "agreement": s["agreement_by_depth"][self.depth - 1],
-                "assignment": describe_assignment(self.recipe)}
+                "self_assessed": self.self_assessed, "assignment": describe_assignment(self.recipe)}
 
 
 def describe_assignment(recipe: QuantRecipe) -> dict[str, str]:
@@ -108,7 +125,8 @@ class Evaluator:
 
     `tried` counts every variant the search asked for, `scored_here` those this run built and scored, and
     `from_cache` the distinct ones whose score the cache file already held (e.g. left by a search interrupted on
-    another machine), so the cost it reports is honest.
+    another machine), so the cost it reports is honest. A cached score that lacks a measure this version records
+    (one written before it existed) is scored again.
     """
 
     def __init__(self, model: RecursiveReasoner, calib: list, cache: Path | None, key_base: dict[str, Any],
@@ -128,6 +146,9 @@ class Evaluator:
         key = digest({**self.key_base, "recipe": recipe.to_dict(), "T": T, "n": n, "depth": depth,
                       "puzzles": ref.puzzles, "guard": self.guard})
         self.tried += 1
+        if key in self.memo and not SCORE_KEYS <= self.memo[key].keys():
+            del self.memo[key]
+            self.preloaded.discard(key)
         if key in self.preloaded:
             self.cache_hits.add(key)
         if key not in self.memo:
@@ -247,6 +268,8 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     depth = spec.depth or cfg.halt_max_steps
     check_range("--depths", depth, 1, target.runtime.max_steps, "the runtime's max_steps")
     check_range("--sensitivity-puzzles", spec.sensitivity_puzzles, 1)
+    if spec.select not in SELECTION_RULES:
+        raise RedgeInputError(f"--select must be one of {', '.join(SELECTION_RULES)}, got {spec.select!r}")
     split, batches = trajectory.load_inputs(spec.data, spec.split, spec.limit, spec.batch_size)
     check_compatible(model, split, spec.checkpoint)
     units = space.search_units(model)
@@ -348,7 +371,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     # 4. latency budget: depth and cycles
     if budget_ms is not None:
         full = list(candidates)
-        ranked = sorted(full, key=lambda c: -c.fidelity)[:3] + [c for c in full if c.kind == "start"]
+        ranked = sorted(full, key=lambda c: c.rank_key(spec.select))[:3] + [c for c in full if c.kind == "start"]
         for c in {id(c): c for c in ranked}.values():
             for T, n in cycle_options(T0, n0):
                 step_ms = assess(c.recipe, T, n, 1)["step_ms"]
@@ -364,12 +387,12 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
                     add(f"{c.label} @ T{T} n{n} depth {d}", "depth", c.recipe, T, n, d, a)
         candidates = [c for c in candidates if c.assess["latency_ms"] <= budget_ms]
 
-    ranked = sorted(candidates, key=lambda c: (-c.fidelity, c.assess["blob_bytes"]))
+    ranked = sorted(candidates, key=lambda c: c.rank_key(spec.select))
     minutes = (time.perf_counter() - start) / 60
     return Outcome({
         "checkpoint": str(spec.checkpoint), "target": target.name, "data": str(spec.data), "split": spec.split,
         "puzzles": ref.puzzles, "sensitivity_puzzles": sub.puzzles, "depth": depth, "cycles": [T0, n0],
-        "budget_ms": budget_ms, "max_bytes": cap, "asked": asked,
+        "budget_ms": budget_ms, "max_bytes": cap, "asked": asked, "select": spec.select,
         "fits": bool(ranked),
         "chosen": ranked[0] if ranked else None, "top": ranked[:3], "candidates": candidates,
         "smallest": smallest, "units": units, "options": [o.label for o in options],

@@ -9,6 +9,10 @@ A candidate (a compressed model run with inner cycles T, n for `depth` <= D step
   to the FP32 carry at depth D. At d = D with the checkpoint's own T, n this is the usual fidelity at depth D; for
   fewer steps or cycles it asks how close the shipped state gets to the state FP32 reaches at full depth;
 - agreement(d): fraction of puzzles whose whole answer equals the FP32 answer at depth D (label-free too);
+- self-assessed(d): fraction of puzzles whose own halting rule says, at step d, that the answer is done
+  (`RecursiveReasoner.halts`; TRM's Q head is trained to predict exactly whether the answer is correct): the
+  model's own estimate of its exact accuracy at d, label-free, and blind neither to a variant that solves more
+  than FP32 nor to one that solves less (fidelity, a distance to FP32, cannot tell those apart);
 - the early-exit rules: `q_halt` (a row stops at its first step at which it halts by the model's own rule,
   `RecursiveReasoner.halts`: Q-halt > 0 for TRM, Q-halt > Q-continue for HRM, as the runtime's `rt_opts.early_exit`)
   and `q_halt+guard` (stop there only once the carry has stopped moving: cos(carry_d, carry_{d-1}) >= guard), each
@@ -87,11 +91,12 @@ def reference(model: RecursiveReasoner, batches: list[Batch], depth: int, device
 def score(model: RecursiveReasoner, ref: Reference, H_cycles: int, L_cycles: int, depth: int,
           guard: float = 0.999) -> dict[str, Any]:
     """Label-free score of `model` run with (T, n) = (H_cycles, L_cycles) for `depth` steps (see the module
-    docstring): fidelity and agreement per depth 1..depth, and the early-exit rules at `depth`."""
+    docstring): fidelity, agreement and self-assessment per depth 1..depth, and the early-exit rules at `depth`."""
     if depth > ref.depth:
         raise ValueError(f"depth {depth} exceeds the reference depth {ref.depth}")
     fid = torch.zeros(depth, dtype=torch.float64)
     agree = torch.zeros(depth, dtype=torch.float64)
+    claimed = torch.zeros(depth, dtype=torch.float64)
     exits = {rule: {"steps": 0.0, "fidelity": 0.0} for rule in EXIT_RULES}
     for batch, ref_carry, ref_answer in zip(ref.batches, ref.carries, ref.answers, strict=True):
         rows = batch["inputs"].shape[0]
@@ -102,6 +107,7 @@ def score(model: RecursiveReasoner, ref: Reference, H_cycles: int, L_cycles: int
             fid[d - 1] += cos.sum().cpu()
             agree[d - 1] += (out["logits"].argmax(-1) == ref_answer).all(-1).sum().cpu()
             halt = model.halts(out)
+            claimed[d - 1] += halt.sum().cpu()
             still = carry_cosines(carry, prev)["fidelity"] >= guard if prev is not None else torch.zeros_like(halt)
             for rule, stop in (("q_halt", halt), ("q_halt+guard", halt & still)):
                 now = ~done[rule] & (stop | (d == depth))
@@ -111,6 +117,7 @@ def score(model: RecursiveReasoner, ref: Reference, H_cycles: int, L_cycles: int
             prev = carry
     n = ref.puzzles
     return {"fidelity_by_depth": (fid / n).tolist(), "agreement_by_depth": (agree / n).tolist(),
+            "self_assessed_by_depth": (claimed / n).tolist(),
             "fidelity": float(fid[-1] / n), "agreement": float(agree[-1] / n),
             "exit_rules": {rule: {"mean_steps": v["steps"] / n, "fidelity": v["fidelity"] / n, "guard": guard
                                   if rule.endswith("guard") else None} for rule, v in exits.items()},
