@@ -318,7 +318,7 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
         holds = chosen["exact_accuracy"] >= base["exact_accuracy"] and chosen["blob_bytes"] <= base["blob_bytes"]
         budget = "-" if s["budget_ms"] is None else f"{s['budget_ms']:,.0f} ms ({asked.get('budget_ms')})"
         rows.append([f"`{Path(s['checkpoint']).name}`", s["target"], budget,
-                     f"{_recipe_kind(chosen['label'])}, {chosen['blob_bytes']:,} B, "
+                     f"{_recipe_kind(chosen['label'])}{_by_rule(s)}, {chosen['blob_bytes']:,} B, "
                      f"T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
                      _pct(chosen["exact_accuracy"]), f"{base_name}: {base['blob_bytes']:,} B",
                      _pct(base["exact_accuracy"]), "yes" if holds else "**no**", f"{chosen['puzzles']:,}",
@@ -334,6 +334,12 @@ def _recipe_kind(label: str) -> str:
     if label.startswith("preset "):
         return f"`{label.removeprefix('preset ').split(' @ ')[0]}`"
     return "per-module mix"
+
+
+def _by_rule(search: dict[str, Any]) -> str:
+    """The suffix " (by RULE)" for a search that selected by another rule than fidelity (searches before `--select` had none)."""
+    rule = search.get("select", "fidelity")
+    return "" if rule == "fidelity" else f" (by {rule})"
 
 
 def _search_cost(cost: dict[str, Any]) -> str:

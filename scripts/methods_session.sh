@@ -36,7 +36,9 @@
 # on another set OUT/claims-NAME),
 # LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), SWEEPS (folder names of the checkpoints
-# to sweep: all), AUTOCOMPRESS (the three jobs; empty: none), AC_PUZZLES (256), AC_SENSITIVITY (64),
+# to sweep: all), AUTOCOMPRESS (the three jobs; empty: none), AC_SELECT (the selection rules each job runs
+# under, `fidelity` and/or `self-assessed`; default fidelity; a job under another rule than fidelity is named
+# ac-CKPT-TARGET[-budget]-RULE), AC_PUZZLES (256), AC_SENSITIVITY (64),
 # AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # ARC_CHECKPOINT, ARC_RAW (FERRY_ROOT/trm-att-arc, FERRY_ROOT/arc-raw; FERRY_ROOT: /tmp/ferry), ARC_DATA
 # (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FT_CHECKPOINTS (the first checkpoint; `all`: each of
@@ -58,6 +60,7 @@ FINETUNES=${FINETUNES:-}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-3}
 FINETUNE_COMPILE=${FINETUNE_COMPILE:-false}
 AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int8:0.5*int8"}
+AC_SELECT=${AC_SELECT:-fidelity}
 AC_PUZZLES=${AC_PUZZLES:-256}
 AC_SENSITIVITY=${AC_SENSITIVITY:-64}
 AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
@@ -199,15 +202,18 @@ run_autocompress() {
     cache=$OUT/ac-cache-$(basename "$c").json  # seeded with the scores an earlier session's search left (in git)
     seed=$AC_CACHE_SEED/$(basename "$cache")
     [ -f "$cache" ] || [ ! -f "$seed" ] || cp "$seed" "$cache"
-    for job in $AUTOCOMPRESS; do
-      target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
-      name=ac-$(basename "$c")-$target${budget:+-budget}
-      stage "autocompress $name"
-      redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
-        --sensitivity-puzzles "$AC_SENSITIVITY" \
-        ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
-        --cache "$cache" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
-      stage "autocompress $name exit $?"
+    for select in $AC_SELECT; do
+      for job in $AUTOCOMPRESS; do
+        target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
+        name=ac-$(basename "$c")-$target${budget:+-budget}
+        [ "$select" = fidelity ] || name=$name-$select
+        stage "autocompress $name"
+        redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
+          --sensitivity-puzzles "$AC_SENSITIVITY" --select "$select" \
+          ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
+          --cache "$cache" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+        stage "autocompress $name exit $?"
+      done
     done
   done
 }

@@ -117,6 +117,8 @@ def test_the_autocompress_comparison_says_no_when_the_chosen_loses_or_is_bigger(
     preset = _search(0.5, 900, 0.4)
     preset["verify"][0]["label"] = "preset w8a8 @ depth 8"
     assert "| `w8a8`, 900 B," in readme_render.autocompress_references_table({"a": preset})
+    preset["select"] = "self-assessed"
+    assert "| `w8a8` (by self-assessed), 900 B," in readme_render.autocompress_references_table({"a": preset})
     with pytest.raises(readme_render.RedgeInputError, match="no verified preset"):
         readme_render.autocompress_references_table({"d": _search(0.5, 900, 0.4, asked=None)})
 

@@ -102,6 +102,23 @@ def test_an_autocompress_search_resumes_from_the_cache_an_earlier_session_commit
     assert first and second == first  # nothing new was scored, nothing lost
 
 
+def test_each_autocompress_job_runs_under_each_selection_rule_named(tmp_path: Path) -> None:
+    """AC_SELECT runs every job under each rule: the fidelity job keeps its name, the other is named by its rule and
+    ranks by it; the second finds every score in the cache the first filled (one search, two rankings)."""
+    out = tmp_path / "m"
+    env = {**os.environ, "DEVICE": "cpu", "LIMIT": "6", "AC_PUZZLES": "6", "PYTHON": sys.executable,
+           "AUTOCOMPRESS": "stm32n6=int4-channel-cal", "AC_SELECT": "fidelity self-assessed", "CHECKPOINTS": str(CKPT),
+           "DATA": str(DATA), "EMBEDDING": "none", "STAGES": "autocompress", "AC_CACHE_SEED": str(tmp_path / "none")}
+    subprocess.run(["bash", str(ROOT / "scripts" / "methods_session.sh"), str(out)], cwd=ROOT, env=env, check=True,
+                   timeout=600, capture_output=True)
+    jobs = {rule: json.loads((out / f"ac-{CKPT.name}-stm32n6{suffix}" / "search.json").read_text())
+            for rule, suffix in (("fidelity", ""), ("self-assessed", "-self-assessed"))}
+    assert {rule: s["select"] for rule, s in jobs.items()} == {"fidelity": "fidelity", "self-assessed": "self-assessed"}
+    assert jobs["self-assessed"]["cost"]["variants_scored_here"] == 0
+    top = jobs["self-assessed"]["top"]
+    assert [-c["self_assessed"] for c in top] == sorted(-c["self_assessed"] for c in top)
+
+
 def test_a_session_without_its_method_sweeps_leaves_the_committed_methods_report(tmp_path: Path) -> None:
     """Only a finished method sweep replaces docs/study/methods/NAME: a session that ran the claims alone (its store
     holds a few variants) or lost a sweep midway must not overwrite the committed report of every method."""
