@@ -342,6 +342,25 @@ def _by_rule(search: dict[str, Any]) -> str:
     return "" if rule == "fidelity" else f" (by {rule})"
 
 
+def autocompress_signals_table(data: dict[str, Any]) -> str:
+    """`benchmarks/autocompress_signals.py`: per verified job, how each label-free signal orders the variants
+    (Spearman with the verified exact accuracy) and what it would select within the byte cap, beside the best."""
+    rows = []
+    for r in data["rows"]:
+        exact = {v["label"]: v["exact_accuracy"] for v in r["variants"]}
+
+        def pick(label: str) -> str:
+            return f"{_recipe_kind(label)} ({_pct(exact[label])})"
+
+        rows.append([f"`{Path(r['job']).name}`", f"{r['puzzles']:,} ({r['device']})", str(len(r["variants"])),
+                     *(f"{r['spearman'][k]:.2f}" for k in ("fidelity", "agreement", "self_assessed")),
+                     pick(r["selects"]["fidelity"]), pick(r["selects"]["self_assessed"]),
+                     pick(r["best_within_cap"])])
+    return _table(["job", "unlabelled puzzles", "variants", "rho fidelity", "rho agreement", "rho judged done",
+                   "fidelity selects (exact)", "judged done selects (exact)", "best within the cap (exact)"],
+                  ["---", "---", "---:", "---:", "---:", "---:", "---", "---", "---"], rows)
+
+
 def _search_cost(cost: dict[str, Any]) -> str:
     """Variants tried and minutes, saying how many scores an earlier (interrupted) run's cache supplied."""
     cached = cost.get("variants_from_cache", 0)
@@ -450,6 +469,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "host-step": host_step,
     "autocompress-verify": autocompress_table,
     "autocompress-references": autocompress_references_table,
+    "autocompress-signals": autocompress_signals_table,
     "claims": claims_table,
     "claims-finetune-kept": claims_finetune_kept,
     "sweep-rate": sweep_rate_table,

@@ -159,3 +159,15 @@ def test_a_fine_tune_is_found_by_its_run_folder_in_claim_2():
     assert readme_render.claims_finetune_kept(report, "student") == "0.0"
     with pytest.raises(StopIteration):
         readme_render.claims_finetune_kept(report, "ft-linattn")
+
+
+def test_the_signals_table_names_what_each_signal_selects_with_its_exact_accuracy():
+    variants = [{"label": "greedy 2: x -> int4", "exact_accuracy": 0.45}, {"label": "preset int4-naive",
+                                                                          "exact_accuracy": 0.5}]
+    data = {"rows": [{"job": "docs/study/autocompress/m-stm32n6", "puzzles": 48, "device": "cpu", "variants": variants,
+                      "spearman": {"fidelity": -1.0, "agreement": 0.0, "self_assessed": 1.0},
+                      "selects": {"fidelity": "greedy 2: x -> int4", "self_assessed": "preset int4-naive"},
+                      "best_within_cap": "preset int4-naive"}]}
+    row = readme_render.autocompress_signals_table(data).splitlines()[2]
+    assert row == ("| `m-stm32n6` | 48 (cpu) | 2 | -1.00 | 0.00 | 1.00 | per-module mix (45.0%) | `int4-naive` (50.0%) "
+                   "| `int4-naive` (50.0%) |")

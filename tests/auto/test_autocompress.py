@@ -255,3 +255,33 @@ def test_a_cached_score_without_the_self_assessment_is_scored_again(tmp_path: Pa
     assert rc == 0, err
     assert again["cost"]["variants_from_cache"] == 0 and again["cost"]["variants_scored_here"] == len(old)
     assert again["self_assessed"] == first["self_assessed"] and again["recipe_rules"] == first["recipe_rules"]
+
+
+def test_the_signals_benchmark_reproduces_the_search_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/autocompress_signals.py rebuilds the chosen recipe and the presets of a verified job and scores
+    them on the search's own inputs: its numbers for the chosen variant equal the search's, each signal gets a
+    Spearman with the verified exact accuracy, and a job without --verify is one line and exit 2."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("autocompress_signals", ROOT / "benchmarks/autocompress_signals.py")
+    signals = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(signals)
+    job = tmp_path / "job"
+    rc, obj, err = run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--verify", str(DATA),
+                             "--out", str(job)], capsys)
+    assert rc == 0, err
+    out = tmp_path / "signals.json"
+    assert signals.main([str(job), "--checkpoint", str(CKPT), "--data", str(DATA), "--split", "test", "--limit", "12",
+                         "--device", "cpu", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    variants = {v["label"]: v for v in row["variants"]}
+    chosen = next(r for r in obj["verify"] if r["kind"] == "chosen")
+    assert variants[chosen["label"]]["fidelity"] == pytest.approx(obj["fidelity"], abs=1e-9)
+    assert variants[chosen["label"]]["self_assessed"] == pytest.approx(obj["self_assessed"])
+    assert set(row["spearman"]) == set(signals.SIGNALS) and row["puzzles"] == 12
+    capsys.readouterr()
+    bare = tmp_path / "bare"
+    assert run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--out", str(bare)], capsys)[0] == 0
+    assert signals.main([str(bare), "--checkpoint", str(CKPT), "--data", str(DATA), "--limit", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "search.json" in err
