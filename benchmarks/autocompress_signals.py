@@ -37,10 +37,10 @@ from redge.study.sweep import Variant, build_variant_model
 SIGNALS = ("fidelity", "agreement", "self_assessed")
 
 
-def verified_variants(job: Path) -> list[tuple[dict[str, Any], QuantRecipe]]:
-    """The job's verified rows at the checkpoint's full depth and cycles whose recipe can be rebuilt: the presets,
-    and the chosen variant from its recipe.yaml (other greedy candidates are described, not stored)."""
-    search = read_json(job / "search.json", dict, "autocompress search")
+def verified_variants(job: Path, search: dict[str, Any]) -> list[tuple[dict[str, Any], QuantRecipe]]:
+    """The verified rows of the job's `search` (its search.json) at the checkpoint's full depth and cycles whose
+    recipe can be rebuilt: the presets, and the chosen variant from its recipe.yaml (other greedy candidates are
+    described, not stored)."""
     T0, n0 = search["cycles"]
     rows, seen = [], set()
     for row in search.get("verify") or []:
@@ -66,7 +66,7 @@ def score_signals(job: Path, checkpoint: Path, data: Path, split: str, limit: in
     """Each verified variant's label-free signals on `limit` inputs of `data`, the Spearman of each signal with the
     verified exact accuracy, and the variant each signal ranks first among those within the job's byte cap."""
     search = read_json(job / "search.json", dict, "autocompress search")
-    rows = verified_variants(job)
+    rows = verified_variants(job, search)
     model = load_checkpoint(checkpoint).eval().to(device)
     depth, (T0, n0) = search["depth"], search["cycles"]
     _, batches = trajectory.load_inputs(data, split, limit, batch_size)
@@ -89,7 +89,9 @@ def score_signals(job: Path, checkpoint: Path, data: Path, split: str, limit: in
             "puzzles": ref.puzzles, "depth": depth, "cycles": [T0, n0], "device": describe_device(device),
             "seconds": time.perf_counter() - start, "variants": variants,
             "spearman": {k: spearman([v[k] for v in variants], exact) for k in SIGNALS},
-            "selects": {k: max(capped, key=lambda v: (v[k], v["fidelity"]))["label"] for k in SIGNALS},
+            # as the search ranks (Candidate.rank_key): the signal, then fidelity, then fewer bytes
+            "selects": {k: max(capped, key=lambda v: (v[k], v["fidelity"], -v["blob_bytes"]))["label"]
+                        for k in SIGNALS},
             "best_within_cap": max(capped, key=lambda v: v["exact_accuracy"])["label"]}
 
 

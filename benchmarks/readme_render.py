@@ -337,7 +337,8 @@ def _recipe_kind(label: str) -> str:
 
 
 def _by_rule(search: dict[str, Any]) -> str:
-    """The suffix " (by RULE)" for a search that selected by another rule than fidelity (searches before `--select` had none)."""
+    """The suffix " (by RULE)" for a search that selected by another rule than fidelity (searches run before
+    `--select` existed record none)."""
     rule = search.get("select", "fidelity")
     return "" if rule == "fidelity" else f" (by {rule})"
 

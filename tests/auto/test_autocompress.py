@@ -223,6 +223,7 @@ def test_self_assessment_is_the_fraction_the_halting_rule_judges_done() -> None:
             halted[d] += model.halts(out).sum()
     assert score["self_assessed_by_depth"] == pytest.approx((halted / 10).tolist())
     assert all(0.0 <= s <= 1.0 for s in score["self_assessed_by_depth"])
+    assert set(score) == trajectory.SCORE_KEYS  # what the search's cache checks a stored score against
 
 
 def test_select_self_assessed_ranks_by_the_halting_judgement(tmp_path: Path,

@@ -1,5 +1,5 @@
 """The label-free search of `redge autocompress`: per-module sensitivity, a greedy climb in bytes, depth and cycles
-under a latency budget, the best candidate by fidelity among those that fit.
+under a latency budget, the best candidate by the selection rule among those that fit.
 
 1. The FP32 reference on the unlabelled inputs, once (`trajectory.reference`).
 2. Sensitivity: each unit alone compressed by each menu spec (the rest fp32), scored on the first
@@ -45,7 +45,6 @@ PRESET_CANDIDATES = ("int8", "int4-channel-cal", "int4-channel", "int4-g32", "in
                      "w4a8")
 SELECTION_RULES = ("fidelity", "self-assessed")
 ProgressFn = Callable[[str], None]
-SCORE_KEYS = {"fidelity_by_depth", "agreement_by_depth", "self_assessed_by_depth", "exit_rules"}  # trajectory.score
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ class Evaluator:
         key = digest({**self.key_base, "recipe": recipe.to_dict(), "T": T, "n": n, "depth": depth,
                       "puzzles": ref.puzzles, "guard": self.guard})
         self.tried += 1
-        if key in self.memo and not SCORE_KEYS <= self.memo[key].keys():
+        if key in self.memo and not trajectory.SCORE_KEYS <= self.memo[key].keys():
             del self.memo[key]
             self.preloaded.discard(key)
         if key in self.preloaded:
@@ -260,6 +259,8 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     from redge.quant import load_checkpoint
 
     start = time.perf_counter()
+    if spec.select not in SELECTION_RULES:  # before the checkpoint loads
+        raise RedgeInputError(f"--select must be one of {', '.join(SELECTION_RULES)}, got {spec.select!r}")
     say = progress or (lambda _: None)
     target = load_target(spec.target)
     model = load_checkpoint(spec.checkpoint).eval().to(device)
@@ -268,8 +269,6 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     depth = spec.depth or cfg.halt_max_steps
     check_range("--depths", depth, 1, target.runtime.max_steps, "the runtime's max_steps")
     check_range("--sensitivity-puzzles", spec.sensitivity_puzzles, 1)
-    if spec.select not in SELECTION_RULES:
-        raise RedgeInputError(f"--select must be one of {', '.join(SELECTION_RULES)}, got {spec.select!r}")
     split, batches = trajectory.load_inputs(spec.data, spec.split, spec.limit, spec.batch_size)
     check_compatible(model, split, spec.checkpoint)
     units = space.search_units(model)

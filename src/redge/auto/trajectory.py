@@ -33,6 +33,8 @@ from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import iter_eval_batches
 
 EXIT_RULES = ("q_halt", "q_halt+guard")
+SCORE_KEYS = frozenset({"fidelity_by_depth", "agreement_by_depth", "self_assessed_by_depth", "fidelity", "agreement",
+                        "exit_rules", "puzzles"})  # what `score` returns: a cached score lacking one is outdated
 
 
 def load_inputs(data: Path, split: str = "test", limit: int | None = None, batch_size: int = 256

@@ -302,8 +302,9 @@ def early_exit_numbers(run: Run, ref: Run) -> dict[str, float] | None:
 
 
 def _of_other_checkpoint(against: str | None, primary: Group | None) -> str:
-    """The suffix " (of NAME)" when a claim-2 run is judged against another checkpoint's FP32 than the primary one (linear
-    attention converted from the TRM-Att checkpoint in a TRM-MLP report), so the reader knows whose model it was."""
+    """The suffix " (of NAME)" when a claim-2 run is judged against another checkpoint's FP32 than the primary one
+    (linear attention converted from the TRM-Att checkpoint in a TRM-MLP report), so the reader knows whose model
+    it was."""
     if not against or primary is None or against == primary.checkpoint:
         return ""
     return f" (of {Path(against).name})"
