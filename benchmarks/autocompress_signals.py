@@ -1,5 +1,6 @@
-"""Which label-free signal would have picked the right variant? Fidelity, answer agreement with FP32 and the model's
-own judgement (the share of answers its halting rule judges done), scored for the variants an autocompress search
+"""Which label-free signal would have picked the right variant? Fidelity, answer agreement with FP32, the model's
+own judgement (the share of answers its halting rule judges done) and, for Sudoku and Maze, the share of answers
+that pass the task's own answer check, scored for the variants an autocompress search
 verified, against the exact accuracy its `--verify` measured with labels.
 
 An autocompress job (`redge autocompress --verify`) leaves `search.json`, whose verify rows hold each variant's exact
@@ -7,7 +8,8 @@ accuracy on held-out labelled puzzles, and `recipe.yaml`, the chosen recipe. Thi
 and the presets, scores each on unlabelled inputs exactly as the search does (`redge.auto.trajectory`: the FP32
 carry at full depth as the reference, the checkpoint's inner cycles, the search's depth), and reports per signal
 the Spearman correlation with the verified exact accuracy and the variant each signal would select among those
-within the job's byte cap. Searches run before the self-assessment existed get it here; a CPU can afford a few
+within the job's byte cap (a signal the task lacks, ARC's answer check, is left out). Searches run before a
+signal existed get it here; a CPU can afford a few
 dozen puzzles of a reference model, a GPU the search's own 256. Writes JSON (`--json`).
 
     PYTHONPATH=src python3 benchmarks/autocompress_signals.py docs/study/autocompress/trm-mlp-sudoku-stm32n6 \
@@ -33,8 +35,9 @@ from redge.quant import QuantRecipe, load_checkpoint
 from redge.quant.spec import PRESETS
 from redge.study.stats import spearman
 from redge.study.sweep import Variant, build_variant_model
+from redge.tasks.registry import answer_check
 
-SIGNALS = ("fidelity", "agreement", "self_assessed")
+SIGNALS = ("fidelity", "agreement", "self_assessed", "checked")
 
 
 def verified_variants(job: Path, search: dict[str, Any]) -> list[tuple[dict[str, Any], QuantRecipe]]:
@@ -69,9 +72,9 @@ def score_signals(job: Path, checkpoint: Path, data: Path, split: str, limit: in
     rows = verified_variants(job, search)
     model = load_checkpoint(checkpoint).eval().to(device)
     depth, (T0, n0) = search["depth"], search["cycles"]
-    _, batches = trajectory.load_inputs(data, split, limit, batch_size)
+    inputs, batches = trajectory.load_inputs(data, split, limit, batch_size)
     start = time.perf_counter()
-    ref = trajectory.reference(model, batches, depth, device)
+    ref = trajectory.reference(model, batches, depth, device, answer_check(inputs.metadata))
     variants = []
     for row, recipe in rows:
         vmodel = build_variant_model(model, Variant(recipe, T0, n0), [])
@@ -80,18 +83,21 @@ def score_signals(job: Path, checkpoint: Path, data: Path, split: str, limit: in
                          "within_cap": search["max_bytes"] is None or row["blob_bytes"] <= search["max_bytes"],
                          "exact_accuracy": row["exact_accuracy"], "verified_puzzles": row["puzzles"],
                          "fidelity": s["fidelity"], "agreement": s["agreement"],
-                         "self_assessed": s["self_assessed_by_depth"][-1]})
+                         "self_assessed": s["self_assessed_by_depth"][-1],
+                         "checked": None if s["checked_by_depth"] is None else s["checked_by_depth"][-1]})
+        checked = "" if s["checked_by_depth"] is None else f"  checked {s['checked_by_depth'][-1]:.1%}"
         print(f"  {row['label']:<60} fidelity {s['fidelity']:.4f}  judged done "
-              f"{s['self_assessed_by_depth'][-1]:.1%}  exact {row['exact_accuracy']:.1%}", file=sys.stderr)
+              f"{s['self_assessed_by_depth'][-1]:.1%}{checked}  exact {row['exact_accuracy']:.1%}", file=sys.stderr)
     exact = [v["exact_accuracy"] for v in variants]
     capped = [v for v in variants if v["within_cap"]]
+    signals = [k for k in SIGNALS if ref.check is not None or k != "checked"]
     return {"job": str(job), "checkpoint": str(checkpoint), "data": str(data), "split": split,
             "puzzles": ref.puzzles, "depth": depth, "cycles": [T0, n0], "device": describe_device(device),
             "seconds": time.perf_counter() - start, "variants": variants,
-            "spearman": {k: spearman([v[k] for v in variants], exact) for k in SIGNALS},
+            "spearman": {k: spearman([v[k] for v in variants], exact) for k in signals},
             # as the search ranks (Candidate.rank_key): the signal, then fidelity, then fewer bytes
             "selects": {k: max(capped, key=lambda v: (v[k], v["fidelity"], -v["blob_bytes"]))["label"]
-                        for k in SIGNALS},
+                        for k in signals},
             "best_within_cap": max(capped, key=lambda v: v["exact_accuracy"])["label"]}
 
 
@@ -119,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{'job':<40} {'puzzles':>7}  " + "  ".join(f"{k + ' rho':>17}" for k in SIGNALS) + "  selects / best")
     for r in results:
-        print(f"{Path(r['job']).name:<40} {r['puzzles']:>7}  " + "  ".join(f"{r['spearman'][k]:>17.2f}"
-                                                                          for k in SIGNALS)
-              + f"  {r['selects']['fidelity']} / {r['selects']['self_assessed']} / best {r['best_within_cap']}")
+        rho = r["spearman"]
+        print(f"{Path(r['job']).name:<40} {r['puzzles']:>7}  "
+              + "  ".join(f"{rho[k]:>17.2f}" if k in rho else f"{'-':>17}" for k in SIGNALS)
+              + "  " + " / ".join(r["selects"].values()) + f" / best {r['best_within_cap']}")
     if args.json:
         write_json(args.json, {"rows": results})
     return 0

@@ -353,13 +353,16 @@ def autocompress_signals_table(data: dict[str, Any]) -> str:
         def pick(label: str) -> str:
             return f"{_recipe_kind(label)} ({_pct(exact[label])})"
 
+        rho, selects = r["spearman"], r["selects"]  # "checked" absent: a task without a check, or an older run
         rows.append([f"`{Path(r['job']).name}`", f"{r['puzzles']:,} ({r['device']})", str(len(r["variants"])),
-                     *(f"{r['spearman'][k]:.2f}" for k in ("fidelity", "agreement", "self_assessed")),
-                     pick(r["selects"]["fidelity"]), pick(r["selects"]["self_assessed"]),
+                     *(f"{rho[k]:.2f}" if k in rho else "-" for k in ("fidelity", "agreement", "self_assessed",
+                                                                       "checked")),
+                     *(pick(selects[k]) if k in selects else "-" for k in ("fidelity", "self_assessed", "checked")),
                      pick(r["best_within_cap"])])
     return _table(["job", "unlabelled puzzles", "variants", "rho fidelity", "rho agreement", "rho judged done",
-                   "fidelity selects (exact)", "judged done selects (exact)", "best within the cap (exact)"],
-                  ["---", "---", "---:", "---:", "---:", "---:", "---", "---", "---"], rows)
+                   "rho checked", "fidelity selects (exact)", "judged done selects (exact)",
+                   "checked selects (exact)", "best within the cap (exact)"],
+                  ["---", "---", "---:", "---:", "---:", "---:", "---:", "---", "---", "---", "---"], rows)
 
 
 def _search_cost(cost: dict[str, Any]) -> str:

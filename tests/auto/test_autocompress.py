@@ -243,8 +243,9 @@ def test_select_self_assessed_ranks_by_the_halting_judgement(tmp_path: Path,
 
 def test_a_cached_score_without_the_self_assessment_is_scored_again(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """A cache written before the self-assessment existed is not trusted for it: those variants are scored again
-    (and the cost says so) instead of failing or reporting a missing number."""
+    """A cache written before the self-assessment existed is not trusted for it: the candidates are scored again
+    (and the cost says so) instead of failing or reporting a missing number; the sensitivity pass, which reads
+    fidelity only, keeps its cached scores."""
     cache = tmp_path / "cache.json"
     args = [str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--max-candidates", "1", "--cache", str(cache)]
     rc, first, err = run_json([*args, "--out", str(tmp_path / "a")], capsys)
@@ -254,7 +255,10 @@ def test_a_cached_score_without_the_self_assessment_is_scored_again(tmp_path: Pa
     cache.write_text(json.dumps(old))
     rc, again, err = run_json([*args, "--out", str(tmp_path / "b")], capsys)
     assert rc == 0, err
-    assert again["cost"]["variants_from_cache"] == 0 and again["cost"]["variants_scored_here"] == len(old)
+    cost, now = again["cost"], json.loads(cache.read_text())
+    rescored = {k for k, v in now.items() if "self_assessed_by_depth" in v}
+    assert rescored and len(rescored) == cost["variants_scored_here"] and set(now) == set(old)
+    assert cost["variants_from_cache"] == len(old) - len(rescored) > 0
     assert again["self_assessed"] == first["self_assessed"] and again["recipe_rules"] == first["recipe_rules"]
 
 

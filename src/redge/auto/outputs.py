@@ -36,7 +36,8 @@ def candidate_json(c: Candidate | None) -> dict[str, Any] | None:
     return {**c.summary(), "recipe_rules": c.recipe.to_dict(), "latency": c.assess["latency"],
             "exit_rules": c.score["exit_rules"], "fidelity_by_depth": c.score["fidelity_by_depth"][:c.depth],
             "agreement_by_depth": c.score["agreement_by_depth"][:c.depth],
-            "self_assessed_by_depth": c.score["self_assessed_by_depth"][:c.depth]}
+            "self_assessed_by_depth": c.score["self_assessed_by_depth"][:c.depth],
+            "checked_by_depth": None if c.checked is None else c.score["checked_by_depth"][:c.depth]}
 
 
 def search_json(outcome: Outcome) -> dict[str, Any]:

@@ -13,10 +13,11 @@ under a latency budget, the best candidate by the selection rule among those tha
    fits the budget, at the checkpoint's inner cycles and a few cheaper ones (T, n); fidelity then compares the
    shipped state with the FP32 state at full depth.
 5. The chosen variant: the highest score by the selection rule among the candidates that fit (ties: fewer bytes):
-   `fidelity` (closest carry to FP32's, the default) or `self-assessed` (the most answers the model's own halting
-   rule judges done, then fidelity). Neither orders variants as exact accuracy does every time (fidelity cannot
-   see a variant that solves more than FP32; the halting head of a weak model is a poor judge), so the top three
-   are kept for `--verify`.
+   `fidelity` (closest carry to FP32's, the default), `self-assessed` (the most answers the model's own halting
+   rule judges done, then fidelity) or `checked` (the most answers that pass the task's own answer check, then
+   fidelity; Sudoku and Maze, not ARC). Fidelity cannot see a variant that solves more than FP32 and the halting
+   head of a weak model is a poor judge; the answer check measures solved puzzles, but on the search inputs only
+   (a small sample: its noise can reorder close variants). So the top three are kept for `--verify`.
 """
 from __future__ import annotations
 
@@ -40,10 +41,13 @@ from redge.quant.spec import PRESETS, QuantRecipe
 from redge.study.evaluate import check_compatible
 from redge.study.store import checkpoint_hash, digest, hash_files
 from redge.study.sweep import Variant, build_variant_model
+from redge.tasks.registry import answer_check
 
 PRESET_CANDIDATES = ("int8", "int4-channel-cal", "int4-channel", "int4-g32", "int4-g128", "int4-naive", "w8a8",
                      "w4a8")
-SELECTION_RULES = ("fidelity", "self-assessed")
+SIGNALS = {"fidelity": "fidelity_by_depth", "self-assessed": "self_assessed_by_depth", "checked": "checked_by_depth"}
+SELECTION_RULES = tuple(SIGNALS)  # --select: the score (per depth) that ranks the candidates
+FIDELITY_ONLY = frozenset({"fidelity"})  # what the sensitivity pass reads of a score
 ProgressFn = Callable[[str], None]
 
 
@@ -88,15 +92,25 @@ class Candidate:
         """Fidelity at the candidate's depth."""
         return self.score["fidelity_by_depth"][self.depth - 1]
 
+    def signal(self, rule: str) -> float | None:
+        """The score selection rule `rule` ranks by, at the candidate's depth (None: the task has no answer check)."""
+        by_depth = self.score[SIGNALS[rule]]
+        return None if by_depth is None else by_depth[self.depth - 1]
+
     @property
     def self_assessed(self) -> float:
         """Fraction of puzzles whose halting rule judges the answer done at the candidate's depth."""
-        return self.score["self_assessed_by_depth"][self.depth - 1]
+        return self.signal("self-assessed")
+
+    @property
+    def checked(self) -> float | None:
+        """Fraction of puzzles whose answer passes the task's answer check at the candidate's depth."""
+        return self.signal("checked")
 
     def rank_key(self, select: str) -> tuple[float, ...]:
-        """Sort key of the selection rule `select` (best first): fidelity, or self-assessment then fidelity; ties
-        go to fewer bytes."""
-        first = (-self.self_assessed,) if select == "self-assessed" else ()
+        """Sort key of the selection rule `select` (best first): its signal, then fidelity; ties go to fewer
+        bytes."""
+        first = (-self.signal(select),) if select != "fidelity" else ()
         return (*first, -self.fidelity, self.assess["blob_bytes"])
 
     def summary(self) -> dict[str, Any]:
@@ -106,7 +120,8 @@ class Candidate:
                 "L_cycles": self.L_cycles, "depth": self.depth, "fits": a["fits"], "blob_bytes": a["blob_bytes"],
                 "flash_bytes": a["flash_bytes"], "ram_bytes": a["ram_bytes"], "latency_ms": a["latency_ms"],
                 "fidelity": self.fidelity, "agreement": s["agreement_by_depth"][self.depth - 1],
-                "self_assessed": self.self_assessed, "assignment": describe_assignment(self.recipe)}
+                "self_assessed": self.self_assessed, "checked": self.checked,
+                "assignment": describe_assignment(self.recipe)}
 
 
 def describe_assignment(recipe: QuantRecipe) -> dict[str, str]:
@@ -124,8 +139,8 @@ class Evaluator:
 
     `tried` counts every variant the search asked for, `scored_here` those this run built and scored, and
     `from_cache` the distinct ones whose score the cache file already held (e.g. left by a search interrupted on
-    another machine), so the cost it reports is honest. A cached score that lacks a measure this version records
-    (one written before it existed) is scored again.
+    another machine), so the cost it reports is honest. A cached score that lacks a measure the caller needs (one
+    written before that measure existed) is scored again; the sensitivity pass needs fidelity only.
     """
 
     def __init__(self, model: RecursiveReasoner, calib: list, cache: Path | None, key_base: dict[str, Any],
@@ -140,12 +155,12 @@ class Evaluator:
         """Variants this run built and scored: every score it added to the memo."""
         return len(self.memo) - len(self.preloaded)
 
-    def __call__(self, recipe: QuantRecipe, T: int, n: int, depth: int, ref: trajectory.Reference
-                 ) -> dict[str, Any]:
+    def __call__(self, recipe: QuantRecipe, T: int, n: int, depth: int, ref: trajectory.Reference,
+                 needs: frozenset[str] = trajectory.SCORE_KEYS) -> dict[str, Any]:
         key = digest({**self.key_base, "recipe": recipe.to_dict(), "T": T, "n": n, "depth": depth,
                       "puzzles": ref.puzzles, "guard": self.guard})
         self.tried += 1
-        if key in self.memo and not trajectory.SCORE_KEYS <= self.memo[key].keys():
+        if key in self.memo and not needs <= self.memo[key].keys():
             del self.memo[key]
             self.preloaded.discard(key)
         if key in self.preloaded:
@@ -271,6 +286,10 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     check_range("--sensitivity-puzzles", spec.sensitivity_puzzles, 1)
     split, batches = trajectory.load_inputs(spec.data, spec.split, spec.limit, spec.batch_size)
     check_compatible(model, split, spec.checkpoint)
+    check = answer_check(split.metadata)
+    if spec.select == "checked" and check is None:
+        raise RedgeInputError("--select checked: the inputs' task has no label-free answer check (Sudoku and Maze "
+                              "have one; an ARC output cannot be checked without its label)", split.path)
     units = space.search_units(model)
     options = space.menu(target, spec.methods, spec.group_sizes)
     if spec.budget_ms is not None and (target.cycle_model is None or not target.cycle_model.instructions_per_mac):
@@ -299,7 +318,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
                                  "minutes": (time.perf_counter() - start) / 60}}, model, [], target, assess)
 
     say(f"reference: FP32, {sum(len(b['inputs']) for b in batches)} puzzles x {depth} steps")
-    ref = trajectory.reference(model, batches, depth, device)
+    ref = trajectory.reference(model, batches, depth, device, check)
     calib = ref.batches[:spec.calib_batches] if "gptq" in spec.methods else []
     inputs_hash = digest([hash_files(split.path / f"all__{k}.npy") for k in ("inputs", "puzzle_identifiers")])
     cache_key = {"checkpoint": checkpoint_hash(spec.checkpoint), "inputs": inputs_hash}
@@ -315,7 +334,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
                 drops[u][opt.label] = 0.0
                 continue
             solo = space.make_recipe("solo", {v: opt.spec if v == u else None for v in units})
-            drops[u][opt.label] = 1.0 - evaluate(solo, T0, n0, depth, sub)["fidelity"]
+            drops[u][opt.label] = 1.0 - evaluate(solo, T0, n0, depth, sub, needs=FIDELITY_ONLY)["fidelity"]
     ladder = ladders(units, options, nbytes, drops)
     sensitivity = sorted(units, key=lambda u: -drops[u][ladder[u][0].label])
 

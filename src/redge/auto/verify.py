@@ -60,8 +60,8 @@ class ScoreCache:
 
 def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_size: int, device: torch.device,
            checkpoint: Path, cache: Path | None = None) -> list[dict[str, Any]]:
-    """Rows of the comparison table: label, kind, blob bytes, fits, fidelity and self-assessment (None for presets
-    not scored), depth, cell and exact accuracy, and whether the scores came from `cache`."""
+    """Rows of the comparison table: label, kind, blob bytes, fits, fidelity, self-assessment and checked answers
+    (None for presets not scored), depth, cell and exact accuracy, and whether the scores came from `cache`."""
     result, model = outcome.result, outcome.model
     labelled = load_split(data, split)
     check_compatible(model, labelled, checkpoint)
@@ -78,7 +78,7 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
     entries = [(c, "chosen" if c is chosen else "top") for c in result["top"]]
     for c, kind in entries:
         rows.append({"label": c.label, "kind": kind, "blob_bytes": c.assess["blob_bytes"], "fits": c.assess["fits"],
-                     "fidelity": c.fidelity, "self_assessed": c.self_assessed, "depth": c.depth,
+                     "fidelity": c.fidelity, "self_assessed": c.self_assessed, "checked": c.checked, "depth": c.depth,
                      "H_cycles": c.H_cycles, "L_cycles": c.L_cycles,
                      **scores(c.recipe, c.H_cycles, c.L_cycles, c.depth)})
     scored = {c.recipe.name: c for c in result["candidates"] if c.kind == "preset"}
@@ -92,7 +92,8 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
         c = scored.get(name)
         rows.append({"label": f"preset {name}", "kind": "preset", "blob_bytes": a["blob_bytes"], "fits": a["fits"],
                      "fidelity": None if c is None else c.fidelity,
-                     "self_assessed": None if c is None else c.self_assessed, "depth": result["depth"], "H_cycles": T0,
+                     "self_assessed": None if c is None else c.self_assessed,
+                     "checked": None if c is None else c.checked, "depth": result["depth"], "H_cycles": T0,
                      "L_cycles": n0, **scores(PRESETS[name], T0, n0, result["depth"])})
     for row in rows:
         row["at_most_chosen_bytes"] = row["blob_bytes"] <= chosen.assess["blob_bytes"]

@@ -31,27 +31,29 @@ def summary(result: dict[str, Any], search: dict[str, Any], paths: dict[str, str
         return {**out, "fidelity": None, "recipe": None, "flash_bytes": None, "ram_bytes": None,
                 "latency_estimate": None, "smallest": result["smallest"], "cost": result["cost"]}
     return {**out, "fidelity": chosen["fidelity"], "agreement": chosen["agreement"],
-            "self_assessed": chosen["self_assessed"], "select": result["select"],
+            "self_assessed": chosen["self_assessed"], "checked": chosen["checked"], "select": result["select"],
             "recipe": (paths or {}).get("recipe"), "recipe_rules": chosen["recipe_rules"],
             "H_cycles": chosen["H_cycles"], "L_cycles": chosen["L_cycles"], "depth": chosen["depth"],
             "blob_bytes": chosen["blob_bytes"], "flash_bytes": chosen["flash_bytes"], "ram_bytes": chosen["ram_bytes"],
             "latency_estimate": chosen["latency"], "exit_rules": chosen["exit_rules"],
-            "top": [{k: c[k] for k in ("label", "fidelity", "agreement", "self_assessed", "blob_bytes", "depth",
-                                       "latency_ms")}
+            "top": [{k: c[k] for k in ("label", "fidelity", "agreement", "self_assessed", "checked", "blob_bytes",
+                                       "depth", "latency_ms")}
                     for c in search["top"]],
             "cost": result["cost"], "outputs": paths, "verify": result.get("verify")}
 
 
 def _print(obj: dict[str, Any]) -> None:
     lat = obj["latency_estimate"]
+    checked = "" if obj["checked"] is None else f"; pass the task's answer check: {obj['checked']:.1%}"
     typer.echo(f"target {obj['target']}: FITS with fidelity {obj['fidelity']:.4f} (answers as FP32: "
-               f"{obj['agreement']:.1%}; judged done by its halting rule: {obj['self_assessed']:.1%}), "
+               f"{obj['agreement']:.1%}; judged done by its halting rule: {obj['self_assessed']:.1%}{checked}), "
                f"T{obj['H_cycles']} n{obj['L_cycles']} depth {obj['depth']}")
     typer.echo(f"  blob {_mb(obj['blob_bytes'])}, flash {_mb(obj['flash_bytes'])}, RAM {_mb(obj['ram_bytes'])}")
     if lat is not None:
         typer.echo(f"  latency ESTIMATE {lat['per_puzzle_ms'][0]:,.1f}-{lat['per_puzzle_ms'][1]:,.1f} ms per puzzle")
-    typer.echo(f"  top by {obj['select']}: " + "; ".join(f"{c['label']} {c['fidelity']:.4f} fidelity, "
-                                                       f"{c['self_assessed']:.1%} judged done" for c in obj["top"]))
+    typer.echo(f"  top by {obj['select']}: " + "; ".join(
+        f"{c['label']} {c['fidelity']:.4f} fidelity, {c['self_assessed']:.1%} judged done"
+        + ("" if c["checked"] is None else f", {c['checked']:.1%} checked") for c in obj["top"]))
     cost = obj["cost"]
     cached = cost.get("variants_from_cache", 0)
     typer.echo(f"  search: {cost['variants_tried']} variants tried in {cost['minutes']:.1f} min on {cost['device']}"
@@ -59,8 +61,9 @@ def _print(obj: dict[str, Any]) -> None:
     for row in obj.get("verify") or []:
         fid = "-" if row["fidelity"] is None else f"{row['fidelity']:.4f}"
         judged = "-" if row["self_assessed"] is None else f"{row['self_assessed']:.1%}"
+        checked = "-" if row["checked"] is None else f"{row['checked']:.1%}"
         typer.echo(f"  verify {row['label']:<40} {row['blob_bytes']:>12,} B  fits {'yes' if row['fits'] else 'no ':<3} "
-                   f"fidelity {fid:<7} judged done {judged:<6} exact {row['exact_accuracy']:.1%}  "
+                   f"fidelity {fid:<7} judged done {judged:<6} checked {checked:<6} exact {row['exact_accuracy']:.1%}  "
                    f"cell {row['cell_accuracy']:.1%}")
     typer.echo("  wrote " + ", ".join(obj["outputs"].values()))
 
@@ -107,7 +110,8 @@ def register(app: typer.Typer) -> None:
         select: str = typer.Option("fidelity", "--select", help="What ranks the variants that fit (no labels): "
                                    "fidelity (closest carry to FP32's) or self-assessed (most answers the model's "
                                    "own halting rule judges done, then fidelity; can see a variant that solves more "
-                                   "than FP32, but only as well as the halting head judges)."),
+                                   "than FP32, but only as well as the halting head judges) or checked (most answers "
+                                   "that pass the task's own rules, then fidelity: Sudoku and Maze, not ARC)."),
         verify: Path = typer.Option(None, "--verify", help="Labelled dataset folder: afterwards, measure cell and "
                                     "exact accuracy of the chosen variant, the top three and the presets."),
         verify_split: str = typer.Option("test", "--verify-split", help="Split of --verify."),
@@ -119,7 +123,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = json_option(),
     ) -> None:
         """Label-free auto-compression: the recipe, plan and blob to flash on a target, chosen by carry fidelity
-        (or by the model's own halting judgement, `--select self-assessed`)."""
+        (or by the model's own halting judgement, `--select self-assessed`, or by the answers that pass the task's
+        own rules, `--select checked`)."""
         from redge.cli.common import emit_json, path_arg
         from redge.core.atomic import check_output_path
         from redge.core.progress import progress_bar

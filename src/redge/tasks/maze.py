@@ -236,6 +236,13 @@ def check_mazes(inputs: np.ndarray, labels: np.ndarray, min_path: int = 110,
             "too_short": best <= min_path}
 
 
+def valid_paths(inputs: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """Boolean [N]: answers (tokens) that keep their input's walls, S and G and mark, on open cells only, a path from
+    S to G as short as the BFS distance. No label is read: where several shortest paths exist, any one passes."""
+    bad = check_mazes(inputs, answers)
+    return ~(bad["label"] | bad["not_shortest"])
+
+
 def to_tokens(chars: np.ndarray) -> np.ndarray:
     """Character codes of ``"# SGo"`` to official tokens 1..5 (anything else -> 0)."""
     return _CHAR2ID[chars]
@@ -346,4 +353,5 @@ def check_splits(splits: Mapping[str, PuzzleSplit]) -> dict[str, int]:
 TASK = Task(
     name="maze", description="Maze-Hard: 30x30 mazes, mark the shortest path from S to G",
     vocab_size=VOCAB_SIZE, seq_len=SEQ_LEN, pad_token=0, blank_tokens=BLANK_TOKENS,
-    cycles={"trm": (3, 4), "hrm": (2, 2)}, act_depth=16, augment="dihedral", build=build, check=check_splits)
+    cycles={"trm": (3, 4), "hrm": (2, 2)}, act_depth=16, augment="dihedral", build=build, check=check_splits,
+    answer_check=valid_paths)

@@ -65,6 +65,9 @@ class Task:
     check: Callable[[Mapping[str, PuzzleSplit]], dict[str, int]]  # {check: failures} over loaded splits
     metrics: tuple[str, ...] = ("cell_accuracy", "non_given_cell_accuracy", "exact_accuracy")  # keys of SCORES
     evaluator: Callable[[Path], VotingEvaluator] | None = None  # from the dataset folder; None: no voting
+    # (inputs [N, seq_len], answers [N, seq_len]) -> bool [N]: answers that satisfy the task's rules given the
+    # inputs alone (no labels); None when an answer cannot be checked without its label (ARC)
+    answer_check: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in SCORES]
@@ -151,6 +154,12 @@ def score(metadata: DatasetMetadata, preds: Any, labels: Any, inputs: Any) -> di
     if task is not None:
         return task.score(preds, labels, inputs)
     return {m: SCORES[m](preds, labels, inputs, None) for m in GENERIC_METRICS}  # type: ignore[arg-type]
+
+
+def answer_check(metadata: DatasetMetadata) -> Callable[[Any, Any], Any] | None:
+    """The split's task's label-free answer check (`Task.answer_check`); None when its task has none or is unknown."""
+    task = task_of_dataset(metadata)
+    return task.answer_check if task is not None else None
 
 
 def voting_evaluator(metadata: DatasetMetadata, data_dir: str | Path) -> VotingEvaluator | None:

@@ -197,6 +197,12 @@ def invalid_solutions(inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return bad_units | bad_clues
 
 
+def valid_answers(inputs: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """Boolean [N]: answers (tokens) that are complete valid sudokus keeping every clue of their input. No label is
+    read; for a puzzle with one solution (every Sudoku-Extreme puzzle) a valid answer is that solution."""
+    return ~invalid_solutions(inputs, answers)
+
+
 def leaked_test_puzzles(train: PuzzleSplit, test: PuzzleSplit, group_heads_only: bool = True) -> np.ndarray:
     """Indices of test puzzles with a symmetry key found among train puzzles (should be empty).
 
@@ -222,4 +228,5 @@ def check_splits(splits: Mapping[str, PuzzleSplit]) -> dict[str, int]:
 TASK = Task(
     name="sudoku", description="Sudoku-Extreme: 9x9 grids, fill the blanks (HRM/TRM tokens)",
     vocab_size=VOCAB_SIZE, seq_len=SEQ_LEN, pad_token=0, blank_tokens=BLANK_TOKENS,
-    cycles={"trm": (3, 6), "hrm": (2, 2)}, act_depth=16, augment="sudoku", build=build, check=check_splits)
+    cycles={"trm": (3, 6), "hrm": (2, 2)}, act_depth=16, augment="sudoku", build=build, check=check_splits,
+    answer_check=valid_answers)
