@@ -37,8 +37,8 @@
 # LIMIT (1000), CHECKPOINTS (the Sudoku TRM-MLP and TRM-Att), EMBEDDING (checkpoints/trm-att-arc when present),
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), SWEEPS (folder names of the checkpoints
 # to sweep: all), AUTOCOMPRESS (the three jobs; empty: none), AC_SELECT (the selection rules each job runs
-# under, `fidelity` and/or `self-assessed`; default fidelity; a job under another rule than fidelity is named
-# ac-CKPT-TARGET[-budget]-RULE), AC_PUZZLES (256), AC_SENSITIVITY (64),
+# under, any of `fidelity` `checked` `self-assessed` `auto`; default fidelity; a job under another rule is named
+# ac-CKPT-TARGET[-budget]-RULE), AC_PUZZLES (256), AC_SENSITIVITY (256),
 # AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # ARC_CHECKPOINT, ARC_RAW (FERRY_ROOT/trm-att-arc, FERRY_ROOT/arc-raw; FERRY_ROOT: /tmp/ferry), ARC_DATA
 # (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FT_CHECKPOINTS (the first checkpoint; `all`: each of
@@ -62,7 +62,7 @@ FINETUNE_COMPILE=${FINETUNE_COMPILE:-false}
 AUTOCOMPRESS=${AUTOCOMPRESS-"stm32n6=int4-channel-cal esp32-s3=int8 esp32-s3=int8:0.5*int8"}
 AC_SELECT=${AC_SELECT:-fidelity}
 AC_PUZZLES=${AC_PUZZLES:-256}
-AC_SENSITIVITY=${AC_SENSITIVITY:-64}
+AC_SENSITIVITY=${AC_SENSITIVITY:-256}
 AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
 SWEEPS=${SWEEPS:-}

@@ -169,5 +169,9 @@ def test_the_signals_table_names_what_each_signal_selects_with_its_exact_accurac
                       "selects": {"fidelity": "greedy 2: x -> int4", "self_assessed": "preset int4-naive"},
                       "best_within_cap": "preset int4-naive"}]}
     row = readme_render.autocompress_signals_table(data).splitlines()[2]
-    assert row == ("| `m-stm32n6` | 48 (cpu) | 2 | -1.00 | 0.00 | 1.00 | per-module mix (45.0%) | `int4-naive` (50.0%) "
-                   "| `int4-naive` (50.0%) |")
+    assert row == ("| `m-stm32n6` | 48 (cpu) | 2 | -1.00 | 0.00 | 1.00 | - | per-module mix (45.0%) "
+                   "| `int4-naive` (50.0%) | - | `int4-naive` (50.0%) |")  # no answer check: "-"
+    data["rows"][0]["spearman"]["checked"] = 0.5
+    data["rows"][0]["selects"]["checked"] = "preset int4-naive"
+    row = readme_render.autocompress_signals_table(data).splitlines()[2]
+    assert row.split(" | ")[6] == "0.50" and row.split(" | ")[9] == "`int4-naive` (50.0%)"

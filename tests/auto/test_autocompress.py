@@ -72,6 +72,7 @@ def test_fits_recipe_round_trips_and_blob_matches_plan(tmp_path: Path, capsys: p
     assert model.quant_report.total_bytes > 0
     search = json.loads((out / "search.json").read_text())
     assert search["cost"]["variants_tried"] >= len(search["candidates"]) and search["sensitivity"]["order"]
+    assert (search["puzzles"], search["sensitivity_puzzles"]) == (12, 6)  # fewer than one batch: cut to the row
     assert {c["label"] for c in search["top"]} <= {c["label"] for c in search["candidates"]}
 
 
@@ -87,6 +88,7 @@ def test_same_result_without_label_files(tmp_path: Path, capsys: pytest.CaptureF
     assert rc == 0, err
     assert without["recipe_rules"] == with_labels["recipe_rules"]
     assert without["fidelity"] == with_labels["fidelity"] and without["top"] == with_labels["top"]
+    assert without["select"] == "checked"  # the default (auto) on Sudoku: the task's answer check needs no label
 
 
 def test_user_target_binds_and_too_small_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -290,3 +292,54 @@ def test_the_signals_benchmark_reproduces_the_search_scores(tmp_path: Path, caps
     assert signals.main([str(bare), "--checkpoint", str(CKPT), "--data", str(DATA), "--limit", "4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "search.json" in err
+
+
+def test_the_checked_share_is_the_exact_accuracy_measured_without_labels() -> None:
+    """On Sudoku (one solution per puzzle) the share of answers passing the task's check at each depth equals the
+    exact accuracy the labels give, though `trajectory` never opened a label file."""
+    from redge.auto import trajectory
+    from redge.tasks.format import load_split
+    from redge.tasks.registry import answer_check
+
+    model = load_checkpoint(CKPT).eval()
+    split, batches = trajectory.load_inputs(DATA, "test", limit=12, batch_size=6)
+    ref = trajectory.reference(model, batches, 3, torch.device("cpu"), answer_check(split.metadata))
+    score = trajectory.score(model, ref, model.config.H_cycles, model.config.L_cycles, 3)
+    labels = torch.from_numpy(load_split(DATA, "test").labels[:12].astype("int64"))
+    exact, row = torch.zeros(3), 0
+    for batch in ref.batches:
+        n = len(batch["inputs"])
+        for d, (_, out) in enumerate(model.iterate(batch, 3)):
+            exact[d] += (out["logits"].argmax(-1) == labels[row:row + n]).all(-1).sum()
+        row += n
+    assert score["checked_by_depth"] == pytest.approx((exact / 12).tolist())
+    assert 0 < score["checked_by_depth"][-1] < 1  # the sample is neither all solved nor none: the test can fail
+
+
+def test_select_checked_ranks_by_checked_answers_and_needs_a_task_with_a_check(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--select checked` orders the top by the share of answers passing the task's check, then fidelity; on ARC
+    (no answer check) it is one line naming the data (exit 2), and the default (auto) falls back to fidelity."""
+    from redge.models import ModelConfig, build_model
+    from redge.tasks.format import load_split
+
+    rc, obj, err = run_json([str(CKPT), "-t", "stm32n6", "-d", str(DATA), *QUICK, "--select", "checked",
+                             "--out", str(tmp_path / "o")], capsys)
+    assert rc == 0, err
+    keys = [(-c["checked"], -c["fidelity"], c["blob_bytes"]) for c in obj["top"]]
+    assert keys == sorted(keys) and obj["select"] == "checked" and obj["checked"] == obj["top"][0]["checked"]
+    arc = ROOT / "data" / "samples" / "arc"
+    meta = load_split(arc, "test", labels=False).metadata
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=1,
+                                    vocab_size=meta.vocab_size, seq_len=meta.seq_len,
+                                    num_puzzle_identifiers=meta.num_puzzle_identifiers))
+    save_checkpoint(model, tmp_path / "arc-ck", {"weights": "random (test)"})
+    arc_args = [str(tmp_path / "arc-ck"), "-t", "stm32n6", "-d", str(arc), "--limit", "2", "--depths", "1",
+                "--methods", "minmax", "--group-sizes", "", "--max-candidates", "1", "--batch-size", "2",
+                "--sensitivity-puzzles", "2"]
+    rc, obj, err = run_json([*arc_args, "--select", "checked", "--out", str(tmp_path / "arc-checked")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "answer check" in err and str(arc) in err
+    rc, obj, err = run_json([*arc_args, "--out", str(tmp_path / "arc-auto")], capsys)
+    assert rc == 0, err
+    assert obj["select"] == "fidelity" and obj["checked"] is None

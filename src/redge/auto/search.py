@@ -13,11 +13,12 @@ under a latency budget, the best candidate by the selection rule among those tha
    fits the budget, at the checkpoint's inner cycles and a few cheaper ones (T, n); fidelity then compares the
    shipped state with the FP32 state at full depth.
 5. The chosen variant: the highest score by the selection rule among the candidates that fit (ties: fewer bytes):
-   `fidelity` (closest carry to FP32's, the default), `self-assessed` (the most answers the model's own halting
+   `fidelity` (closest carry to FP32's), `self-assessed` (the most answers the model's own halting
    rule judges done, then fidelity) or `checked` (the most answers that pass the task's own answer check, then
    fidelity; Sudoku and Maze, not ARC). Fidelity cannot see a variant that solves more than FP32 and the halting
    head of a weak model is a poor judge; the answer check measures solved puzzles, but on the search inputs only
-   (a small sample: its noise can reorder close variants). So the top three are kept for `--verify`.
+   (a small sample: its noise can reorder close variants). `auto` (the default) is `checked` where the inputs'
+   task has an answer check and `fidelity` otherwise (ARC). The top three are kept for `--verify`.
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ from redge.tasks.registry import answer_check
 PRESET_CANDIDATES = ("int8", "int4-channel-cal", "int4-channel", "int4-g32", "int4-g128", "int4-naive", "w8a8",
                      "w4a8")
 SIGNALS = {"fidelity": "fidelity_by_depth", "self-assessed": "self_assessed_by_depth", "checked": "checked_by_depth"}
-SELECTION_RULES = tuple(SIGNALS)  # --select: the score (per depth) that ranks the candidates
+SELECTION_RULES = ("auto", *SIGNALS)  # --select: the score (per depth) that ranks the candidates; auto: checked
+# where the inputs' task has an answer check, fidelity otherwise
 FIDELITY_ONLY = frozenset({"fidelity"})  # what the sensitivity pass reads of a score
 ProgressFn = Callable[[str], None]
 
@@ -71,7 +73,7 @@ class AutoSpec:
     guard: float = 0.999
     calib_batches: int = 4
     cache: Path | None = None
-    select: str = "fidelity"  # SELECTION_RULES: what ranks the candidates that fit
+    select: str = "auto"  # SELECTION_RULES: what ranks the candidates that fit
 
 
 @dataclass(eq=False)
@@ -287,7 +289,8 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     split, batches = trajectory.load_inputs(spec.data, spec.split, spec.limit, spec.batch_size)
     check_compatible(model, split, spec.checkpoint)
     check = answer_check(split.metadata)
-    if spec.select == "checked" and check is None:
+    select = spec.select if spec.select != "auto" else "checked" if check is not None else "fidelity"
+    if select == "checked" and check is None:
         raise RedgeInputError("--select checked: the inputs' task has no label-free answer check (Sudoku and Maze "
                               "have one; an ARC output cannot be checked without its label)", split.path)
     units = space.search_units(model)
@@ -352,7 +355,8 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
 
     def recipe_at(levels: dict[str, int]) -> QuantRecipe:
         return space.make_recipe(name, {u: ladder[u][levels[u]].spec for u in units},
-                                 f"redge autocompress for {target.name}: per-module specs chosen by carry fidelity")
+                                 f"redge autocompress for {target.name}: per-module specs climbed by carry fidelity, "
+                                 f"chosen by {select}")
 
     start_recipe = recipe_at(level)
     start_assess = assess(start_recipe, T0, n0, depth)
@@ -389,7 +393,7 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     # 4. latency budget: depth and cycles
     if budget_ms is not None:
         full = list(candidates)
-        ranked = sorted(full, key=lambda c: c.rank_key(spec.select))[:3] + [c for c in full if c.kind == "start"]
+        ranked = sorted(full, key=lambda c: c.rank_key(select))[:3] + [c for c in full if c.kind == "start"]
         for c in {id(c): c for c in ranked}.values():
             for T, n in cycle_options(T0, n0):
                 step_ms = assess(c.recipe, T, n, 1)["step_ms"]
@@ -405,12 +409,12 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
                     add(f"{c.label} @ T{T} n{n} depth {d}", "depth", c.recipe, T, n, d, a)
         candidates = [c for c in candidates if c.assess["latency_ms"] <= budget_ms]
 
-    ranked = sorted(candidates, key=lambda c: c.rank_key(spec.select))
+    ranked = sorted(candidates, key=lambda c: c.rank_key(select))
     minutes = (time.perf_counter() - start) / 60
     return Outcome({
         "checkpoint": str(spec.checkpoint), "target": target.name, "data": str(spec.data), "split": spec.split,
         "puzzles": ref.puzzles, "sensitivity_puzzles": sub.puzzles, "depth": depth, "cycles": [T0, n0],
-        "budget_ms": budget_ms, "max_bytes": cap, "asked": asked, "select": spec.select,
+        "budget_ms": budget_ms, "max_bytes": cap, "asked": asked, "select": select,
         "fits": bool(ranked),
         "chosen": ranked[0] if ranked else None, "top": ranked[:3], "candidates": candidates,
         "smallest": smallest, "units": units, "options": [o.label for o in options],

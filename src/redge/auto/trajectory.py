@@ -25,7 +25,7 @@ A candidate (a compressed model run with inner cycles T, n for `depth` <= D step
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +77,18 @@ class Reference:
         return sum(int(b["inputs"].shape[0]) for b in self.batches)
 
     def subset(self, puzzles: int) -> Reference:
-        """The first batches holding at least `puzzles` puzzles (the sensitivity pass runs on fewer puzzles)."""
-        n, keep = 0, 0
-        while keep < len(self.batches) and n < puzzles:
-            n += int(self.batches[keep]["inputs"].shape[0])
-            keep += 1
-        return Reference(self.depth, self.batches[:keep], self.carries[:keep], self.answers[:keep], self.check)
+        """The first `puzzles` puzzles (all when there are fewer): the sensitivity pass runs on fewer puzzles."""
+        out = Reference(self.depth, [], check=self.check)
+        left = puzzles
+        for batch, carry, answer in zip(self.batches, self.carries, self.answers, strict=True):
+            if left <= 0:
+                break
+            rows = min(left, int(batch["inputs"].shape[0]))
+            out.batches.append({k: v[:rows] for k, v in batch.items()})
+            out.carries.append(Carry(**{f.name: getattr(carry, f.name)[:rows] for f in fields(carry)}))
+            out.answers.append(answer[:rows])
+            left -= rows
+        return out
 
 
 @torch.no_grad()

@@ -107,8 +107,9 @@ def register(app: typer.Typer) -> None:
                                     "Q-halt only once cos(carry_t, carry_t-1) >= this."),
         cache: Path = typer.Option(None, "--cache", help="JSON file caching candidate and verified scores (a "
                                    "rerun is cheap)."),
-        select: str = typer.Option("fidelity", "--select", help="What ranks the variants that fit (no labels): "
-                                   "fidelity (closest carry to FP32's) or self-assessed (most answers the model's "
+        select: str = typer.Option("auto", "--select", help="What ranks the variants that fit (no labels): "
+                                   "auto (checked where the task has an answer check, else fidelity), "
+                                   "fidelity (closest carry to FP32's), self-assessed (most answers the model's "
                                    "own halting rule judges done, then fidelity; can see a variant that solves more "
                                    "than FP32, but only as well as the halting head judges) or checked (most answers "
                                    "that pass the task's own rules, then fidelity: Sudoku and Maze, not ARC)."),
@@ -122,9 +123,8 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(1, "--threads", min=1, help="Intra-op CPU threads."),
         as_json: bool = json_option(),
     ) -> None:
-        """Label-free auto-compression: the recipe, plan and blob to flash on a target, chosen by carry fidelity
-        (or by the model's own halting judgement, `--select self-assessed`, or by the answers that pass the task's
-        own rules, `--select checked`)."""
+        """Label-free auto-compression: the recipe, plan and blob to flash on a target, chosen by the answers that
+        pass the task's own rules (Sudoku, Maze) or by carry fidelity (ARC), or as `--select` says."""
         from redge.cli.common import emit_json, path_arg
         from redge.core.atomic import check_output_path
         from redge.core.progress import progress_bar
