@@ -9,12 +9,12 @@ and the presets, scores each on unlabelled inputs exactly as the search does (`r
 carry at full depth as the reference, the checkpoint's inner cycles, the search's depth), and reports per signal
 the Spearman correlation with the verified exact accuracy and the variant each signal would select among those
 within the job's byte cap (a signal the task lacks, ARC's answer check, is left out). Searches run before a
-signal existed get it here; a CPU can afford a few
-dozen puzzles of a reference model, a GPU the search's own 256. Writes JSON (`--json`).
+signal existed get it here. A CPU can afford a few dozen puzzles of a reference model, a GPU the search's own 256.
+Writes JSON (`--json`); the README's table comes from the GPU run:
 
     PYTHONPATH=src python3 benchmarks/autocompress_signals.py docs/study/autocompress/trm-mlp-sudoku-stm32n6 \
-        --checkpoint checkpoints/trm-mlp-sudoku --data runs/refdata/sudoku-hard --split train --limit 48 \
-        --device cpu --json benchmarks/results/autocompress_signals_cpu.json
+        --checkpoint checkpoints/trm-mlp-sudoku --data runs/refdata/sudoku-hard --split train --limit 256 \
+        --batch-size 256 --device cuda --json benchmarks/results/autocompress_signals_cuda.json
 """
 from __future__ import annotations
 
