@@ -317,15 +317,17 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
                                   path)
         holds = chosen["exact_accuracy"] >= base["exact_accuracy"] and chosen["blob_bytes"] <= base["blob_bytes"]
         budget = "-" if s["budget_ms"] is None else f"{s['budget_ms']:,.0f} ms ({asked.get('budget_ms')})"
+        cut = next((r for r in s["verify"] if r["kind"] == "baseline-budget"), None)
         rows.append([f"`{Path(s['checkpoint']).name}`", s["target"], budget,
                      f"{_recipe_kind(chosen['label'])}{_by_rule(s)}, {chosen['blob_bytes']:,} B, "
                      f"T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
                      _pct(chosen["exact_accuracy"]), f"{base_name}: {base['blob_bytes']:,} B",
-                     _pct(base["exact_accuracy"]), "yes" if holds else "**no**", f"{chosen['puzzles']:,}",
-                     _search_cost(s["cost"])])
+                     _pct(base["exact_accuracy"]), "yes" if holds else "**no**",
+                     "-" if cut is None else f"d{cut['depth']}: {_pct(cut['exact_accuracy'])}",
+                     f"{chosen['puzzles']:,}", _search_cost(s["cost"])])
     return _table(["checkpoint", "target", "latency budget", "chosen", "exact", "baseline (full depth)", "exact",
-                   "chosen >= baseline at <= bytes", "puzzles", "variants searched"],
-                  ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---:", "---"], rows)
+                   "chosen >= baseline at <= bytes", "baseline within the budget", "puzzles", "variants searched"],
+                  ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---", "---:", "---"], rows)
 
 
 def _recipe_kind(label: str) -> str:

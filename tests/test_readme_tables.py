@@ -121,6 +121,12 @@ def test_the_autocompress_comparison_says_no_when_the_chosen_loses_or_is_bigger(
     assert "| `w8a8` (by self-assessed), 900 B," in readme_render.autocompress_references_table({"a": preset})
     with pytest.raises(readme_render.RedgeInputError, match="no verified preset"):
         readme_render.autocompress_references_table({"d": _search(0.5, 900, 0.4, asked=None)})
+    assert table.splitlines()[2].split("|")[9].strip() == "-"  # no budget: no baseline cut to it
+    budgeted = _search(0.5, 900, 0.4)
+    budgeted["verify"].append({**budgeted["verify"][1], "label": "preset int8 @ depth 8", "kind": "baseline-budget",
+                               "depth": 8, "exact_accuracy": 0.375})
+    row = readme_render.autocompress_references_table({"e": budgeted}).splitlines()[2].split("|")
+    assert row[9].strip() == "d8: 37.5%" and row[8].strip() == "yes"  # the verdict stays against full depth
 
 
 def test_the_claims_table_keeps_one_row_per_claim_with_pipes_escaped():

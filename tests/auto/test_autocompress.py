@@ -18,6 +18,7 @@ from redge.deploy.targets import load_target
 from redge.models.checkpoints import save_checkpoint
 from redge.quant import QuantRecipe, load_checkpoint, quantize_
 from redge.quant.apply import plan as resolve_recipe
+from redge.quant.spec import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
 CKPT = ROOT / "checkpoints" / "tiny-trm-mlp-sudoku"
@@ -164,6 +165,30 @@ def test_a_budget_relative_to_a_preset(tmp_path: Path, capsys: pytest.CaptureFix
     assert budgets[0] > 0 and budgets[1] == pytest.approx(budgets[0] / 2)
     rc, _, err = run_json([*args, "--budget-ms", "half*int8", "--out", str(tmp_path / "x")], capsys)
     assert rc == 2 and "FRACTION*PRESET" in err and "'half*int8'" in err
+
+
+def test_under_a_budget_the_baseline_is_verified_at_the_depth_the_budget_allows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With `--max-bytes int8 --budget-ms 0.5*int8`, --verify also measures int8 cut to the deepest depth whose
+    estimate fits the budget (the naive answer to it); without a budget there is no such row."""
+    from redge.auto.search import Assessor, depth_within
+
+    args = [str(CKPT), "-t", "esp32-s3", "-d", str(DATA), *QUICK, "--depths", "4", "--max-bytes", "int8",
+            "--max-candidates", "0", "--verify", str(DATA)]
+    rc, obj, err = run_json([*args, "--budget-ms", "0.5*int8", "--out", str(tmp_path / "b")], capsys)
+    assert rc == 0, err
+    (cut,) = [r for r in obj["verify"] if r["kind"] == "baseline-budget"]
+    model = load_checkpoint(CKPT)
+    assess = Assessor(model, load_target("esp32-s3"), CKPT)
+    T, n = model.config.H_cycles, model.config.L_cycles
+    search = json.loads((tmp_path / "b" / "search.json").read_text())
+    d = depth_within(assess, PRESETS["int8"], T, n, 4, search["budget_ms"])
+    assert 1 <= cut["depth"] == d < 4 and cut["label"] == f"preset int8 @ depth {d}"
+    latency = [assess(PRESETS["int8"], T, n, k)["latency_ms"] for k in (d, d + 1)]
+    assert latency[0] <= search["budget_ms"] < latency[1]
+    rc, obj, err = run_json([*args, "--out", str(tmp_path / "n")], capsys)
+    assert rc == 0, err
+    assert not [r for r in obj["verify"] if r["kind"] == "baseline-budget"]
 
 
 def test_an_attention_trm_is_searched_too(small_trm, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

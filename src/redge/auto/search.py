@@ -253,6 +253,15 @@ def ladders(units: list[str], options: list[space.Option], nbytes: dict[str, dic
     return out
 
 
+def depth_within(assess: Assessor, recipe: QuantRecipe, T: int, n: int, depth: int, budget_ms: float) -> int:
+    """The deepest depth, at most `depth`, whose per-puzzle latency estimate with inner cycles (T, n) stays within
+    `budget_ms` (0 when not even one step does)."""
+    d = min(depth, int(budget_ms // assess(recipe, T, n, 1)["step_ms"]))
+    while d >= 1 and assess(recipe, T, n, d)["latency_ms"] > budget_ms:
+        d -= 1
+    return max(d, 0)
+
+
 def cycle_options(T0: int, n0: int) -> list[tuple[int, int]]:
     """The checkpoint's (T, n) and a few cheaper inner-cycle settings tried under a latency budget."""
     options = [(T0, n0), (T0, max(1, n0 - 2)), (T0, max(1, n0 // 2)), (max(1, T0 - 1), n0)]
@@ -353,10 +362,9 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
     name = f"auto-{target.name}"
     level = {u: 0 for u in units}
 
-    def recipe_at(levels: dict[str, int]) -> QuantRecipe:
+    def recipe_at(levels: dict[str, int]) -> QuantRecipe:  # its text is part of the cache keys: keep it stable
         return space.make_recipe(name, {u: ladder[u][levels[u]].spec for u in units},
-                                 f"redge autocompress for {target.name}: per-module specs climbed by carry fidelity, "
-                                 f"chosen by {select}")
+                                 f"redge autocompress for {target.name}: per-module specs chosen by carry fidelity")
 
     start_recipe = recipe_at(level)
     start_assess = assess(start_recipe, T0, n0, depth)
@@ -396,12 +404,11 @@ def run_search(spec: AutoSpec, device: torch.device, progress: ProgressFn | None
         ranked = sorted(full, key=lambda c: c.rank_key(select))[:3] + [c for c in full if c.kind == "start"]
         for c in {id(c): c for c in ranked}.values():
             for T, n in cycle_options(T0, n0):
-                step_ms = assess(c.recipe, T, n, 1)["step_ms"]
-                d = min(depth, int(budget_ms // step_ms))
+                d = depth_within(assess, c.recipe, T, n, depth, budget_ms)
                 if d < 1 or ((T, n) == (T0, n0) and d == depth):
                     continue
                 a = assess(c.recipe, T, n, d)
-                if not fits(a) or a["latency_ms"] > budget_ms:
+                if not fits(a):
                     continue
                 if (T, n) == (T0, n0):  # the full-depth pass already scored every shallower depth
                     candidates.append(Candidate(f"{c.label} @ depth {d}", "depth", c.recipe, T, n, d, a, c.score))

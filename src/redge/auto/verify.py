@@ -2,7 +2,8 @@
 to the other top candidates and the presets the target's runtime accepts (their bytes beside them).
 
 The chosen and top candidates run at their own inner cycles and depth; presets at the checkpoint's cycles and the
-full depth. Scores are the split's task metrics (`study.evaluate.evaluate_depths`). With a cache file (the search's
+full depth, and under a latency budget the baseline preset (`--max-bytes PRESET`) also at the depth the budget
+allows. Scores are the split's task metrics (`study.evaluate.evaluate_depths`). With a cache file (the search's
 `--cache`), each score is kept under the checkpoint's, the labelled files' and the variant's hashes, so the presets,
 which every job on one checkpoint verifies alike, are measured once; a row says when its score came from the cache.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 import torch
 
-from redge.auto.search import PRESET_CANDIDATES, Candidate, Outcome, read_cache
+from redge.auto.search import PRESET_CANDIDATES, Candidate, Outcome, depth_within, read_cache
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import write_json
 from redge.models import RecursiveReasoner
@@ -95,9 +96,32 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
                      "self_assessed": None if c is None else c.self_assessed,
                      "checked": None if c is None else c.checked, "depth": result["depth"], "H_cycles": T0,
                      "L_cycles": n0, **scores(PRESETS[name], T0, n0, result["depth"])})
+    rows += baseline_within_budget(outcome, scores)
     for row in rows:
         row["at_most_chosen_bytes"] = row["blob_bytes"] <= chosen.assess["blob_bytes"]
     return rows
+
+
+def baseline_within_budget(outcome: Outcome, scores: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:
+    """Under a latency budget whose `--max-bytes` names a preset (the baseline), that preset cut to the deepest depth
+    whose estimate fits the budget at the checkpoint's cycles (kind `baseline-budget`): the naive answer to the
+    budget, measured beside the chosen variant. No row without a budget or a preset baseline, or when the preset
+    fits the budget at full depth (its full-depth row is there) or not even at one step."""
+    result, assess = outcome.result, outcome.assess
+    name, budget = result["asked"].get("max_bytes"), result["budget_ms"]
+    if budget is None or name not in PRESETS:
+        return []
+    T0, n0 = result["cycles"]
+    d = depth_within(assess, PRESETS[name], T0, n0, result["depth"], budget)
+    if not 1 <= d < result["depth"]:
+        return []
+    label = f"preset {name} @ depth {d}"
+    c = next((c for c in result["candidates"] if c.label == label), None)
+    a = assess(PRESETS[name], T0, n0, d)
+    return [{"label": label, "kind": "baseline-budget", "blob_bytes": a["blob_bytes"], "fits": a["fits"],
+             "fidelity": None if c is None else c.fidelity, "self_assessed": None if c is None else c.self_assessed,
+             "checked": None if c is None else c.checked, "depth": d, "H_cycles": T0, "L_cycles": n0,
+             **scores(PRESETS[name], T0, n0, d)}]
 
 
 def _scores(model: RecursiveReasoner, split: Any, depth: int, batch_size: int, limit: int | None,
