@@ -258,14 +258,15 @@ def autocompress_table(search: dict[str, Any]) -> str:
     rows = []
     for r in search["verify"]:
         fid = "-" if r["fidelity"] is None else f"{r['fidelity']:.4f}"
-        judged = r.get("self_assessed")  # absent from searches run before the self-assessment existed
+        judged, checked = r.get("self_assessed"), r.get("checked")  # absent from searches run before they existed
         name = f"**{r['label']}** (chosen)" if r["kind"] == "chosen" else r["label"]
         rows.append([name, f"{r['blob_bytes']:,}", "yes" if r["fits"] else "no",
                      "yes" if r["at_most_chosen_bytes"] else "no", f"T{r['H_cycles']} n{r['L_cycles']} d{r['depth']}",
-                     fid, "-" if judged is None else _pct(judged), _pct(r["exact_accuracy"]), _pct(r["cell_accuracy"])])
+                     fid, "-" if judged is None else _pct(judged), "-" if checked is None else _pct(checked),
+                     _pct(r["exact_accuracy"]), _pct(r["cell_accuracy"])])
     return _table(["variant", "blob B", "fits", "<= chosen bytes", "cycles, depth", "fidelity (no labels)",
-                   "judged done (no labels)", "exact", "cell"],
-                  ["---", "---:", "---", "---", "---", "---:", "---:", "---:", "---:"], rows)
+                   "judged done (no labels)", "checked (no labels)", "exact", "cell"],
+                  ["---", "---:", "---", "---", "---", "---:", "---:", "---:", "---:", "---:"], rows)
 
 
 def _cell(text: str) -> str:
