@@ -38,9 +38,9 @@ from redge.tasks.format import PuzzleSplit, load_split
 from redge.tasks.loader import iter_eval_batches
 
 EXIT_RULES = ("q_halt", "q_halt+guard")
+# what `score` returns: a cached score lacking one a caller needs is outdated
 SCORE_KEYS = frozenset({"fidelity_by_depth", "agreement_by_depth", "self_assessed_by_depth", "checked_by_depth",
-                        "fidelity", "agreement", "exit_rules", "puzzles"})  # what `score` returns: a cached score
-# lacking one is outdated
+                        "fidelity", "agreement", "exit_rules", "puzzles"})
 AnswerCheck = Callable[[Any, Any], Any]  # (inputs, answers) numpy [N, seq_len] -> bool [N] (`Task.answer_check`)
 
 
