@@ -344,7 +344,8 @@ def test_the_checked_share_is_the_exact_accuracy_measured_without_labels() -> No
 def test_select_checked_ranks_by_checked_answers_and_needs_a_task_with_a_check(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`--select checked` orders the top by the share of answers passing the task's check, then fidelity; on ARC
-    (no answer check) it is one line naming the data (exit 2), and the default (auto) falls back to fidelity."""
+    (no answer check) it is one line naming the data (exit 2), and the default (auto) falls back to fidelity there
+    while on Maze it ranks by the check."""
     from redge.models import ModelConfig, build_model
     from redge.tasks.format import load_split
 
@@ -353,18 +354,27 @@ def test_select_checked_ranks_by_checked_answers_and_needs_a_task_with_a_check(
     assert rc == 0, err
     keys = [(-c["checked"], -c["fidelity"], c["blob_bytes"]) for c in obj["top"]]
     assert keys == sorted(keys) and obj["select"] == "checked" and obj["checked"] == obj["top"][0]["checked"]
-    arc = ROOT / "data" / "samples" / "arc"
-    meta = load_split(arc, "test", labels=False).metadata
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=1,
-                                    vocab_size=meta.vocab_size, seq_len=meta.seq_len,
-                                    num_puzzle_identifiers=meta.num_puzzle_identifiers))
-    save_checkpoint(model, tmp_path / "arc-ck", {"weights": "random (test)"})
-    arc_args = [str(tmp_path / "arc-ck"), "-t", "stm32n6", "-d", str(arc), "--limit", "2", "--depths", "1",
-                "--methods", "minmax", "--group-sizes", "", "--max-candidates", "1", "--batch-size", "2",
-                "--sensitivity-puzzles", "2"]
+
+    def small_search(task: str) -> tuple[Path, list[str]]:
+        """A random small TRM for the sample of `task` and the arguments of a tiny search on it."""
+        data = ROOT / "data" / "samples" / task
+        meta = load_split(data, "test", labels=False).metadata
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(hidden_size=64, num_heads=2, puzzle_emb_ndim=64, H_cycles=1, L_cycles=1,
+                                        vocab_size=meta.vocab_size, seq_len=meta.seq_len,
+                                        num_puzzle_identifiers=meta.num_puzzle_identifiers))
+        save_checkpoint(model, tmp_path / f"{task}-ck", {"weights": "random (test)"})
+        return data, [str(tmp_path / f"{task}-ck"), "-t", "stm32n6", "-d", str(data), "--limit", "2", "--depths",
+                      "1", "--methods", "minmax", "--group-sizes", "", "--max-candidates", "1", "--batch-size", "2",
+                      "--sensitivity-puzzles", "2"]
+
+    arc, arc_args = small_search("arc")
     rc, obj, err = run_json([*arc_args, "--select", "checked", "--out", str(tmp_path / "arc-checked")], capsys)
     assert rc == 2 and err.count("\n") == 1 and "answer check" in err and str(arc) in err
     rc, obj, err = run_json([*arc_args, "--out", str(tmp_path / "arc-auto")], capsys)
     assert rc == 0, err
     assert obj["select"] == "fidelity" and obj["checked"] is None
+    _, maze_args = small_search("maze")  # Maze has a check (a shortest path): the default ranks by it
+    rc, obj, err = run_json([*maze_args, "--out", str(tmp_path / "maze-auto")], capsys)
+    assert rc == 0, err
+    assert obj["select"] == "checked" and all(0.0 <= c["checked"] <= 1.0 for c in obj["top"])
