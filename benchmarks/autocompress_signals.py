@@ -79,15 +79,16 @@ def score_signals(job: Path, checkpoint: Path, data: Path, split: str, limit: in
     for row, recipe in rows:
         vmodel = build_variant_model(model, Variant(recipe, T0, n0), [])
         s = trajectory.score(vmodel, ref, T0, n0, depth)
+        checked = None if s["checked_by_depth"] is None else s["checked_by_depth"][-1]
         variants.append({"label": row["label"], "blob_bytes": row["blob_bytes"],
                          "within_cap": search["max_bytes"] is None or row["blob_bytes"] <= search["max_bytes"],
                          "exact_accuracy": row["exact_accuracy"], "verified_puzzles": row["puzzles"],
                          "fidelity": s["fidelity"], "agreement": s["agreement"],
                          "self_assessed": s["self_assessed_by_depth"][-1],
-                         "checked": None if s["checked_by_depth"] is None else s["checked_by_depth"][-1]})
-        checked = "" if s["checked_by_depth"] is None else f"  checked {s['checked_by_depth'][-1]:.1%}"
+                         "checked": checked})
+        shown = "" if checked is None else f"  checked {checked:.1%}"
         print(f"  {row['label']:<60} fidelity {s['fidelity']:.4f}  judged done "
-              f"{s['self_assessed_by_depth'][-1]:.1%}{checked}  exact {row['exact_accuracy']:.1%}", file=sys.stderr)
+              f"{s['self_assessed_by_depth'][-1]:.1%}{shown}  exact {row['exact_accuracy']:.1%}", file=sys.stderr)
     exact = [v["exact_accuracy"] for v in variants]
     capped = [v for v in variants if v["within_cap"]]
     signals = [k for k in SIGNALS if ref.check is not None or k != "checked"]

@@ -47,8 +47,9 @@ from redge.tasks.registry import answer_check
 PRESET_CANDIDATES = ("int8", "int4-channel-cal", "int4-channel", "int4-g32", "int4-g128", "int4-naive", "w8a8",
                      "w4a8")
 SIGNALS = {"fidelity": "fidelity_by_depth", "self-assessed": "self_assessed_by_depth", "checked": "checked_by_depth"}
-SELECTION_RULES = ("auto", *SIGNALS)  # --select: the score (per depth) that ranks the candidates; auto: checked
-# where the inputs' task has an answer check, fidelity otherwise
+# --select: the score (per depth) that ranks the candidates; auto: checked where the inputs' task has an answer
+# check, fidelity otherwise
+SELECTION_RULES = ("auto", *SIGNALS)
 FIDELITY_ONLY = frozenset({"fidelity"})  # what the sensitivity pass reads of a score
 ProgressFn = Callable[[str], None]
 
@@ -92,7 +93,7 @@ class Candidate:
     @property
     def fidelity(self) -> float:
         """Fidelity at the candidate's depth."""
-        return self.score["fidelity_by_depth"][self.depth - 1]
+        return self.signal("fidelity")
 
     def signal(self, rule: str) -> float | None:
         """The score selection rule `rule` ranks by, at the candidate's depth (None: the task has no answer check)."""

@@ -78,10 +78,7 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
         raise RedgeInputError("nothing fits the target: there is no chosen recipe to verify")
     entries = [(c, "chosen" if c is chosen else "top") for c in result["top"]]
     for c, kind in entries:
-        rows.append({"label": c.label, "kind": kind, "blob_bytes": c.assess["blob_bytes"], "fits": c.assess["fits"],
-                     "fidelity": c.fidelity, "self_assessed": c.self_assessed, "checked": c.checked, "depth": c.depth,
-                     "H_cycles": c.H_cycles, "L_cycles": c.L_cycles,
-                     **scores(c.recipe, c.H_cycles, c.L_cycles, c.depth)})
+        rows.append(_row(c.label, kind, c.recipe, c.H_cycles, c.L_cycles, c.depth, c.assess, c, scores))
     scored = {c.recipe.name: c for c in result["candidates"] if c.kind == "preset"}
     assess = outcome.assess
     T0, n0 = result["cycles"]
@@ -90,12 +87,8 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
             a = assess(PRESETS[name], T0, n0, result["depth"])
         except RedgeInputError:
             continue
-        c = scored.get(name)
-        rows.append({"label": f"preset {name}", "kind": "preset", "blob_bytes": a["blob_bytes"], "fits": a["fits"],
-                     "fidelity": None if c is None else c.fidelity,
-                     "self_assessed": None if c is None else c.self_assessed,
-                     "checked": None if c is None else c.checked, "depth": result["depth"], "H_cycles": T0,
-                     "L_cycles": n0, **scores(PRESETS[name], T0, n0, result["depth"])})
+        rows.append(_row(f"preset {name}", "preset", PRESETS[name], T0, n0, result["depth"], a, scored.get(name),
+                         scores))
     rows += baseline_within_budget(outcome, scores)
     for row in rows:
         row["at_most_chosen_bytes"] = row["blob_bytes"] <= chosen.assess["blob_bytes"]
@@ -117,11 +110,17 @@ def baseline_within_budget(outcome: Outcome, scores: Callable[..., dict[str, Any
         return []
     label = f"preset {name} @ depth {d}"
     c = next((c for c in result["candidates"] if c.label == label), None)
-    a = assess(PRESETS[name], T0, n0, d)
-    return [{"label": label, "kind": "baseline-budget", "blob_bytes": a["blob_bytes"], "fits": a["fits"],
-             "fidelity": None if c is None else c.fidelity, "self_assessed": None if c is None else c.self_assessed,
-             "checked": None if c is None else c.checked, "depth": d, "H_cycles": T0, "L_cycles": n0,
-             **scores(PRESETS[name], T0, n0, d)}]
+    return [_row(label, "baseline-budget", PRESETS[name], T0, n0, d, assess(PRESETS[name], T0, n0, d), c, scores)]
+
+
+def _row(label: str, kind: str, recipe: QuantRecipe, T: int, n: int, depth: int, assessed: dict[str, Any],
+         c: Candidate | None, scores: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """One comparison row of `recipe` at (T, n, depth): bytes and fit (`assessed`, its plan), the label-free
+    signals the search gave it (`c`; None when the search did not score it) and its measured scores."""
+    return {"label": label, "kind": kind, "blob_bytes": assessed["blob_bytes"], "fits": assessed["fits"],
+            "fidelity": None if c is None else c.fidelity, "self_assessed": None if c is None else c.self_assessed,
+            "checked": None if c is None else c.checked, "depth": depth, "H_cycles": T, "L_cycles": n,
+            **scores(recipe, T, n, depth)}
 
 
 def _scores(model: RecursiveReasoner, split: Any, depth: int, batch_size: int, limit: int | None,
