@@ -38,7 +38,9 @@
 # PYPKGS (a folder with pytest, when python3 lacks it), METHODS (12 presets), SWEEPS (folder names of the checkpoints
 # to sweep: all), AUTOCOMPRESS (the issue's three jobs; empty: none), AC_SELECT (the selection rules each job runs
 # under, any of `fidelity` `checked` `self-assessed` `auto`; default fidelity; a job under another rule is named
-# ac-CKPT-TARGET[-budget]-RULE), AC_PUZZLES (256), AC_SENSITIVITY (256),
+# ac-CKPT-TARGET[-budget]-RULE), AC_PUZZLES (256), AC_SENSITIVITY (256), AC_FINETUNE (minutes of
+# `--finetune-minutes` for the jobs with a budget, named ...-ft; empty: none), AC_PARALLEL (1: the checkpoints'
+# jobs side by side on the one device, each its own process; default 0),
 # AC_CACHE_SEED (docs/study/autocompress/cache), CPU_PUZZLES (8),
 # ARC_CHECKPOINT, ARC_RAW (FERRY_ROOT/trm-att-arc, FERRY_ROOT/arc-raw; FERRY_ROOT: /tmp/ferry), ARC_DATA
 # (/tmp/arc1-aug50), ARC_BATCH (512), FINETUNES (empty), FT_CHECKPOINTS (the first checkpoint; `all`: each of
@@ -64,6 +66,8 @@ AC_SELECT=${AC_SELECT:-fidelity}
 AC_PUZZLES=${AC_PUZZLES:-256}
 AC_SENSITIVITY=${AC_SENSITIVITY:-256}
 AC_CACHE_SEED=${AC_CACHE_SEED:-docs/study/autocompress/cache}
+AC_FINETUNE=${AC_FINETUNE:-}
+AC_PARALLEL=${AC_PARALLEL:-0}
 METHODS=${METHODS:-"fp32 bf16 int8 int4-naive int4-channel int4-channel-cal int4-g32 w8a8 prune-50 prune-75 prune-2:4 prune-ch-25"}
 SWEEPS=${SWEEPS:-}
 FERRY_ROOT=${FERRY_ROOT:-/tmp/ferry}
@@ -197,25 +201,33 @@ run_sweep_rate() {
 
 # issue 16: label-free autocompress of each checkpoint per target (TARGET=MAX_BYTES[:BUDGET]), searched on the
 # unlabelled train-split inputs, verified on LIMIT test puzzles it never saw, beside the presets at the same bytes
-run_autocompress() {
-  for c in $CHECKPOINTS; do
-    cache=$OUT/ac-cache-$(basename "$c").json  # seeded with the scores an earlier session's search left (in git)
-    seed=$AC_CACHE_SEED/$(basename "$cache")
-    [ -f "$cache" ] || [ ! -f "$seed" ] || cp "$seed" "$cache"
-    for select in $AC_SELECT; do
-      for job in $AUTOCOMPRESS; do
-        target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
-        name=ac-$(basename "$c")-$target${budget:+-budget}
-        [ "$select" = fidelity ] || name=$name-$select
-        stage "autocompress $name"
-        redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
-          --sensitivity-puzzles "$AC_SENSITIVITY" --select "$select" \
-          ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
-          --cache "$cache" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
-        stage "autocompress $name exit $?"
-      done
+autocompress_jobs() {  # every AUTOCOMPRESS job under every AC_SELECT rule on checkpoint $1
+  local c=$1 cache seed select job target rest cap budget name ft
+  cache=$OUT/ac-cache-$(basename "$c").json  # seeded with the scores an earlier session's search left (in git)
+  seed=$AC_CACHE_SEED/$(basename "$cache")
+  [ -f "$cache" ] || [ ! -f "$seed" ] || cp "$seed" "$cache"
+  for select in $AC_SELECT; do
+    for job in $AUTOCOMPRESS; do
+      target=${job%%=*}; rest=${job#*=}; cap=${rest%%:*}; budget=; [ "$rest" != "$cap" ] && budget=${rest#*:}
+      name=ac-$(basename "$c")-$target${budget:+-budget}
+      [ "$select" = fidelity ] || name=$name-$select
+      ft=(); [ -n "$budget" ] && [ -n "$AC_FINETUNE" ] && { ft=(--finetune-minutes "$AC_FINETUNE"); name=$name-ft; }
+      stage "autocompress $name"
+      redge autocompress "$c" -t "$target" -d "$DATA" --split train --limit "$AC_PUZZLES" --max-bytes "$cap" \
+        --sensitivity-puzzles "$AC_SENSITIVITY" --select "$select" "${ft[@]}" \
+        ${budget:+--budget-ms "$budget"} --verify "$DATA" --verify-limit "$LIMIT" --device "$DEVICE" \
+        --cache "$cache" --out "$OUT/$name" --json > "$OUT/$name.json" 2> "$OUT/$name.err"
+      stage "autocompress $name exit $?"
     done
   done
+}
+
+run_autocompress() {  # each checkpoint's jobs in turn, or side by side on the one GPU with AC_PARALLEL=1
+  local c
+  for c in $CHECKPOINTS; do
+    if [ "$AC_PARALLEL" = 1 ]; then autocompress_jobs "$c" & else autocompress_jobs "$c"; fi
+  done
+  wait
 }
 
 # issue 12: the ARC checkpoint's pass@K on the ARC-AGI-1 evaluation set, its data rebuilt from the ferried raw

@@ -2,10 +2,11 @@
 to the other top candidates and the presets the target's runtime accepts (their bytes beside them).
 
 The chosen and top candidates run at their own inner cycles and depth; presets at the checkpoint's cycles and the
-full depth, and under a latency budget the baseline preset (`--max-bytes PRESET`) also at the depth the budget
-allows. Scores are the split's task metrics (`study.evaluate.evaluate_depths`). With a cache file (the search's
-`--cache`), each score is kept under the checkpoint's, the labelled files' and the variant's hashes, so the presets,
-which every job on one checkpoint verifies alike, are measured once; a row says when its score came from the cache.
+full depth (after `--finetune-minutes`, those of the checkpoint the search started from), and under a latency
+budget the baseline preset (`--max-bytes PRESET`) also at the depth the budget allows. Scores are the split's task
+metrics (`study.evaluate.evaluate_depths`). With a cache file (the search's `--cache`), each score is kept under the
+checkpoint's, the labelled files' and the variant's hashes, so the presets, which every job on one checkpoint
+verifies alike, are measured once; a row says when its score came from the cache.
 """
 from __future__ import annotations
 
@@ -60,27 +61,24 @@ class ScoreCache:
 
 
 def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_size: int, device: torch.device,
-           checkpoint: Path, cache: Path | None = None) -> list[dict[str, Any]]:
+           cache: Path | None = None, baseline: Outcome | None = None) -> list[dict[str, Any]]:
     """Rows of the comparison table: label, kind, blob bytes, fits, fidelity, self-assessment and checked answers
-    (None for presets not scored), depth, cell and exact accuracy, and whether the scores came from `cache`."""
-    result, model = outcome.result, outcome.model
+    (None for presets not scored), depth, cell and exact accuracy, and whether the scores came from `cache`. The
+    presets are those of `baseline`'s checkpoint when given (the checkpoint a fine-tuned outcome came from)."""
     labelled = load_split(data, split)
-    check_compatible(model, labelled, checkpoint)
-    known = ScoreCache(cache, checkpoint, labelled, limit)
-
-    def scores(recipe: QuantRecipe, T: int, n: int, depth: int) -> dict[str, Any]:
-        return known.scores(recipe, T, n, depth, lambda: _scores(
-            variant_model(model, recipe, T, n, outcome.calib), labelled, depth, batch_size, limit, device))
-
+    scores = _scorer(outcome, labelled, limit, batch_size, device, cache)
     rows: list[dict[str, Any]] = []
-    chosen: Candidate | None = result["chosen"]
+    chosen: Candidate | None = outcome.result["chosen"]
     if chosen is None:
         raise RedgeInputError("nothing fits the target: there is no chosen recipe to verify")
-    entries = [(c, "chosen" if c is chosen else "top") for c in result["top"]]
+    entries = [(c, "chosen" if c is chosen else "top") for c in outcome.result["top"]]
     for c, kind in entries:
         rows.append(_row(c.label, kind, c.recipe, c.H_cycles, c.L_cycles, c.depth, c.assess, c, scores))
+    base = baseline or outcome
+    if base is not outcome:
+        scores = _scorer(base, labelled, limit, batch_size, device, cache)
+    result, assess = base.result, base.assess
     scored = {c.recipe.name: c for c in result["candidates"] if c.kind == "preset"}
-    assess = outcome.assess
     T0, n0 = result["cycles"]
     for name in PRESET_CANDIDATES:
         try:
@@ -89,10 +87,24 @@ def verify(outcome: Outcome, data: Path, split: str, limit: int | None, batch_si
             continue
         rows.append(_row(f"preset {name}", "preset", PRESETS[name], T0, n0, result["depth"], a, scored.get(name),
                          scores))
-    rows += baseline_within_budget(outcome, scores)
+    rows += baseline_within_budget(base, scores)
     for row in rows:
         row["at_most_chosen_bytes"] = row["blob_bytes"] <= chosen.assess["blob_bytes"]
     return rows
+
+
+def _scorer(outcome: Outcome, labelled: Any, limit: int | None, batch_size: int, device: torch.device,
+            cache: Path | None) -> Callable[..., dict[str, Any]]:
+    """scores(recipe, T, n, depth) of the outcome's model on the labelled split, through the score cache."""
+    checkpoint = Path(outcome.result["checkpoint"])
+    check_compatible(outcome.model, labelled, checkpoint)
+    known = ScoreCache(cache, checkpoint, labelled, limit)
+
+    def scores(recipe: QuantRecipe, T: int, n: int, depth: int) -> dict[str, Any]:
+        return known.scores(recipe, T, n, depth, lambda: _scores(
+            variant_model(outcome.model, recipe, T, n, outcome.calib), labelled, depth, batch_size, limit, device))
+
+    return scores
 
 
 def baseline_within_budget(outcome: Outcome, scores: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:

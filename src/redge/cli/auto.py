@@ -39,7 +39,8 @@ def summary(result: dict[str, Any], search: dict[str, Any], paths: dict[str, str
             "top": [{k: c[k] for k in ("label", "fidelity", "agreement", "self_assessed", "checked", "blob_bytes",
                                        "depth", "latency_ms")}
                     for c in search["top"]],
-            "cost": result["cost"], "outputs": paths, "verify": result.get("verify")}
+            "cost": result["cost"], "finetune": result.get("finetune"), "outputs": paths,
+            "verify": result.get("verify")}
 
 
 def _print(obj: dict[str, Any]) -> None:
@@ -54,6 +55,15 @@ def _print(obj: dict[str, Any]) -> None:
     typer.echo(f"  top by {obj['select']}: " + "; ".join(
         f"{c['label']} {c['fidelity']:.4f} fidelity, {c['self_assessed']:.1%} judged done"
         + ("" if c["checked"] is None else f", {c['checked']:.1%} checked") for c in obj["top"]))
+    ft = obj.get("finetune")
+    if ft and "skipped" in ft:
+        typer.echo(f"  fine-tune skipped: {ft['skipped']}")
+    elif ft:
+        labels = ft["pseudo_labels"]
+        typer.echo(f"  fine-tuned at T{ft['H_cycles']} n{ft['L_cycles']}: {ft['steps']} steps in "
+                   f"{ft['minutes']:.1f} min on {labels['kept']:,} answers of {labels['puzzles']:,} inputs that pass the answer check "
+                   f"({ft['weights_kind']} weights{', reused' if ft['reused'] else ''}); chosen from "
+                   f"{ft['chosen_from']}")
     cost = obj["cost"]
     cached = cost.get("variants_from_cache", 0)
     typer.echo(f"  search: {cost['variants_tried']} variants tried in {cost['minutes']:.1f} min on {cost['device']}"
@@ -118,6 +128,16 @@ def register(app: typer.Typer) -> None:
         verify_split: str = typer.Option("test", "--verify-split", help="Split of --verify."),
         verify_limit: int = typer.Option(None, "--verify-limit", min=1, help="Puzzles of --verify to score "
                                          "(default: --limit): verify on more puzzles than the search ran on."),
+        finetune_minutes: float = typer.Option(None, "--finetune-minutes", min=0.01, help="Under --budget-ms: "
+                                               "also fine-tune the model for this many minutes at the richest inner "
+                                               "cycles that run the full depth within the budget, on its own answers "
+                                               "that pass the task's answer check (no labels), and search it too."),
+        finetune_puzzles: int = typer.Option(8192, "--finetune-puzzles", min=1, help="Inputs of --data's split "
+                                             "(after the search's) the fine-tune's answers are taken from."),
+        finetune_batch: int = typer.Option(None, "--finetune-batch", min=1, help="Global batch of the fine-tune "
+                                           "(default: the checkpoint's training config's)."),
+        finetune_dir: Path = typer.Option(None, "--finetune-dir", help="Work folder of the fine-tune (default: "
+                                          "OUT-finetune); a rerun from the same inputs reuses it."),
         out: Path = out_option(),
         device: str = device_option(),
         threads: int = typer.Option(1, "--threads", min=1, help="Intra-op CPU threads."),
@@ -147,14 +167,24 @@ def register(app: typer.Typer) -> None:
                             sensitivity_puzzles, max_candidates, guard, cache=cache, select=select)
             if verify is not None:
                 path_arg(verify)
-            outcome = run_search(spec, dev, progress=lambda text: stage.update(description=f"autocompress: {text}"))
+            def say(text: str) -> None:
+                stage.update(description=f"autocompress: {text}")
+
+            outcome = run_search(spec, dev, progress=say)
+            baseline = outcome
+            if finetune_minutes is not None:
+                from redge.auto.finetune import FinetuneSpec, search_with_finetune
+
+                ft = FinetuneSpec(finetune_minutes, finetune_dir or out.with_name(out.name + "-finetune"),
+                                  finetune_puzzles, finetune_batch)
+                outcome, baseline = search_with_finetune(spec, outcome, ft, dev, say)
             result = outcome.result
             paths, verified = None, None
             if result["fits"]:
                 if verify is not None:
                     stage.update(description="autocompress: verify (labels)")
                     verified = run_verify(outcome, verify, verify_split, verify_limit or limit, batch_size, dev,
-                                          checkpoint, cache)
+                                          cache, baseline)
                     result["verify"] = verified
                 paths = write_outputs(out, outcome, verified)
         obj = summary(result, search_json(outcome), paths)
