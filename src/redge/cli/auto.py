@@ -61,8 +61,8 @@ def _print(obj: dict[str, Any]) -> None:
     elif ft:
         labels = ft["pseudo_labels"]
         typer.echo(f"  fine-tuned at T{ft['H_cycles']} n{ft['L_cycles']}: {ft['steps']} steps in "
-                   f"{ft['minutes']:.1f} min on {labels['kept']:,} answers of {labels['puzzles']:,} inputs that pass the answer check "
-                   f"({ft['weights_kind']} weights{', reused' if ft['reused'] else ''}); chosen from "
+                   f"{ft['minutes']:.1f} min on {labels['kept']:,} answers of {labels['puzzles']:,} inputs that "
+                   f"pass the answer check ({ft['weights_kind']} weights{', reused' if ft['reused'] else ''}); chosen from "
                    f"{ft['chosen_from']}")
     cost = obj["cost"]
     cached = cost.get("variants_from_cache", 0)
