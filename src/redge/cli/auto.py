@@ -62,8 +62,8 @@ def _print(obj: dict[str, Any]) -> None:
         labels = ft["pseudo_labels"]
         typer.echo(f"  fine-tuned at T{ft['H_cycles']} n{ft['L_cycles']}: {ft['steps']} steps in "
                    f"{ft['minutes']:.1f} min on {labels['kept']:,} answers of {labels['puzzles']:,} inputs that "
-                   f"pass the answer check ({ft['weights_kind']} weights{', reused' if ft['reused'] else ''}); chosen from "
-                   f"{ft['chosen_from']}")
+                   f"pass the answer check ({ft['weights_kind']} weights{', reused' if ft['reused'] else ''}); "
+                   f"chosen from {ft['chosen_from']}")
     cost = obj["cost"]
     cached = cost.get("variants_from_cache", 0)
     typer.echo(f"  search: {cost['variants_tried']} variants tried in {cost['minutes']:.1f} min on {cost['device']}"
