@@ -59,7 +59,7 @@ def test_the_budget_schedule_is_the_richest_that_runs_the_full_depth_within_it()
     full = 3 * 7 * 16
     assert schedule_for_budget(assess, lambda a: True, 3, 6, 16, full) == (3, 6)
     assert schedule_for_budget(assess, lambda a: True, 3, 6, 16, 0.5 * full) == (2, 4)  # 10 of 21 applications
-    assert schedule_for_budget(assess, lambda a: True, 3, 6, 16, 0.3 * full) == (3, 1)  # 6, as (2, 2): ties go to more T
+    assert schedule_for_budget(assess, lambda a: True, 3, 6, 16, 0.3 * full) == (3, 1)  # 6 as (2, 2): more T
     assert schedule_for_budget(assess, lambda a: True, 3, 6, 16, 31) is None  # (1, 1) needs 32
     assert schedule_for_budget(assess, lambda a: a["latency_ms"] > 1e9, 3, 6, 16, full) is None  # nothing fits
 
