@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from redge.auto.finetune import averaged_enough, schedule_for_budget
+from redge.auto.finetune import schedule_for_budget
 from redge.auto.pseudo_labels import model_answers, pseudo_label
 from redge.core.errors import RedgeInputError
 from redge.quant import load_checkpoint
@@ -64,10 +64,6 @@ def test_the_budget_schedule_is_the_richest_that_runs_the_full_depth_within_it()
     assert schedule_for_budget(assess, lambda a: a["latency_ms"] > 1e9, 3, 6, 16, full) is None  # nothing fits
 
 
-def test_a_short_fine_tune_ships_its_raw_weights() -> None:
-    assert averaged_enough(0.999, 3000) and not averaged_enough(0.999, 2999) and not averaged_enough(None, 10**6)
-
-
 def test_a_fine_tuned_schedule_is_searched_without_labels_and_reused(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     args = [str(CKPT), "-d", str(labels_removed(tmp_path)), *FINETUNE, *QUICK, "--verify", str(DATA),
@@ -76,6 +72,8 @@ def test_a_fine_tuned_schedule_is_searched_without_labels_and_reused(tmp_path: P
     assert rc == 0, err
     ft = obj["finetune"]
     assert (ft["H_cycles"], ft["L_cycles"]) == (1, 1) and not ft["reused"] and ft["steps"] > 0
+    shares = ft["checked_by_weights"]
+    assert set(shares) == {"EMA", "raw"} and shares[ft["weights_kind"]] == max(shares.values())
     assert ft["pseudo_labels"]["skipped"] == 12 and 0 < ft["pseudo_labels"]["kept"] <= 48
     assert (tmp_path / "o-finetune" / "finetune.json").is_file()
     from_ft = ft["chosen_from"] == "fine-tuned weights"

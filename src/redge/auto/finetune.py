@@ -10,7 +10,9 @@ fine-tuned on). The search then runs again on the fine-tuned weights with the sa
 terms, and the better of the two choices by the selection rule wins; that needs a rule that compares two models
 (the answer check or the halting rule): fidelity measures each against its own FP32 carry.
 
-The fine-tune is kept in a work folder with what it was made from (`finetune.json`); the same inputs reuse it.
+The fine-tune ships its raw or its EMA weights, whichever gives more answers that pass the check on the search's
+inputs (a short fine-tune's EMA is mostly the starting weights; a long one's raw weights are noisy). It is kept in a
+work folder with what it was made from (`finetune.json`); the same inputs reuse it.
 """
 from __future__ import annotations
 
@@ -21,15 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from redge.auto.pseudo_labels import pseudo_label
+from redge.auto.pseudo_labels import model_answers, pseudo_label
 from redge.auto.search import PRESET_CANDIDATES, AutoSpec, Outcome, ProgressFn, run_search
+from redge.auto.trajectory import load_inputs
 from redge.core.errors import RedgeInputError
 from redge.core.jsonio import read_json, write_json
 from redge.models.config import ModelConfig
 from redge.quant.spec import PRESETS
 from redge.study.store import checkpoint_hash, digest, hash_files
+from redge.tasks.registry import answer_check
 from redge.train.configs import TrainConfig
 
 RECORD = "finetune.json"
@@ -95,10 +100,18 @@ def finetune_config(checkpoint: Path, model: ModelConfig, pseudo: Path, T: int, 
         global_batch_size=spec.batch or base.global_batch_size, checkpoint_every_minutes=None)
 
 
-def averaged_enough(ema: float | None, steps: int) -> bool:
-    """Whether the EMA weights of a run of `steps` steps are its own: the starting weights keep a share ema**steps
-    of the average, under e**-3 (5%) once steps * (1 - ema) >= 3; a shorter fine-tune ships its raw weights."""
-    return ema is not None and steps * (1 - ema) >= 3
+def checked_share(weights: Path, data: Path, split: str, puzzles: int, depth: int, device: torch.device) -> float:
+    """The share of the first `puzzles` inputs of `data`'s split (the search's) whose answer at `depth` by the
+    weights at their own schedule passes the task's answer check: how the fine-tune's raw and EMA weights compare
+    without labels."""
+    from redge.quant import load_checkpoint
+
+    model = load_checkpoint(weights).eval().to(device)
+    loaded, batches = load_inputs(data, split, puzzles)
+    check = answer_check(loaded.metadata)
+    passed = sum(int(np.asarray(check(b["inputs"].numpy(), model_answers(
+        model, {k: v.to(device) for k, v in b.items()}, depth).cpu().numpy())).sum()) for b in batches)
+    return passed / sum(int(b["inputs"].shape[0]) for b in batches)
 
 
 def finetune(outcome: Outcome, data: Path, split: str, T: int, n: int, spec: FinetuneSpec,
@@ -129,12 +142,14 @@ def finetune(outcome: Outcome, data: Path, split: str, T: int, n: int, spec: Fin
     config = finetune_config(checkpoint, outcome.model.config, work / "pseudo", T, n, spec)
     progress(f"fine-tune at T{T} n{n} for {spec.minutes:g} min on {labels['kept']} checked answers")
     trained = Trainer(config, work / "train", device=str(device), progress=False).run()
-    use_ema = averaged_enough(config.ema, trained["step"])
-    weights = work / "train" / ("ema" if use_ema else "model")
+    shares = {kind: checked_share(work / "train" / folder, data, split, skip, result["depth"], device)
+              for kind, folder in (("EMA", "ema"), ("raw", "model")) if (work / "train" / folder).is_dir()}
+    kind = max(shares, key=shares.get)  # ties: EMA, listed first
+    weights = work / "train" / ("ema" if kind == "EMA" else "model")
     record = {"key": digest(key), "made_from": key, "weights": str(weights), "H_cycles": T, "L_cycles": n,
               "pseudo_labels": labels, "steps": trained["step"], "minutes": trained["minutes"],
               "steps_per_s": trained["steps_per_s"], "device": str(device),
-              "weights_kind": f"EMA {config.ema}" if use_ema else "raw"}
+              "weights_kind": kind, "checked_by_weights": shares}
     write_json(record_path, record, indent=2)
     return weights, {**record, "reused": False}
 
