@@ -9,6 +9,7 @@
 * OUT/sweep-NAME/ (a finished method sweep)     -> docs/study/methods/NAME/ (Markdown, CSV, plots)
 * OUT/sweep_rate.json                            -> benchmarks/results/sweep_rate_gpu.json
 * OUT/ac-NAME/ (search, recipe, plan, verify)    -> docs/study/autocompress/NAME/ (the blob stays out of git)
+* OUT/ac-NAME-finetune/ (its fine-tune's record)  -> docs/study/autocompress/NAME/finetune/ (no weights)
 * OUT/ac-cache-NAME.json (scored variants)       -> docs/study/autocompress/cache/ (the next session's search resumes)
 * OUT/arc-eval.json (a finished `redge eval`)    -> checkpoints/trm-att-arc/eval.json (pass@K by depth)
 * OUT/cuda_tests.txt                             -> its last line is printed (the CUDA tests' verdict)
@@ -25,6 +26,9 @@ import sys
 from pathlib import Path
 
 AUTOCOMPRESS_FILES = ("search.json", "recipe.yaml", "plan.json", "verify.json")
+# a job's --finetune-minutes work folder (OUT/ac-NAME-finetune): the record, the pseudo-labels' summary, the run's
+# config and curve; not the weights or the pseudo-labelled arrays
+FINETUNE_FILES = ("finetune.json", "pseudo/pseudo_labels.json", "train/config.json", "train/curve.jsonl")
 
 
 def replace_tree(src: Path, dst: Path) -> None:
@@ -83,7 +87,7 @@ def fold_sweep_rate(out: Path, root: Path, device_name: str | None) -> None:
 
 def fold_autocompress(out: Path, root: Path) -> None:
     """Each finished autocompress job's text outputs (its blob is rebuilt by `redge export` from recipe.yaml)."""
-    for job in sorted(p for p in out.glob("ac-*") if p.is_dir()):
+    for job in sorted(p for p in out.glob("ac-*") if p.is_dir() and not p.name.endswith("-finetune")):
         if not (job / "search.json").is_file():
             print(f"autocompress {job.name}: unfinished (see {job.name}.err)")
             continue
@@ -92,6 +96,11 @@ def fold_autocompress(out: Path, root: Path) -> None:
         for name in AUTOCOMPRESS_FILES:
             if (job / name).is_file():
                 shutil.copyfile(job / name, dst / name)
+        work = job.with_name(job.name + "-finetune")  # --finetune-minutes: how the fine-tuned weights were made
+        for name in FINETUNE_FILES:
+            if (work / name).is_file():
+                (dst / "finetune" / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(work / name, dst / "finetune" / name)
         print(f"autocompress {job.name} -> {dst.relative_to(root)}/")
     for cache in sorted(out.glob("ac-cache-*.json")):  # a superset of the seed it started from
         dst = root / "docs/study/autocompress/cache" / cache.name
