@@ -319,13 +319,15 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
         holds = chosen["exact_accuracy"] >= base["exact_accuracy"] and chosen["blob_bytes"] <= base["blob_bytes"]
         budget = "-" if s["budget_ms"] is None else f"{s['budget_ms']:,.0f} ms ({asked.get('budget_ms')})"
         cut = next((r for r in s["verify"] if r["kind"] == "baseline-budget"), None)
-        rows.append([f"`{Path(s['checkpoint']).name}`", s["target"], budget,
+        tuned = s.get("finetune", {})
+        name = Path(tuned.get("checkpoint", s["checkpoint"])).name  # a fine-tuned search: the checkpoint it began at
+        rows.append([f"`{name}`", s["target"], budget,
                      f"{_recipe_kind(chosen['label'])}{_by_rule(s)}, {chosen['blob_bytes']:,} B, "
                      f"T{chosen['H_cycles']} n{chosen['L_cycles']} d{chosen['depth']}",
                      _pct(chosen["exact_accuracy"]), f"{base_name}: {base['blob_bytes']:,} B",
                      _pct(base["exact_accuracy"]), "yes" if holds else "**no**",
                      "-" if cut is None else f"d{cut['depth']}: {_pct(cut['exact_accuracy'])}",
-                     f"{chosen['puzzles']:,}", _search_cost(s["cost"])])
+                     f"{chosen['puzzles']:,}", _search_cost(s["cost"], tuned)])
     return _table(["checkpoint", "target", "latency budget", "chosen", "exact", "baseline (full depth)", "exact",
                    "chosen >= baseline at <= bytes", "baseline within the budget", "puzzles", "variants searched"],
                   ["---", "---", "---:", "---", "---:", "---", "---:", "---", "---", "---:", "---"], rows)
@@ -333,10 +335,11 @@ def autocompress_references_table(searches: dict[str, Any]) -> str:
 
 def _recipe_kind(label: str) -> str:
     """A search candidate's label as a table cell: the preset's name ("preset w8a8 @ depth 8" -> `w8a8`), or
-    "per-module mix" for a recipe the greedy climb assembled (its modules are in the job's recipe.yaml)."""
-    if label.startswith("preset "):
-        return f"`{label.removeprefix('preset ').split(' @ ')[0]}`"
-    return "per-module mix"
+    "per-module mix" for a recipe the greedy climb assembled (its modules are in the job's recipe.yaml); a candidate
+    of the fine-tuned model ("fine-tuned T2 n4: preset int8") says so after it."""
+    tuned, _, label = label.rpartition(": ") if label.startswith("fine-tuned ") else ("", "", label)
+    kind = f"`{label.removeprefix('preset ').split(' @ ')[0]}`" if label.startswith("preset ") else "per-module mix"
+    return f"{kind} ({tuned})" if tuned else kind
 
 
 def _by_rule(search: dict[str, Any]) -> str:
@@ -368,11 +371,16 @@ def autocompress_signals_table(data: dict[str, Any]) -> str:
                   ["---", "---", "---:", "---:", "---:", "---:", "---:", "---", "---", "---", "---"], rows)
 
 
-def _search_cost(cost: dict[str, Any]) -> str:
-    """Variants tried and minutes, saying how many scores an earlier (interrupted) run's cache supplied."""
+def _search_cost(cost: dict[str, Any], tuned: dict[str, Any] | None = None) -> str:
+    """Variants tried and minutes, saying how many scores an earlier (interrupted) run's cache supplied and, for a
+    search with `--finetune-minutes`, the fine-tune's minutes and pseudo-labels."""
     cached = cost.get("variants_from_cache", 0)
+    tuned = tuned or {}
+    labels = tuned.get("pseudo_labels")
     return (f"{cost['variants_tried']} in {cost['minutes']:.1f} min"
-            + (f" ({cached} scored by an earlier run, from its cache)" if cached else ""))
+            + (f" ({cached} scored by an earlier run, from its cache)" if cached else "")
+            + (f", after fine-tuning {tuned['minutes']:.0f} min on {labels['kept']:,} pseudo-labelled puzzles"
+               if labels else ""))
 
 
 def plan_table(data: dict[str, Any]) -> str:

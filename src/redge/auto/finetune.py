@@ -183,7 +183,9 @@ def search_with_finetune(spec: AutoSpec, first: Outcome, ft: FinetuneSpec, devic
     mine, theirs = first.result["chosen"], second.result["chosen"]
     wins = theirs is not None and (mine is None or theirs.rank_key(rule) < mine.rank_key(rule))
     best = second if wins else first
-    best.result["finetune"] = {**record, "checkpoint": result["checkpoint"], "chosen_from": "fine-tuned weights" if wins else "the checkpoint",
+    best.result["asked"] = result["asked"]  # the user's words: the fine-tuned search was asked in resolved bytes
+    best.result["finetune"] = {**record, "checkpoint": result["checkpoint"],
+                               "chosen_from": "fine-tuned weights" if wins else "the checkpoint",
                                "checkpoint_choice": None if mine is None else mine.summary(),
                                "finetuned_choice": None if theirs is None else theirs.summary()}
     return best, first
