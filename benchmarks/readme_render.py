@@ -337,7 +337,7 @@ def _recipe_kind(label: str) -> str:
     """A search candidate's label as a table cell: the preset's name ("preset w8a8 @ depth 8" -> `w8a8`), or
     "per-module mix" for a recipe the greedy climb assembled (its modules are in the job's recipe.yaml); a candidate
     of the fine-tuned model ("fine-tuned T2 n4: preset int8") says so after it."""
-    tuned, _, label = label.rpartition(": ") if label.startswith("fine-tuned ") else ("", "", label)
+    tuned, _, label = label.partition(": ") if label.startswith("fine-tuned ") else ("", "", label)
     kind = f"`{label.removeprefix('preset ').split(' @ ')[0]}`" if label.startswith("preset ") else "per-module mix"
     return f"{kind} ({tuned})" if tuned else kind
 
@@ -371,11 +371,11 @@ def autocompress_signals_table(data: dict[str, Any]) -> str:
                   ["---", "---", "---:", "---:", "---:", "---:", "---:", "---", "---", "---", "---"], rows)
 
 
-def _search_cost(cost: dict[str, Any], tuned: dict[str, Any] | None = None) -> str:
+def _search_cost(cost: dict[str, Any], tuned: dict[str, Any]) -> str:
     """Variants tried and minutes, saying how many scores an earlier (interrupted) run's cache supplied and, for a
-    search with `--finetune-minutes`, the fine-tune's minutes and pseudo-labels."""
+    search with `--finetune-minutes` (`tuned`: its record, empty without one), the fine-tune's minutes and
+    pseudo-labels."""
     cached = cost.get("variants_from_cache", 0)
-    tuned = tuned or {}
     labels = tuned.get("pseudo_labels")
     return (f"{cost['variants_tried']} in {cost['minutes']:.1f} min"
             + (f" ({cached} scored by an earlier run, from its cache)" if cached else "")

@@ -129,6 +129,17 @@ def test_the_autocompress_comparison_says_no_when_the_chosen_loses_or_is_bigger(
     assert row[9].strip() == "d8: 37.5%" and row[8].strip() == "yes"  # the verdict stays against full depth
 
 
+def test_a_fine_tuned_search_names_its_checkpoint_schedule_and_fine_tune():
+    tuned = _search(0.5, 900, 0.4)
+    tuned["checkpoint"] = "/tmp/m/ac-x-finetune/train/ema"
+    tuned["verify"][0]["label"] = "fine-tuned T2 n4: greedy 15: L_level.layers.1.mlp.gate_up_proj -> int8"
+    tuned["finetune"] = {"checkpoint": "/tmp/ckpt/trm-att-sudoku", "minutes": 8.0, "pseudo_labels": {"kept": 2827}}
+    row = readme_render.autocompress_references_table({"f": tuned}).splitlines()[2].split("|")
+    assert row[1].strip() == "`trm-att-sudoku`"
+    assert row[4].strip() == "per-module mix (fine-tuned T2 n4), 900 B, T3 n6 d16"
+    assert row[11].strip() == "40 in 1.5 min, after fine-tuning 8 min on 2,827 pseudo-labelled puzzles"
+
+
 def test_the_claims_table_keeps_one_row_per_claim_with_pipes_escaped():
     claims = [{"number": n, "claim": f"claim {n}", "verdict": "holds", "reason": "a | b"} for n in (1, 2)]
     table = readme_render.claims_table({"claims": claims})
